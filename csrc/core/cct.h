@@ -1,0 +1,81 @@
+/*
+ * cct.h: the calling-context tree of one thread.
+ *
+ * A node is a function reached along one exact path of calls from the root: (parent node,
+ * function). The tree is what flame graphs draw and what the pstats view is folded from
+ * (pstats.c), so both are exact rather than guessed from caller edges.
+ *
+ * Collectors identify a function by an opaque, non-zero 64-bit key (the profiler uses a code
+ * object's address; 0 is the root's); `func` is filled in later, when keys are resolved into the function table. Times
+ * are in ticks of the profile's clock (see profile.h for the tick length).
+ *
+ * Two ways to fill a tree:
+ *  - a deterministic profiler adds `calls` and `total` per activation and calls
+ *    moth_cct_finish_from_totals() once, which derives `self` = total - children's totals;
+ *  - a sampler adds `self` to the leaf of each sample and calls moth_cct_finish_from_selfs(),
+ *    which derives `total` = self + children's totals.
+ */
+#ifndef MOTH_CCT_H
+#define MOTH_CCT_H
+
+#include "common.h"
+#include "hashmap.h"
+
+#define MOTH_NODE_NONE UINT32_MAX
+#define MOTH_CCT_ROOT 0u
+
+typedef struct moth_cct_node {
+    uint64_t key;          /* the collector's identity for the function; 0 for the root */
+    uint64_t calls;        /* activations of this node */
+    uint64_t total;        /* inclusive ticks */
+    uint64_t self;         /* exclusive ticks */
+    uint64_t last_key;     /* one-entry cache: the key of the child looked up last ... */
+    uint32_t last_child;   /* ... and that child */
+    uint32_t parent;       /* MOTH_NODE_NONE for the root */
+    uint32_t func;         /* index into the function table, once resolved */
+    uint32_t first_child;  /* children as a list, newest first */
+    uint32_t next_sibling;
+    uint32_t depth;        /* root is 0 */
+} moth_cct_node;
+
+typedef struct moth_cct {
+    moth_cct_node *nodes;  /* nodes[0] is the root */
+    size_t count, cap;
+    size_t max_nodes;      /* beyond this, moth_cct_child refuses (returns MOTH_NODE_NONE) */
+    moth_map children;     /* (parent, key) -> child, behind the per-node cache */
+} moth_cct;
+
+/* Creates an empty tree holding only the root. */
+int moth_cct_init(moth_cct *t, moth_error *err);
+void moth_cct_free(moth_cct *t);
+
+uint32_t moth_cct_child_slow(moth_cct *t, uint32_t parent, uint64_t key);
+
+/* The child of `parent` for function `key`, created when new. MOTH_NODE_NONE when the tree is
+ * full (max_nodes) or memory ran out: callers then leave that activation out. The pointer to
+ * nodes may move when a node is created, so hold indexes, not pointers, across this call. */
+static inline uint32_t moth_cct_child(moth_cct *t, uint32_t parent, uint64_t key)
+{
+    moth_cct_node *p = &t->nodes[parent];
+    if (MOTH_LIKELY(p->last_key == key))
+        return p->last_child;
+    return moth_cct_child_slow(t, parent, key);
+}
+
+/* Finds the child without creating it; MOTH_NODE_NONE when absent. */
+uint32_t moth_cct_find_child(const moth_cct *t, uint32_t parent, uint64_t key);
+
+/* Adds a node for (parent, key) when absent (the merge and file readers' path). */
+int moth_cct_add_child(moth_cct *t, uint32_t parent, uint64_t key, uint32_t *child,
+                       moth_error *err);
+
+/* self = total - sum of the children's totals (clamped at 0), for every node. */
+void moth_cct_finish_from_totals(moth_cct *t);
+/* total = self + sum of the children's totals, for every node. */
+void moth_cct_finish_from_selfs(moth_cct *t);
+
+/* Adds every node of src into dst along the same path (matched by key), summing calls, total
+ * and self. Used to merge threads and runs. Keys must mean the same function in both. */
+int moth_cct_merge(moth_cct *dst, const moth_cct *src, moth_error *err);
+
+#endif

@@ -1,0 +1,98 @@
+/* funcs.c: the function table; see funcs.h. */
+#include "funcs.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+uint64_t moth_strhash(const char *s, uint64_t seed)
+{
+    uint64_t h = seed ? seed : 0xCBF29CE484222325ull;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        h ^= *p;
+        h *= 0x100000001B3ull;
+    }
+    return h;
+}
+
+static uint64_t label_hash(const char *file, const char *name)
+{
+    /* The NUL between the two keeps ("ab","c") apart from ("a","bc"). */
+    return moth_strhash(name, moth_strhash(file, 0) * 0x100000001B3ull);
+}
+
+void moth_funcs_free(moth_funcs *t)
+{
+    for (size_t i = 0; i < t->count; i++) {
+        free(t->items[i].file);
+        free(t->items[i].name);
+        free(t->items[i].qualname);
+    }
+    free(t->items);
+    moth_map_free(&t->by_label);
+    t->items = NULL;
+    t->count = t->cap = 0;
+}
+
+int moth_func_is_builtin(const moth_func *f)
+{
+    return f->line == 0 && strcmp(f->file, "~") == 0;
+}
+
+/* Walks the probe sequence for a label: returns the index of the match, or MOTH_MAP_ABSENT with
+ * *free_probe set to the first probe number that has no entry. Distinct labels whose hashes
+ * collide take successive probe numbers. */
+static uint32_t lookup(const moth_funcs *t, const char *file, uint32_t line, const char *name,
+                       uint64_t *free_probe)
+{
+    uint64_t h = label_hash(file, name);
+    for (uint64_t probe = 0;; probe++) {
+        uint32_t i = moth_map_get(&t->by_label, h, (uint64_t)line | probe << 32);
+        if (i == MOTH_MAP_ABSENT) {
+            if (free_probe)
+                *free_probe = probe;
+            return MOTH_MAP_ABSENT;
+        }
+        const moth_func *f = &t->items[i];
+        if (f->line == line && strcmp(f->file, file) == 0 && strcmp(f->name, name) == 0)
+            return i;
+    }
+}
+
+uint32_t moth_funcs_find(const moth_funcs *t, const char *file, uint32_t line, const char *name)
+{
+    return lookup(t, file, line, name, NULL);
+}
+
+int moth_funcs_intern(moth_funcs *t, const char *file, uint32_t line, const char *name,
+                      const char *qualname, uint32_t *index, moth_error *err)
+{
+    uint64_t probe;
+    uint32_t found = lookup(t, file, line, name, &probe);
+    if (found != MOTH_MAP_ABSENT) {
+        *index = found;
+        return 0;
+    }
+    if (t->count >= MOTH_MAP_ABSENT - 1)
+        return moth_fail(err, "too many functions in one profile");
+    if (moth_grow((void **)&t->items, sizeof *t->items, &t->cap, t->count + 1, err) < 0)
+        return -1;
+    moth_func *f = &t->items[t->count];
+    memset(f, 0, sizeof *f);
+    f->line = line;
+    f->file = moth_strdup(file, err);
+    f->name = moth_strdup(name, err);
+    if (qualname && strcmp(qualname, name) != 0)
+        f->qualname = moth_strdup(qualname, err);
+    if (!f->file || !f->name || (qualname && strcmp(qualname, name) != 0 && !f->qualname))
+        goto fail;
+    if (moth_map_put(&t->by_label, label_hash(file, name), (uint64_t)line | probe << 32,
+                     (uint32_t)t->count, err) < 0)
+        goto fail;
+    *index = (uint32_t)t->count++;
+    return 0;
+fail:
+    free(f->file);
+    free(f->name);
+    free(f->qualname);
+    return -1;
+}

@@ -1,0 +1,43 @@
+"""Builds moth's C extension, moth._moth, from every C file under csrc/.
+
+Environment switches (used by .ci/run and the Makefile):
+  MOTH_WERROR=1          warnings are errors
+  MOTH_SANITIZE=address,undefined
+                         build with those sanitizers (run Python with the ASan runtime preloaded)
+  MOTH_DEBUG=1           -O0 -g, asserts on
+"""
+import glob
+import os
+
+from setuptools import Extension, setup
+
+sources = sorted(
+    glob.glob("csrc/core/*.c") + glob.glob("csrc/cpython/*.c") + glob.glob("csrc/debugger/*.c")
+)
+compile_args = ["-std=gnu11", "-Wall", "-Wextra", "-Wno-missing-field-initializers",
+                "-fvisibility=hidden"]
+link_args = []
+if os.environ.get("MOTH_WERROR"):
+    compile_args.append("-Werror")
+if os.environ.get("MOTH_DEBUG"):
+    compile_args += ["-O0", "-g", "-UNDEBUG"]
+else:
+    compile_args += ["-O2"]
+sanitize = os.environ.get("MOTH_SANITIZE")
+if sanitize:
+    compile_args += [f"-fsanitize={sanitize}", "-fno-omit-frame-pointer",
+                     "-fno-sanitize-recover=undefined"]
+    link_args += [f"-fsanitize={sanitize}"]
+
+setup(
+    ext_modules=[
+        Extension(
+            "moth._moth",
+            sources=sources,
+            include_dirs=["csrc/core", "csrc/cpython", "csrc/debugger"],
+            libraries=["sqlite3"],
+            extra_compile_args=compile_args,
+            extra_link_args=link_args,
+        )
+    ]
+)
