@@ -139,3 +139,26 @@ int moth_cct_merge(moth_cct *dst, const moth_cct *src, moth_error *err)
     free(where);
     return 0;
 }
+
+int moth_cct_copy(moth_cct *dst, const moth_cct *src, moth_error *err)
+{
+    memset(dst, 0, sizeof *dst);
+    dst->max_nodes = src->max_nodes;
+    dst->nodes = moth_malloc((src->count ? src->count : 1) * sizeof *dst->nodes, err);
+    if (!dst->nodes)
+        return -1;
+    memcpy(dst->nodes, src->nodes, src->count * sizeof *dst->nodes);
+    dst->count = dst->cap = src->count;
+    if (src->children.slots) {
+        size_t bytes = (src->children.mask + 1) * sizeof *src->children.slots;
+        dst->children.slots = moth_malloc(bytes, err);
+        if (!dst->children.slots) {
+            moth_cct_free(dst);
+            return -1;
+        }
+        memcpy(dst->children.slots, src->children.slots, bytes);
+        dst->children.mask = src->children.mask;
+        dst->children.count = src->children.count;
+    }
+    return 0;
+}

@@ -29,6 +29,7 @@ typedef struct moth_cct_node {
     uint64_t calls;        /* activations of this node */
     uint64_t total;        /* inclusive ticks */
     uint64_t self;         /* exclusive ticks */
+    uint64_t start;        /* collector's scratch: when the running activation began */
     uint64_t last_key;     /* one-entry cache: the key of the child looked up last ... */
     uint32_t last_child;   /* ... and that child */
     uint32_t parent;       /* MOTH_NODE_NONE for the root */
@@ -73,6 +74,9 @@ int moth_cct_add_child(moth_cct *t, uint32_t parent, uint64_t key, uint32_t *chi
 void moth_cct_finish_from_totals(moth_cct *t);
 /* total = self + sum of the children's totals, for every node. */
 void moth_cct_finish_from_selfs(moth_cct *t);
+
+/* Makes dst an independent copy of src (nodes and lookup index). */
+int moth_cct_copy(moth_cct *dst, const moth_cct *src, moth_error *err);
 
 /* Adds every node of src into dst along the same path (matched by key), summing calls, total
  * and self. Used to merge threads and runs. Keys must mean the same function in both. */

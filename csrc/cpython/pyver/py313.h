@@ -29,3 +29,27 @@ static inline void moth_restore_recursion(PyThreadState *ts, int saved)
 {
     ts->c_recursion_remaining = saved;
 }
+
+/* Installs (or with NULL removes) a C profile function on every thread of the interpreter. */
+static inline void moth_set_profile_all(Py_tracefunc func, PyObject *arg)
+{
+    PyEval_SetProfileAllThreads(func, arg);
+}
+
+/* The pending exception as one object (normalised, traceback attached), cleared; NULL if none. */
+static inline PyObject *moth_take_exception(void) { return PyErr_GetRaisedException(); }
+
+/* Makes exc (a reference it steals; NULL for none) the pending exception again. */
+static inline void moth_give_exception(PyObject *exc)
+{
+    if (exc)
+        PyErr_SetRaisedException(exc);
+}
+
+/* Whether this evaluation only creates a generator or coroutine (the frame runs to its
+ * RETURN_GENERATOR and is copied into the new object): not a call, as cProfile counts them. */
+static inline int moth_iframe_creates_generator(moth_iframe *f, PyCodeObject *code)
+{
+    return (code->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR)) &&
+           f->owner != FRAME_OWNED_BY_GENERATOR;
+}

@@ -1,0 +1,48 @@
+/*
+ * cli.h: the `moth` command line: subcommand dispatch and what every subcommand shares.
+ *
+ * Each subcommand is one file (cli_profile.c, ...) with one entry point of this shape:
+ * it gets the arguments after its name and returns the process exit status. Messages for the
+ * user go through moth_cli_error ("moth: ..." on stderr, one line); nothing raises out of here.
+ */
+#ifndef MOTH_CLI_H
+#define MOTH_CLI_H
+
+#include "pyver.h"
+
+#include "common.h"
+#include "runner.h"
+
+typedef int (*moth_command_fn)(int argc, char **argv);
+
+/* Entry point behind `moth` and `python -m moth`: argv as the list sys.argv. */
+PyObject *moth_cli_main(PyObject *module, PyObject *argv);
+
+/* "moth: <message>\n" on sys.stderr. Returns 2, the status for usage errors. */
+int moth_cli_error(const char *fmt, ...) MOTH_PRINTF(1, 2);
+/* Text to sys.stdout (or sys.stderr). -1 when the stream is gone (a closed pipe). */
+int moth_cli_out(const char *text, size_t len);
+int moth_cli_err(const char *text, size_t len);
+
+/* Option parsing shared by subcommands. An option's value comes from "--name=value" or from
+ * the next argument. moth_opt_value returns NULL (after reporting) when it is missing. */
+typedef struct moth_opts {
+    int argc;
+    char **argv;
+    int i;          /* next argument */
+    const char *arg;
+} moth_opts;
+
+/* 1 when argv[i] is `short_name`, `long_name` or `long_name=...` */
+int moth_opt_is(moth_opts *o, const char *short_name, const char *long_name);
+const char *moth_opt_value(moth_opts *o, const char *long_name);
+/* Parses a non-negative integer option value; -1 (after reporting) when invalid. */
+long moth_opt_count(const char *text, const char *long_name);
+
+/* Reads the program to run: `script.py args...`, `-m module args...` or `-c code args...`
+ * from o (the first positional argument ends the options). 0, or 2 after reporting. */
+int moth_opt_target(moth_opts *o, moth_target *target);
+
+int moth_cmd_profile(int argc, char **argv);
+
+#endif

@@ -1,0 +1,211 @@
+/*
+ * cli_profile.c: `moth profile`, cProfile's job at a fraction of its cost.
+ *
+ *   moth profile [options] (script.py [args] | -m module [args] | -c code [args])
+ *
+ * Runs the program exactly as python would (runner.c) with the profiler on for every thread,
+ * then prints cProfile's table and writes the files asked for, whatever way the program ended.
+ */
+#include "cli.h"
+
+#include <string.h>
+
+#include "profiler.h"
+#include "pstats.h"
+#include "pstats_py.h"
+
+static const char HELP[] =
+    "usage: moth profile [options] (script.py [args] | -m module [args] | -c code [args])\n"
+    "\n"
+    "Run a program under moth's deterministic profiler (every thread) and print cProfile's\n"
+    "table when it ends, however it ends.\n"
+    "\n"
+    "options:\n"
+    "  -o, --outfile FILE  also write the profile: FILE.prof / FILE.pstats is the pstats\n"
+    "                      format (pstats, snakeviz, gprof2dot read it)\n"
+    "  -s, --sort KEY      sort the table by KEY (any pstats key: tottime, cumulative, calls,\n"
+    "                      ncalls, pcalls, filename, name, line, nfl, stdname, ...); may be\n"
+    "                      given more than once; default: tottime\n"
+    "  --limit N           print the first N rows (default 30; 0 prints every row)\n"
+    "  --clock wall|cpu    time by the wall clock (default) or the threads' CPU time\n"
+    "  --builtins          list C functions (len, list.append, ...) as rows of their own, as\n"
+    "                      cProfile does; slower. By default their time is counted in the\n"
+    "                      Python function that called them.\n"
+    "  -q, --quiet         print no table (with -o)\n"
+    "  -h, --help          show this help\n";
+
+typedef struct profile_options {
+    const char *outfile;
+    const char *sort_keys[MOTH_SORT_MAX_KEYS];
+    size_t nsort;
+    long limit;
+    moth_clock_kind clock;
+    int builtins;
+    int quiet;
+} profile_options;
+
+static int parse(int argc, char **argv, profile_options *po, moth_target *target)
+{
+    memset(po, 0, sizeof *po);
+    po->limit = 30;
+    po->clock = MOTH_CLOCK_CYCLES;
+    moth_opts o = {argc, argv, 0, NULL};
+    while (o.i < argc) {
+        const char *a = argv[o.i];
+        const char *v;
+        if (moth_opt_is(&o, "-h", "--help")) {
+            moth_cli_out(HELP, sizeof HELP - 1);
+            return 1;
+        } else if (moth_opt_is(&o, "-o", "--outfile")) {
+            if (!(po->outfile = moth_opt_value(&o, "--outfile")))
+                return 2;
+        } else if (moth_opt_is(&o, "-s", "--sort")) {
+            if (!(v = moth_opt_value(&o, "--sort")))
+                return 2;
+            if (po->nsort == MOTH_SORT_MAX_KEYS)
+                return moth_cli_error("too many sort keys (at most %d)", MOTH_SORT_MAX_KEYS);
+            po->sort_keys[po->nsort++] = v;
+        } else if (moth_opt_is(&o, NULL, "--limit")) {
+            if (!(v = moth_opt_value(&o, "--limit")) || (po->limit = moth_opt_count(v, "--limit")) < 0)
+                return 2;
+        } else if (moth_opt_is(&o, NULL, "--clock")) {
+            if (!(v = moth_opt_value(&o, "--clock")))
+                return 2;
+            if (strcmp(v, "wall") == 0)
+                po->clock = MOTH_CLOCK_CYCLES;
+            else if (strcmp(v, "cpu") == 0)
+                po->clock = MOTH_CLOCK_CPU;
+            else
+                return moth_cli_error("--clock takes 'wall' or 'cpu', not '%s'", v);
+        } else if (moth_opt_is(&o, NULL, "--builtins")) {
+            po->builtins = 1;
+            o.i++;
+        } else if (moth_opt_is(&o, "-q", "--quiet")) {
+            po->quiet = 1;
+            o.i++;
+        } else if (strcmp(a, "--") == 0) {
+            o.i++;
+            break;
+        } else if (a[0] == '-' && a[1] != '\0' && strcmp(a, "-m") != 0 && strcmp(a, "-c") != 0) {
+            return moth_cli_error("unknown option '%s' for 'moth profile' (try 'moth profile --help')", a);
+        } else {
+            break;
+        }
+    }
+    if (o.i >= argc)
+        return moth_cli_error("profile what? give a script, -m module or -c code (try 'moth profile --help')");
+    if (po->nsort == 0)
+        po->sort_keys[po->nsort++] = "tottime";
+    moth_sort_spec check;
+    moth_error err;
+    if (moth_sort_spec_parse(&check, po->sort_keys, po->nsort, &err) < 0)
+        return moth_cli_error("%s", err.msg);
+    return moth_opt_target(&o, target);
+}
+
+static const char *clock_name(moth_clock_kind k)
+{
+    return k == MOTH_CLOCK_CPU ? "cpu" : "wall";
+}
+
+/* Prints the table and a line on how it was measured. */
+static int print_report(const profile_options *po, moth_profiler *prof, const moth_pstats *view)
+{
+    moth_report_opts ro;
+    memset(&ro, 0, sizeof ro);
+    moth_error err;
+    if (moth_sort_spec_parse(&ro.sort, po->sort_keys, po->nsort, &err) < 0)
+        return moth_cli_error("%s", err.msg);
+    ro.sorted = 1;
+    if (po->limit > 0) {
+        ro.restrictions[0].kind = MOTH_RESTRICT_COUNT;
+        ro.restrictions[0].count = (size_t)po->limit;
+        ro.nrestrictions = 1;
+    }
+    moth_sb text = MOTH_SB_INIT;
+    if (moth_report_stats(view, &ro, &text, &err) < 0) {
+        moth_sb_free(&text);
+        return moth_cli_error("%s", err.msg);
+    }
+    size_t threads = 0;
+    for (size_t i = 0; i < prof->nthreads; i++)
+        threads += prof->threads[i]->tree.count > 1;
+    moth_sb_printf(&text, "   moth: %zu thread%s, %s clock; %s\n\n", threads,
+                   threads == 1 ? "" : "s", clock_name(prof->clock),
+                   po->builtins ? "C functions listed as their own rows (--builtins)"
+                                : "time in C functions counted in their callers (--builtins lists them)");
+    int rc = moth_sb_check(&text, &err) == 0 ? moth_cli_out(text.data, text.len) : -1;
+    moth_sb_free(&text);
+    return rc;
+}
+
+static int write_outfile(const char *path, const moth_pstats *view)
+{
+    moth_error err;
+    if (moth_pstats_write_file(view, path, &err) < 0) {
+        moth_cli_error("%s", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+int moth_cmd_profile(int argc, char **argv)
+{
+    profile_options po;
+    moth_target target;
+    int rc = parse(argc, argv, &po, &target);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+
+    char message[600];
+    int status;
+    rc = moth_target_prepare(&target, message, sizeof message, &status);
+    if (rc == -1) {
+        moth_target_clear(&target);
+        if (message[0])
+            moth_cli_error("%s", message);
+        return status;
+    }
+    if (rc == -2) { /* the program does not compile: report it as python would */
+        status = moth_program_exit_status(NULL);
+        moth_target_clear(&target);
+        return status;
+    }
+
+    moth_profiler prof;
+    if (moth_profiler_init(&prof, po.builtins ? MOTH_MODE_CLASSIC : MOTH_MODE_FRAMES, po.clock,
+                           NULL, 0.0, po.builtins, 1) < 0) {
+        moth_target_clear(&target);
+        return moth_cli_error("cannot start the profiler");
+    }
+    if (moth_profiler_enable(&prof) < 0) {
+        moth_profiler_free(&prof);
+        moth_target_clear(&target);
+        PyErr_Clear();
+        return moth_cli_error("cannot start the profiler: another profiler is running");
+    }
+    PyObject *result = moth_target_run(&target);
+    status = moth_program_exit_status(result); /* prints an uncaught exception's traceback */
+    Py_XDECREF(result);
+    moth_wait_for_threads();
+    moth_profiler_disable(&prof);
+    moth_target_clear(&target);
+
+    moth_profile profile;
+    moth_pstats view;
+    if (moth_profiler_snapshot(&prof, &profile) < 0 || moth_pstats_fold(&profile, &view) < 0) {
+        PyErr_Clear();
+        moth_profiler_free(&prof);
+        moth_cli_error("out of memory while building the report");
+        return status ? status : 1;
+    }
+    int failed = 0;
+    if (po.outfile && write_outfile(po.outfile, &view) < 0)
+        failed = 1;
+    if (!po.quiet)
+        print_report(&po, &prof, &view);
+    moth_pstats_free(&view);
+    moth_profile_free(&profile);
+    moth_profiler_free(&prof);
+    return status ? status : failed;
+}

@@ -1,0 +1,26 @@
+/*
+ * interp.h: moth's per-interpreter state, the only mutable state outside per-thread structs.
+ *
+ * moth's module is single-phase (it refuses sub-interpreters), so there is one of these.
+ */
+#ifndef MOTH_INTERP_H
+#define MOTH_INTERP_H
+
+#include "pyver.h"
+
+struct moth_profiler;
+
+typedef struct moth_interp {
+    /* profiler (profiler.c) */
+    uint64_t session;                    /* the enabled profiler's session, 0 when none */
+    uint64_t last_session;
+    struct moth_profiler *profiler;      /* the enabled profiler */
+    _PyFrameEvalFunction previous_eval;  /* the frame evaluator before ours, to chain to */
+    PyObject *previous_thread_profile;   /* threading.getprofile() before classic mode */
+    /* runner (runner.c) */
+    int die_of_sigint_at_exit;           /* an uncaught KeyboardInterrupt ended the program */
+} moth_interp;
+
+extern moth_interp moth_the_interp;
+
+#endif

@@ -1,0 +1,469 @@
+/*
+ * profile_type.c: moth.Profile, a drop-in for cProfile.Profile.
+ *
+ * Same constructor (timer, timeunit, subcalls, builtins), methods and attributes, so code
+ * written for cProfile.Profile, and pstats.Stats(profile), work unchanged. builtins=True (the
+ * default, as in cProfile) lists C functions as rows of their own at cProfile's cost (classic
+ * mode); builtins=False counts their time in the caller and runs far faster (frames mode).
+ * Unlike cProfile, every thread is profiled. Keyword `clock="wall"|"cpu"` picks the clock when
+ * no timer is given.
+ */
+#include "profile_type.h"
+
+#include <string.h>
+
+#include "pstats_py.h"
+
+static moth_mode mode_for(int builtins)
+{
+    return builtins ? MOTH_MODE_CLASSIC : MOTH_MODE_FRAMES;
+}
+
+static int Profile_init(MothProfileObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"timer", "timeunit", "subcalls", "builtins", "clock", NULL};
+    PyObject *timer = NULL;
+    double timeunit = 0.0;
+    int subcalls = 1, builtins = 1;
+    const char *clock = "wall";
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|Odpp$s:Profile", kwlist, &timer, &timeunit,
+                                     &subcalls, &builtins, &clock))
+        return -1;
+    moth_clock_kind kind;
+    if (timer && timer != Py_None)
+        kind = MOTH_CLOCK_CUSTOM;
+    else if (strcmp(clock, "wall") == 0)
+        kind = MOTH_CLOCK_CYCLES;
+    else if (strcmp(clock, "cpu") == 0)
+        kind = MOTH_CLOCK_CPU;
+    else {
+        PyErr_Format(PyExc_ValueError, "clock must be 'wall' or 'cpu', not '%s'", clock);
+        return -1;
+    }
+    if (self->initialised) {
+        if (moth_profiler_is_enabled(&self->prof)) {
+            PyErr_SetString(PyExc_RuntimeError, "cannot re-initialise an enabled profiler");
+            return -1;
+        }
+        moth_profiler_free(&self->prof);
+        self->initialised = 0;
+    }
+    if (moth_profiler_init(&self->prof, mode_for(builtins), kind,
+                           kind == MOTH_CLOCK_CUSTOM ? timer : NULL, timeunit, builtins,
+                           subcalls) < 0)
+        return -1;
+    self->prof.owner = (PyObject *)self;
+    self->prof.compensate = 0;
+    self->initialised = 1;
+    return 0;
+}
+
+static int ensure_init(MothProfileObject *self)
+{
+    if (self->initialised)
+        return 0;
+    PyObject *args = PyTuple_New(0);
+    int rc = args ? Profile_init(self, args, NULL) : -1;
+    Py_XDECREF(args);
+    return rc;
+}
+
+static PyObject *Profile_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    (void)args;
+    (void)kw;
+    MothProfileObject *self = (MothProfileObject *)type->tp_alloc(type, 0);
+    return (PyObject *)self;
+}
+
+static int Profile_traverse(MothProfileObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->dict);
+    Py_VISIT(self->prof.timer);
+    Py_VISIT(Py_TYPE(self));
+    return 0;
+}
+
+static int Profile_clear_refs(MothProfileObject *self)
+{
+    Py_CLEAR(self->dict);
+    return 0;
+}
+
+static void Profile_dealloc(MothProfileObject *self)
+{
+    PyObject_GC_UnTrack(self);
+    if (self->initialised)
+        moth_profiler_free(&self->prof);
+    Py_CLEAR(self->dict);
+    PyTypeObject *tp = Py_TYPE(self);
+    tp->tp_free((PyObject *)self);
+}
+
+static PyObject *Profile_enable(MothProfileObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"subcalls", "builtins", NULL};
+    int subcalls = -1, builtins = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|pp:enable", kwlist, &subcalls, &builtins))
+        return NULL;
+    if (ensure_init(self) < 0)
+        return NULL;
+    if (!moth_profiler_is_enabled(&self->prof)) {
+        if (subcalls >= 0)
+            self->prof.subcalls = subcalls;
+        if (builtins >= 0) {
+            self->prof.builtins = builtins;
+            self->prof.mode = mode_for(builtins);
+        }
+    }
+    if (moth_profiler_enable(&self->prof) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Profile_disable(MothProfileObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (self->initialised && moth_profiler_disable(&self->prof) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* enable() with cProfile's defaults; 0, or -1 with an exception. */
+static int enable_now(MothProfileObject *self)
+{
+    return ensure_init(self) < 0 ? -1 : moth_profiler_enable(&self->prof);
+}
+
+static int disable_now(MothProfileObject *self)
+{
+    return self->initialised ? moth_profiler_disable(&self->prof) : 0;
+}
+
+static PyObject *Profile_clear(MothProfileObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (self->initialised)
+        moth_profiler_clear(&self->prof);
+    Py_RETURN_NONE;
+}
+
+int moth_profile_object_fold(MothProfileObject *self, moth_pstats *view)
+{
+    if (ensure_init(self) < 0)
+        return -1;
+    moth_profile profile;
+    if (moth_profiler_snapshot(&self->prof, &profile) < 0)
+        return -1;
+    int rc = moth_pstats_fold(&profile, view);
+    moth_profile_free(&profile);
+    return rc;
+}
+
+static PyObject *Profile_snapshot_stats(MothProfileObject *self, PyObject *unused)
+{
+    (void)unused;
+    moth_pstats view;
+    if (moth_profile_object_fold(self, &view) < 0)
+        return NULL;
+    PyObject *stats = moth_pstats_to_dict(&view, self->prof.subcalls);
+    moth_pstats_free(&view);
+    if (!stats)
+        return NULL;
+    int rc = PyObject_SetAttrString((PyObject *)self, "stats", stats);
+    Py_DECREF(stats);
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Profile_create_stats(MothProfileObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (disable_now(self) < 0)
+        return NULL;
+    /* Through the attribute, so that subclasses overriding snapshot_stats are honoured. */
+    return PyObject_CallMethod((PyObject *)self, "snapshot_stats", NULL);
+}
+
+/* pstats' sort argument: a key string, a legacy int, a SortKey enum, or a tuple of them. */
+static int sort_spec_from(PyObject *sort, moth_sort_spec *spec)
+{
+    PyObject *items = PyTuple_Check(sort) ? Py_NewRef(sort) : PyTuple_Pack(1, sort);
+    if (!items)
+        return -1;
+    const char *keys[MOTH_SORT_MAX_KEYS];
+    PyObject *texts[MOTH_SORT_MAX_KEYS];
+    Py_ssize_t n = PyTuple_GET_SIZE(items);
+    if (n > MOTH_SORT_MAX_KEYS) {
+        Py_DECREF(items);
+        PyErr_SetString(PyExc_ValueError, "too many sort keys");
+        return -1;
+    }
+    int rc = 0;
+    Py_ssize_t got = 0;
+    for (; got < n; got++) {
+        PyObject *item = PyTuple_GET_ITEM(items, got);
+        /* SortKey members are str subclasses whose value is the key; ints are legacy keys. */
+        texts[got] = PyLong_Check(item) ? PyObject_Str(item)
+                     : PyUnicode_Check(item) ? PyObject_GetAttrString(item, "value")
+                                             : NULL;
+        if (texts[got] == NULL && PyUnicode_Check(item)) {
+            PyErr_Clear();
+            texts[got] = Py_NewRef(item);
+        }
+        if (!texts[got] || !PyUnicode_Check(texts[got]) ||
+            !(keys[got] = PyUnicode_AsUTF8(texts[got]))) {
+            if (!PyErr_Occurred())
+                PyErr_Format(PyExc_TypeError, "sort keys must be strings or ints, not %.100s",
+                             Py_TYPE(item)->tp_name);
+            if (texts[got])
+                got++;
+            rc = -1;
+            break;
+        }
+    }
+    if (rc == 0) {
+        moth_error err = {{0}};
+        if (moth_sort_spec_parse(spec, keys, (size_t)n, &err) < 0) {
+            PyErr_SetString(PyExc_KeyError, err.msg);
+            rc = -1;
+        }
+    }
+    for (Py_ssize_t i = 0; i < got; i++)
+        Py_DECREF(texts[i]);
+    Py_DECREF(items);
+    return rc;
+}
+
+static PyObject *Profile_print_stats(MothProfileObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"sort", NULL};
+    PyObject *sort = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|O:print_stats", kwlist, &sort))
+        return NULL;
+    PyObject *minus_one = NULL;
+    if (!sort)
+        sort = minus_one = PyLong_FromLong(-1);
+    moth_report_opts opts;
+    memset(&opts, 0, sizeof opts);
+    int ok = sort && sort_spec_from(sort, &opts.sort) == 0;
+    Py_XDECREF(minus_one);
+    if (!ok)
+        return NULL;
+    opts.sorted = 1;
+    if (disable_now(self) < 0)
+        return NULL;
+    moth_pstats view;
+    if (moth_profile_object_fold(self, &view) < 0)
+        return NULL;
+    moth_error err = {{0}};
+    moth_sb text = MOTH_SB_INIT;
+    int rc = moth_pstats_strip_dirs(&view, &err);
+    if (rc == 0)
+        rc = moth_report_stats(&view, &opts, &text, &err);
+    moth_pstats_free(&view);
+    if (rc < 0) {
+        moth_sb_free(&text);
+        PyErr_SetString(PyExc_RuntimeError, err.msg);
+        return NULL;
+    }
+    rc = moth_write_text(NULL, text.data ? text.data : "", text.len);
+    moth_sb_free(&text);
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Profile_dump_stats(MothProfileObject *self, PyObject *file)
+{
+    PyObject *path = PyOS_FSPath(file);
+    if (!path)
+        return NULL;
+    PyObject *bytes = NULL;
+    if (!PyUnicode_FSConverter(path, &bytes)) {
+        Py_DECREF(path);
+        return NULL;
+    }
+    Py_DECREF(path);
+    if (disable_now(self) < 0) {
+        Py_DECREF(bytes);
+        return NULL;
+    }
+    moth_pstats view;
+    if (moth_profile_object_fold(self, &view) < 0) {
+        Py_DECREF(bytes);
+        return NULL;
+    }
+    if (!self->prof.subcalls)
+        for (size_t i = 0; i < view.nrows; i++)
+            view.rows[i].ncallers = 0;
+    moth_error err = {{0}};
+    int rc = moth_pstats_write_file(&view, PyBytes_AS_STRING(bytes), &err);
+    moth_pstats_free(&view);
+    Py_DECREF(bytes);
+    if (rc < 0) {
+        PyErr_SetString(PyExc_OSError, err.msg);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *Profile_runctx(MothProfileObject *self, PyObject *args)
+{
+    PyObject *cmd, *globals, *locals;
+    if (!PyArg_ParseTuple(args, "OOO:runctx", &cmd, &globals, &locals))
+        return NULL;
+    PyObject *builtins = PyEval_GetBuiltins(); /* borrowed */
+    PyObject *exec = PyDict_GetItemString(builtins, "exec");
+    if (!exec)
+        return NULL;
+    if (enable_now(self) < 0)
+        return NULL;
+    PyObject *r = PyObject_CallFunctionObjArgs(exec, cmd, globals, locals, NULL);
+    PyObject *exc = r ? NULL : moth_take_exception();
+    disable_now(self);
+    if (!r) {
+        moth_give_exception(exc);
+        return NULL;
+    }
+    Py_DECREF(r);
+    return Py_NewRef(self);
+}
+
+static PyObject *Profile_run(MothProfileObject *self, PyObject *cmd)
+{
+    PyObject *main = PyImport_AddModule("__main__"); /* borrowed */
+    if (!main)
+        return NULL;
+    PyObject *d = PyModule_GetDict(main);
+    PyObject *args = PyTuple_Pack(3, cmd, d, d);
+    if (!args)
+        return NULL;
+    PyObject *r = Profile_runctx(self, args);
+    Py_DECREF(args);
+    return r;
+}
+
+static PyObject *Profile_runcall(MothProfileObject *self, PyObject *args, PyObject *kw)
+{
+    if (PyTuple_GET_SIZE(args) < 1) {
+        PyErr_SetString(PyExc_TypeError, "runcall expected at least 1 argument");
+        return NULL;
+    }
+    PyObject *func = PyTuple_GET_ITEM(args, 0);
+    PyObject *rest = PyTuple_GetSlice(args, 1, PyTuple_GET_SIZE(args));
+    if (!rest)
+        return NULL;
+    if (enable_now(self) < 0) {
+        Py_DECREF(rest);
+        return NULL;
+    }
+    PyObject *r = PyObject_Call(func, rest, kw);
+    PyObject *exc = r ? NULL : moth_take_exception();
+    disable_now(self);
+    moth_give_exception(exc);
+    Py_DECREF(rest);
+    return r;
+}
+
+static PyObject *Profile_enter(MothProfileObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (enable_now(self) < 0)
+        return NULL;
+    return Py_NewRef(self);
+}
+
+static PyObject *Profile_exit(MothProfileObject *self, PyObject *args)
+{
+    (void)args;
+    return Profile_disable(self, NULL);
+}
+
+/* The calling-context trees as Python data, for tests and tools:
+ * [{"id", "native_id", "name", "nodes": [(parent, file, line, name, calls, total, self)]}],
+ * node 0 being each tree's root and times in seconds. */
+static PyObject *Profile_tree(MothProfileObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (ensure_init(self) < 0)
+        return NULL;
+    moth_profile profile;
+    if (moth_profiler_snapshot(&self->prof, &profile) < 0)
+        return NULL;
+    PyObject *threads = PyList_New(0);
+    for (size_t t = 0; threads && t < profile.nthreads; t++) {
+        const moth_thread_profile *th = &profile.threads[t];
+        PyObject *nodes = PyList_New((Py_ssize_t)th->tree.count);
+        for (size_t i = 0; nodes && i < th->tree.count; i++) {
+            const moth_cct_node *n = &th->tree.nodes[i];
+            const moth_func *f = i ? &profile.funcs.items[n->func] : NULL;
+            PyObject *item = Py_BuildValue(
+                "(isIsKdd)", i ? (int)n->parent : -1, f ? f->file : "", f ? f->line : 0u,
+                f ? f->name : "", (unsigned long long)n->calls,
+                (double)n->total * profile.tick_seconds, (double)n->self * profile.tick_seconds);
+            if (!item) {
+                Py_CLEAR(nodes);
+                break;
+            }
+            PyList_SET_ITEM(nodes, (Py_ssize_t)i, item);
+        }
+        PyObject *d = nodes ? Py_BuildValue("{sKsKszsN}", "id", (unsigned long long)th->id,
+                                            "native_id", (unsigned long long)th->native_id,
+                                            "name", th->name, "nodes", nodes)
+                            : NULL;
+        if (!d || PyList_Append(threads, d) < 0) {
+            Py_XDECREF(d);
+            Py_CLEAR(threads);
+            break;
+        }
+        Py_DECREF(d);
+    }
+    moth_profile_free(&profile);
+    return threads;
+}
+
+static PyMethodDef Profile_methods[] = {
+    {"enable", (PyCFunction)(void (*)(void))Profile_enable, METH_VARARGS | METH_KEYWORDS,
+     "enable(subcalls=True, builtins=True)\n\nStart collecting profiling information (all threads)."},
+    {"disable", (PyCFunction)Profile_disable, METH_NOARGS,
+     "disable()\n\nStop collecting profiling information."},
+    {"clear", (PyCFunction)Profile_clear, METH_NOARGS,
+     "clear()\n\nClear all profiling information collected so far."},
+    {"create_stats", (PyCFunction)Profile_create_stats, METH_NOARGS,
+     "create_stats()\n\nDisable and set self.stats as pstats.Stats expects it."},
+    {"snapshot_stats", (PyCFunction)Profile_snapshot_stats, METH_NOARGS,
+     "snapshot_stats()\n\nSet self.stats from what was collected."},
+    {"print_stats", (PyCFunction)(void (*)(void))Profile_print_stats, METH_VARARGS | METH_KEYWORDS,
+     "print_stats(sort=-1)\n\nPrint the table cProfile prints, directories stripped."},
+    {"dump_stats", (PyCFunction)Profile_dump_stats, METH_O,
+     "dump_stats(file)\n\nWrite the statistics as a pstats file."},
+    {"run", (PyCFunction)Profile_run, METH_O, "run(cmd)\n\nProfile exec(cmd) in __main__."},
+    {"runctx", (PyCFunction)Profile_runctx, METH_VARARGS,
+     "runctx(cmd, globals, locals)\n\nProfile exec(cmd, globals, locals)."},
+    {"runcall", (PyCFunction)(void (*)(void))Profile_runcall, METH_VARARGS | METH_KEYWORDS,
+     "runcall(func, /, *args, **kw)\n\nProfile func(*args, **kw) and return its result."},
+    {"_tree", (PyCFunction)Profile_tree, METH_NOARGS,
+     "_tree()\n\nThe calling-context trees per thread (for tests and tools)."},
+    {"__enter__", (PyCFunction)Profile_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)Profile_exit, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+PyTypeObject MothProfile_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "moth.Profile",
+    .tp_basicsize = sizeof(MothProfileObject),
+    .tp_dealloc = (destructor)Profile_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "Profile(timer=None, timeunit=0.0, subcalls=True, builtins=True, *, clock='wall')\n\n"
+              "A drop-in for cProfile.Profile that profiles every thread. builtins=False is\n"
+              "the fast mode: time in C functions counts as their caller's own time.",
+    .tp_traverse = (traverseproc)Profile_traverse,
+    .tp_clear = (inquiry)Profile_clear_refs,
+    .tp_methods = Profile_methods,
+    .tp_dictoffset = offsetof(MothProfileObject, dict),
+    .tp_init = (initproc)Profile_init,
+    .tp_new = Profile_new,
+};

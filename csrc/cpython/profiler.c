@@ -1,0 +1,387 @@
+/* profiler.c: sessions, per-thread states, labels and snapshots of the profiler; the hot paths
+ * are in frame_eval.c and classic_hook.c. See profiler.h. */
+#include "profiler.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "labels.h"
+
+__thread moth_tstate *moth_tls_state __attribute__((tls_model("initial-exec")));
+__thread uint64_t moth_tls_session __attribute__((tls_model("initial-exec")));
+
+/* C frames closer than this to the end of a thread's stack refuse further Python calls. */
+#define STACK_RESERVE_MIN (512u * 1024u)
+
+void moth_exc_save(moth_saved_exc *s)
+{
+    s->exc = moth_take_exception();
+}
+
+void moth_exc_restore(moth_saved_exc *s)
+{
+    moth_give_exception(s->exc);
+    s->exc = NULL;
+}
+
+int moth_profiler_init(moth_profiler *p, moth_mode mode, moth_clock_kind clock, PyObject *timer,
+                       double timeunit, int builtins, int subcalls)
+{
+    memset(p, 0, sizeof *p);
+    p->mode = mode;
+    if (clock == MOTH_CLOCK_CYCLES && !moth_cycles_are_wall_clock())
+        clock = MOTH_CLOCK_WALL_NS;
+    p->clock = clock;
+    p->timer = timer;
+    Py_XINCREF(timer);
+    p->timeunit = timeunit;
+    p->builtins = builtins;
+    p->subcalls = subcalls;
+    p->kept = PyList_New(0);
+    if (!p->kept)
+        return -1;
+    moth_clock_anchor_now(&p->anchor);
+    return 0;
+}
+
+static void free_threads(moth_profiler *p)
+{
+    for (size_t i = 0; i < p->nthreads; i++) {
+        moth_cct_free(&p->threads[i]->tree);
+        free(p->threads[i]->name);
+        free(p->threads[i]);
+    }
+    free(p->threads);
+    p->threads = NULL;
+    p->nthreads = p->threads_cap = 0;
+}
+
+void moth_profiler_clear(moth_profiler *p)
+{
+    if (p->session) {
+        /* A running session keeps its states; empty their trees instead. Activations that
+         * are running now end unrecorded. */
+        for (size_t i = 0; i < p->nthreads; i++) {
+            moth_tstate *st = p->threads[i];
+            moth_cct_free(&st->tree);
+            moth_cct_init(&st->tree, NULL);
+            st->current = MOTH_CCT_ROOT;
+        }
+        moth_the_interp.session = p->session = ++moth_the_interp.last_session;
+    } else {
+        free_threads(p);
+    }
+    moth_funcs_free(&p->funcs);
+    moth_map_free(&p->func_of_key);
+    if (p->kept)
+        PyList_SetSlice(p->kept, 0, PY_SSIZE_T_MAX, NULL);
+}
+
+void moth_profiler_free(moth_profiler *p)
+{
+    if (p->session)
+        moth_profiler_disable(p);
+    free_threads(p);
+    moth_funcs_free(&p->funcs);
+    moth_map_free(&p->func_of_key);
+    Py_CLEAR(p->kept);
+    Py_CLEAR(p->timer);
+}
+
+int moth_profiler_is_enabled(const moth_profiler *p)
+{
+    return p->session != 0;
+}
+
+static char *thread_stack_limit(size_t *size_out)
+{
+    pthread_attr_t attr;
+    void *addr = NULL;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0)
+        return NULL;
+    if (pthread_attr_getstack(&attr, &addr, &size) != 0)
+        addr = NULL;
+    pthread_attr_destroy(&attr);
+    *size_out = size;
+    if (!addr)
+        return NULL;
+    size_t reserve = size / 4 > STACK_RESERVE_MIN ? size / 4 : STACK_RESERVE_MIN;
+    if (reserve >= size)
+        return NULL;
+    return (char *)addr + reserve; /* stacks grow down: the low end is the limit */
+}
+
+/* The thread's name from threading._active, without running Python code (reads `_name`). */
+static void learn_thread_name(moth_tstate *st)
+{
+    PyObject *modname = PyUnicode_FromString("threading");
+    PyObject *threading = modname ? PyImport_GetModule(modname) : NULL;
+    Py_XDECREF(modname);
+    if (!threading) {
+        PyErr_Clear();
+        return;
+    }
+    PyObject *active = PyObject_GetAttrString(threading, "_active");
+    Py_DECREF(threading);
+    if (!active || !PyDict_Check(active)) {
+        Py_XDECREF(active);
+        PyErr_Clear();
+        return;
+    }
+    PyObject *ident = PyLong_FromUnsignedLongLong(st->thread_id);
+    PyObject *thread = ident ? PyDict_GetItemWithError(active, ident) : NULL;
+    Py_XDECREF(ident);
+    PyObject *name = thread ? PyObject_GetAttrString(thread, "_name") : NULL;
+    if (name && PyUnicode_Check(name)) {
+        const char *utf8 = PyUnicode_AsUTF8(name);
+        if (utf8) {
+            char *copy = strdup(utf8);
+            if (copy) {
+                free(st->name);
+                st->name = copy;
+            }
+        }
+    }
+    Py_XDECREF(name);
+    Py_DECREF(active);
+    PyErr_Clear();
+}
+
+moth_tstate *moth_tstate_for_session(uint64_t session)
+{
+    moth_profiler *p = moth_the_interp.profiler;
+    if (session == 0 || !p)
+        return NULL;
+    uint64_t ident = PyThread_get_thread_ident();
+    uint64_t native = PyThread_get_thread_native_id();
+    moth_tstate *st = NULL;
+    for (size_t i = 0; i < p->nthreads; i++) {
+        if (p->threads[i]->thread_id == ident && p->threads[i]->native_id == native) {
+            st = p->threads[i];
+            break;
+        }
+    }
+    if (!st) {
+        if (moth_grow((void **)&p->threads, sizeof *p->threads, &p->threads_cap,
+                      p->nthreads + 1, NULL) < 0)
+            return NULL;
+        st = calloc(1, sizeof *st);
+        if (!st)
+            return NULL;
+        if (moth_cct_init(&st->tree, NULL) < 0) {
+            free(st);
+            return NULL;
+        }
+        st->prof = p;
+        st->thread_id = ident;
+        st->native_id = native;
+        st->pthread = pthread_self();
+        size_t size;
+        st->stack_limit = thread_stack_limit(&size);
+        p->threads[p->nthreads++] = st;
+    }
+    st->clock = p->clock;
+    st->current = MOTH_CCT_ROOT;
+    st->session = session;
+    moth_tls_state = st;
+    moth_tls_session = session;
+    if (!st->name) {
+        moth_saved_exc exc;
+        moth_exc_save(&exc);
+        st->busy++;
+        learn_thread_name(st);
+        st->busy--;
+        moth_exc_restore(&exc);
+    }
+    return st;
+}
+
+void moth_label_node(moth_tstate *st, uint32_t node, uint64_t key, PyObject *what)
+{
+    moth_profiler *p = st->prof;
+    uint32_t func = moth_map_get(&p->func_of_key, key, 0);
+    if (func == MOTH_MAP_ABSENT) {
+        moth_saved_exc exc;
+        moth_exc_save(&exc);
+        st->busy++;
+        moth_label label;
+        if (moth_label_of(what, &label) == 0 &&
+            moth_funcs_intern(&p->funcs, label.file, label.line, label.name, label.qualname,
+                              &func, NULL) == 0) {
+            /* A code object's address is its key: keep it alive so no other takes it. */
+            if (PyCode_Check(what) && PyList_Append(p->kept, what) < 0)
+                PyErr_Clear();
+            if (moth_map_put(&p->func_of_key, key, 0, func, NULL) < 0)
+                func = MOTH_MAP_ABSENT;
+        }
+        moth_label_release(&label);
+        if (!st->name)
+            learn_thread_name(st);
+        st->busy--;
+        moth_exc_restore(&exc);
+    }
+    st->tree.nodes[node].func = func; /* MOTH_MAP_ABSENT == MOTH_NODE_NONE: unlabelled */
+}
+
+uint64_t moth_custom_clock(moth_tstate *st)
+{
+    moth_profiler *p = st->prof;
+    moth_saved_exc exc;
+    moth_exc_save(&exc);
+    st->busy++;
+    uint64_t ticks = 0;
+    PyObject *o = PyObject_CallNoArgs(p->timer);
+    if (o) {
+        if (p->timeunit > 0.0) {
+            /* cProfile: an integer count of `timeunit`s */
+            long long v = PyLong_Check(o) ? PyLong_AsLongLong(o) : (PyErr_SetString(
+                PyExc_TypeError, "the timer must return an int when timeunit is set"), -1);
+            ticks = (uint64_t)v;
+        } else {
+            /* cProfile: seconds as a number, kept as integer nanoseconds rounded down */
+            double d = PyFloat_AsDouble(o);
+            ticks = (uint64_t)(int64_t)floor(d * 1e9);
+        }
+        Py_DECREF(o);
+    }
+    if (PyErr_Occurred()) {
+        PyErr_WriteUnraisable(p->timer);
+        ticks = 0;
+    }
+    st->busy--;
+    moth_exc_restore(&exc);
+    return ticks;
+}
+
+int moth_profiler_enable(moth_profiler *p)
+{
+    if (p->session)
+        return 0;
+    if (moth_the_interp.session) {
+        PyErr_SetString(PyExc_ValueError,
+                        "another moth profiler is already enabled in this interpreter");
+        return -1;
+    }
+    uint64_t session = ++moth_the_interp.last_session;
+    moth_the_interp.profiler = p;
+    Py_XINCREF(p->owner);
+    p->session = session;
+    moth_the_interp.session = session;
+    int rc = p->mode == MOTH_MODE_FRAMES ? moth_frames_install() : moth_classic_install(p);
+    if (rc < 0) {
+        moth_the_interp.session = 0;
+        moth_the_interp.profiler = NULL;
+        p->session = 0;
+        Py_XDECREF(p->owner);
+        return -1;
+    }
+    return 0;
+}
+
+/* Closes the activations still running in a thread at the end of a session. */
+static void close_running(moth_tstate *st)
+{
+    if (st->current == MOTH_CCT_ROOT)
+        return;
+    uint64_t now;
+    if (st->clock == MOTH_CLOCK_CPU && !pthread_equal(st->pthread, pthread_self())) {
+        clockid_t cid;
+        struct timespec ts;
+        if (pthread_getcpuclockid(st->pthread, &cid) != 0 || clock_gettime(cid, &ts) != 0)
+            return;
+        now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    } else {
+        /* The hooks are off by now, so a custom timer's own calls are not recorded. */
+        now = moth_clock_read(st);
+    }
+    for (uint32_t n = st->current; n != MOTH_CCT_ROOT; n = st->tree.nodes[n].parent) {
+        moth_cct_node *node = &st->tree.nodes[n];
+        uint64_t elapsed = now - node->start;
+        node->total += (int64_t)elapsed < 0 ? 0 : elapsed;
+        node->calls++;
+    }
+    st->current = MOTH_CCT_ROOT;
+}
+
+int moth_profiler_disable(moth_profiler *p)
+{
+    if (!p->session)
+        return 0;
+    if (p->mode == MOTH_MODE_FRAMES)
+        moth_frames_uninstall();
+    else
+        moth_classic_uninstall(p);
+    for (size_t i = 0; i < p->nthreads; i++)
+        if (p->threads[i]->session == p->session)
+            close_running(p->threads[i]);
+    moth_the_interp.session = 0;
+    moth_the_interp.profiler = NULL;
+    p->session = 0;
+    for (size_t i = 0; i < p->nthreads; i++) {
+        moth_tstate *st = p->threads[i];
+        if (!st->name) {
+            st->busy++;
+            learn_thread_name(st);
+            st->busy--;
+        }
+    }
+    Py_XDECREF(p->owner); /* may be the last reference: nothing of p is used after this */
+    return 0;
+}
+
+/* Seconds per tick of p's clock. */
+static double tick_seconds(moth_profiler *p)
+{
+    switch (p->clock) {
+    case MOTH_CLOCK_CYCLES:
+        return moth_seconds_per_cycle(&p->anchor, 20000000u);
+    case MOTH_CLOCK_CUSTOM:
+        return p->timeunit > 0.0 ? p->timeunit : 1e-9;
+    default:
+        return 1e-9;
+    }
+}
+
+int moth_profiler_snapshot(moth_profiler *p, moth_profile *out)
+{
+    moth_error err = {{0}};
+    moth_profile_init(out);
+    out->tick_seconds = tick_seconds(p);
+    for (size_t i = 0; i < p->funcs.count; i++) {
+        const moth_func *f = &p->funcs.items[i];
+        uint32_t index;
+        if (moth_funcs_intern(&out->funcs, f->file, f->line, f->name, f->qualname, &index,
+                              &err) < 0)
+            goto fail;
+    }
+    for (size_t i = 0; i < p->nthreads; i++) {
+        moth_tstate *st = p->threads[i];
+        if (st->tree.count <= 1)
+            continue;
+        moth_thread_profile *th;
+        if (moth_profile_add_thread(out, st->thread_id, st->name, &th, &err) < 0)
+            goto fail;
+        th->native_id = st->native_id;
+        moth_cct_free(&th->tree);
+        if (moth_cct_copy(&th->tree, &st->tree, &err) < 0) {
+            moth_cct_init(&th->tree, NULL);
+            goto fail;
+        }
+        moth_cct_finish_from_totals(&th->tree);
+        for (size_t n = 1; n < th->tree.count; n++) {
+            if (th->tree.nodes[n].func != MOTH_NODE_NONE)
+                continue;
+            uint32_t unknown; /* a label could not be made (out of memory) */
+            if (moth_funcs_intern(&out->funcs, "~", 0, "<unknown>", NULL, &unknown, &err) < 0)
+                goto fail;
+            th->tree.nodes[n].func = unknown;
+        }
+    }
+    return 0;
+fail:
+    moth_profile_free(out);
+    PyErr_Format(PyExc_MemoryError, "moth: %s", err.msg);
+    return -1;
+}

@@ -1,0 +1,179 @@
+/*
+ * profiler.h: the deterministic profiler's engine, shared by its two ways of seeing calls.
+ *
+ *  - frames mode (frame_eval.c): a PEP 523 frame-evaluation function sees every Python frame
+ *    start and finish and keeps CPython's specialising interpreter running; time in C functions
+ *    counts as their caller's own time. The default: cheap.
+ *  - classic mode (classic_hook.c): the profile hook CPython offers (PyEval_SetProfile) also
+ *    reports C function calls, which become rows of their own, exactly as cProfile does, at
+ *    cProfile's cost.
+ *
+ * Both record into one calling-context tree per thread (core/cct.h), owned by a moth_tstate.
+ * A profiler runs in sessions (enable .. disable); at most one profiler is enabled per
+ * interpreter at a time. The C stacks of calls that were running when a session began are not
+ * seen; calls still running when it ends are closed at that moment (cProfile's flush).
+ */
+#ifndef MOTH_PROFILER_H
+#define MOTH_PROFILER_H
+
+#include "pyver.h"
+
+#include <pthread.h>
+
+#include "cct.h"
+#include "clock.h"
+#include "funcs.h"
+#include "hashmap.h"
+#include "interp.h"
+#include "profile.h"
+
+typedef enum {
+    MOTH_CLOCK_CYCLES,  /* wall time from the cycle counter (calibrated) */
+    MOTH_CLOCK_WALL_NS, /* wall time from CLOCK_MONOTONIC, where cycles are not usable */
+    MOTH_CLOCK_CPU,     /* the thread's CPU time */
+    MOTH_CLOCK_CUSTOM,  /* a Python callable, as cProfile's `timer` */
+} moth_clock_kind;
+
+typedef enum { MOTH_MODE_FRAMES, MOTH_MODE_CLASSIC } moth_mode;
+
+struct moth_profiler;
+
+/* One thread's recording. Touched only by its own thread (under the GIL), except when the
+ * session ends or a snapshot is taken, which also hold the GIL. */
+typedef struct moth_tstate {
+    struct moth_profiler *prof;
+    moth_cct tree;
+    uint32_t current;         /* innermost running recorded activation (ROOT: none) */
+    moth_clock_kind clock;    /* copy of prof->clock, one load away on the hot path */
+    int busy;                 /* running the profiler's own Python code: record nothing */
+    uint64_t session;         /* the session this thread last recorded in */
+    uint64_t thread_id;       /* threading.get_ident() */
+    uint64_t native_id;       /* threading.get_native_id() */
+    pthread_t pthread;
+    char *name;               /* threading.Thread.name, once known */
+    char *stack_limit;        /* C frames below this address are too close to the stack end */
+    uint64_t dropped;         /* activations left out because the tree was full */
+} moth_tstate;
+
+typedef struct moth_profiler {
+    PyObject *owner;          /* the moth.Profile object (borrowed) */
+    moth_mode mode;
+    moth_clock_kind clock;
+    PyObject *timer;          /* MOTH_CLOCK_CUSTOM: the callable (strong reference) */
+    double timeunit;          /* cProfile's timeunit: > 0 means the timer returns int ticks */
+    int builtins;             /* classic mode: record C functions */
+    int subcalls;             /* keep caller edges in the pstats view */
+    moth_tstate **threads;
+    size_t nthreads, threads_cap;
+    moth_funcs funcs;         /* labels of every function a tree node refers to */
+    moth_map func_of_key;     /* (node key, 0) -> index into funcs */
+    PyObject *kept;           /* list: code objects whose addresses serve as node keys */
+    moth_clock_anchor anchor; /* cycle-counter calibration starts here */
+    uint64_t session;         /* non-zero while enabled */
+    int compensate;           /* subtract the measured cost of interception from times */
+    double overhead_inner;    /* seconds per recorded call inside the callee's interval */
+    double overhead_outer;    /* seconds per recorded call charged to the caller */
+} moth_profiler;
+
+
+
+int moth_profiler_init(moth_profiler *p, moth_mode mode, moth_clock_kind clock, PyObject *timer,
+                       double timeunit, int builtins, int subcalls);
+void moth_profiler_free(moth_profiler *p);
+/* Discards everything recorded (cProfile's clear()). */
+void moth_profiler_clear(moth_profiler *p);
+
+/* Starts a session. Python exception and -1 when another profiler is enabled. */
+int moth_profiler_enable(moth_profiler *p);
+/* Ends the session: closes the running activations of every thread. */
+int moth_profiler_disable(moth_profiler *p);
+int moth_profiler_is_enabled(const moth_profiler *p);
+
+/* Builds a profile of what was recorded (times in seconds per tick already compensated when
+ * p->compensate). Python exception and -1 on failure. */
+int moth_profiler_snapshot(moth_profiler *p, moth_profile *out);
+
+/* The calling thread's state for the running session, created when new; NULL when no session
+ * runs or memory ran out. The hot paths call this only when their thread-local cache is stale. */
+moth_tstate *moth_tstate_for_session(uint64_t session);
+
+/* Records the label of a new node's function the first time its key is seen. `what` is a code
+ * object (frames and classic modes) or a C function object (classic mode), and `key` the node
+ * key derived from it. Keeps any pending Python exception as it was. */
+void moth_label_node(moth_tstate *st, uint32_t node, uint64_t key, PyObject *what);
+
+/* The current time on st's clock, in ticks. */
+uint64_t moth_custom_clock(moth_tstate *st);
+static inline uint64_t moth_clock_read(moth_tstate *st)
+{
+    switch (st->clock) {
+    case MOTH_CLOCK_CYCLES:
+        return moth_cycles();
+    case MOTH_CLOCK_WALL_NS:
+        return moth_monotonic_ns();
+    case MOTH_CLOCK_CPU:
+        return moth_thread_cpu_ns();
+    default:
+        return moth_custom_clock(st);
+    }
+}
+
+/* Thread-local cache of this thread's state for the running session. initial-exec: one load
+ * relative to the thread pointer, no call, on the hot path. */
+extern __thread moth_tstate *moth_tls_state __attribute__((tls_model("initial-exec")));
+extern __thread uint64_t moth_tls_session __attribute__((tls_model("initial-exec")));
+
+static inline moth_tstate *moth_current_tstate(void)
+{
+    uint64_t session = moth_the_interp.session;
+    if (MOTH_LIKELY(moth_tls_session == session && session != 0))
+        return moth_tls_state;
+    return moth_tstate_for_session(session);
+}
+
+/* Opens an activation of `key` below st->current; returns the node, or MOTH_NODE_NONE when
+ * it is left out (tree full). `what` labels a new node (see moth_label_node). */
+static inline uint32_t moth_record_enter(moth_tstate *st, uint64_t key, PyObject *what)
+{
+    size_t before = st->tree.count;
+    uint32_t node = moth_cct_child(&st->tree, st->current, key);
+    if (MOTH_UNLIKELY(st->tree.count != before))
+        moth_label_node(st, node, key, what);
+    else if (MOTH_UNLIKELY(node == MOTH_NODE_NONE)) {
+        st->dropped++;
+        return node;
+    }
+    st->current = node;
+    st->tree.nodes[node].start = moth_clock_read(st);
+    return node;
+}
+
+/* Closes the activation of `node` (which must be st->current). */
+static inline void moth_record_leave(moth_tstate *st, uint32_t node)
+{
+    uint64_t now = moth_clock_read(st);
+    moth_cct_node *n = &st->tree.nodes[node];
+    uint64_t elapsed = now - n->start;
+    if (MOTH_UNLIKELY((int64_t)elapsed < 0))
+        elapsed = 0;
+    n->total += elapsed;
+    n->calls++;
+    st->current = n->parent;
+}
+
+/* Saving and restoring a pending exception around the profiler's own Python calls. */
+typedef struct moth_saved_exc {
+    PyObject *exc;
+} moth_saved_exc;
+void moth_exc_save(moth_saved_exc *s);
+void moth_exc_restore(moth_saved_exc *s);
+
+/* Frames mode: install / remove the frame-evaluation function (frame_eval.c). */
+int moth_frames_install(void);
+void moth_frames_uninstall(void);
+
+/* Classic mode: install / remove the profile hook on every thread (classic_hook.c). */
+int moth_classic_install(moth_profiler *p);
+void moth_classic_uninstall(moth_profiler *p);
+
+#endif
