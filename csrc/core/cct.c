@@ -109,6 +109,41 @@ void moth_cct_finish_from_selfs(moth_cct *t)
     }
 }
 
+static uint64_t minus(uint64_t value, double cost)
+{
+    if (cost <= 0)
+        return value;
+    return (double)value > cost ? value - (uint64_t)(cost + 0.5) : 0;
+}
+
+void moth_cct_subtract_overhead(moth_cct *t, double inner, double outer)
+{
+    if (t->count == 0 || (inner <= 0 && outer <= 0))
+        return;
+    /* below[i]: activations recorded under node i; kids[i]: those of its children. Children
+     * come after their parent in `nodes`, so one backward pass fills both. */
+    double *below = calloc(t->count, sizeof *below);
+    double *kids = calloc(t->count, sizeof *kids);
+    if (!below || !kids) {
+        free(below);
+        free(kids);
+        return; /* times stay as measured: better than wrong */
+    }
+    for (size_t i = t->count; i-- > 1;) {
+        const moth_cct_node *n = &t->nodes[i];
+        below[n->parent] += (double)n->calls + below[i];
+        kids[n->parent] += (double)n->calls;
+    }
+    for (size_t i = 1; i < t->count; i++) {
+        moth_cct_node *n = &t->nodes[i];
+        double calls = (double)n->calls;
+        n->total = minus(n->total, calls * inner + below[i] * (inner + outer));
+        n->self = minus(n->self, calls * inner + kids[i] * outer);
+    }
+    free(below);
+    free(kids);
+}
+
 int moth_cct_merge(moth_cct *dst, const moth_cct *src, moth_error *err)
 {
     if (src->count == 0)

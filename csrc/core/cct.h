@@ -75,6 +75,13 @@ void moth_cct_finish_from_totals(moth_cct *t);
 /* total = self + sum of the children's totals, for every node. */
 void moth_cct_finish_from_selfs(moth_cct *t);
 
+/* Removes a deterministic profiler's own cost from a finished tree (totals and selfs set).
+ * Each recorded activation costs `inner` ticks inside its own measured interval and `outer`
+ * ticks outside it, in its caller's; so a node loses calls*inner + (calls below it)*(inner +
+ * outer) from its total and calls*inner + (calls of its children)*outer from its self time.
+ * Results are clamped at 0. */
+void moth_cct_subtract_overhead(moth_cct *t, double inner, double outer);
+
 /* Makes dst an independent copy of src (nodes and lookup index). */
 int moth_cct_copy(moth_cct *dst, const moth_cct *src, moth_error *err);
 

@@ -10,6 +10,7 @@
 
 #include <string.h>
 
+#include "calibrate.h"
 #include "profiler.h"
 #include "pstats.h"
 #include "pstats_py.h"
@@ -31,6 +32,8 @@ static const char HELP[] =
     "  --builtins          list C functions (len, list.append, ...) as rows of their own, as\n"
     "                      cProfile does; slower. By default their time is counted in the\n"
     "                      Python function that called them.\n"
+    "  --raw-times         report times as measured, without subtracting what recording a\n"
+    "                      call costs (measured at start-up)\n"
     "  -q, --quiet         print no table (with -o)\n"
     "  -h, --help          show this help\n";
 
@@ -42,6 +45,7 @@ typedef struct profile_options {
     moth_clock_kind clock;
     int builtins;
     int quiet;
+    int raw_times;
 } profile_options;
 
 static int parse(int argc, char **argv, profile_options *po, moth_target *target)
@@ -79,6 +83,9 @@ static int parse(int argc, char **argv, profile_options *po, moth_target *target
                 return moth_cli_error("--clock takes 'wall' or 'cpu', not '%s'", v);
         } else if (moth_opt_is(&o, NULL, "--builtins")) {
             po->builtins = 1;
+            o.i++;
+        } else if (moth_opt_is(&o, NULL, "--raw-times")) {
+            po->raw_times = 1;
             o.i++;
         } else if (moth_opt_is(&o, "-q", "--quiet")) {
             po->quiet = 1;
@@ -177,6 +184,10 @@ int moth_cmd_profile(int argc, char **argv)
                            NULL, 0.0, po.builtins, 1) < 0) {
         moth_target_clear(&target);
         return moth_cli_error("cannot start the profiler");
+    }
+    if (!po.raw_times) {
+        prof.compensate = 1;
+        moth_calibrate(&prof);
     }
     if (moth_profiler_enable(&prof) < 0) {
         moth_profiler_free(&prof);

@@ -12,6 +12,7 @@
 
 #include <string.h>
 
+#include "calibrate.h"
 #include "pstats_py.h"
 
 static moth_mode mode_for(int builtins)
@@ -21,13 +22,14 @@ static moth_mode mode_for(int builtins)
 
 static int Profile_init(MothProfileObject *self, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"timer", "timeunit", "subcalls", "builtins", "clock", NULL};
+    static char *kwlist[] = {"timer", "timeunit", "subcalls", "builtins", "clock", "compensate",
+                             NULL};
     PyObject *timer = NULL;
     double timeunit = 0.0;
-    int subcalls = 1, builtins = 1;
+    int subcalls = 1, builtins = 1, compensate = 0;
     const char *clock = "wall";
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|Odpp$s:Profile", kwlist, &timer, &timeunit,
-                                     &subcalls, &builtins, &clock))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|Odpp$sp:Profile", kwlist, &timer, &timeunit,
+                                     &subcalls, &builtins, &clock, &compensate))
         return -1;
     moth_clock_kind kind;
     if (timer && timer != Py_None)
@@ -53,7 +55,8 @@ static int Profile_init(MothProfileObject *self, PyObject *args, PyObject *kw)
                            subcalls) < 0)
         return -1;
     self->prof.owner = (PyObject *)self;
-    self->prof.compensate = 0;
+    self->prof.compensate = compensate && kind != MOTH_CLOCK_CUSTOM;
+    self->calibrated = 0;
     self->initialised = 1;
     return 0;
 }
@@ -66,6 +69,23 @@ static int ensure_init(MothProfileObject *self)
     int rc = args ? Profile_init(self, args, NULL) : -1;
     Py_XDECREF(args);
     return rc;
+}
+
+/* enable() with cProfile's defaults; 0, or -1 with an exception. */
+static int enable_now(MothProfileObject *self)
+{
+    if (ensure_init(self) < 0)
+        return -1;
+    if (self->prof.compensate && !self->calibrated) {
+        moth_calibrate(&self->prof);
+        self->calibrated = 1;
+    }
+    return moth_profiler_enable(&self->prof);
+}
+
+static int disable_now(MothProfileObject *self)
+{
+    return self->initialised ? moth_profiler_disable(&self->prof) : 0;
 }
 
 static PyObject *Profile_new(PyTypeObject *type, PyObject *args, PyObject *kw)
@@ -116,7 +136,7 @@ static PyObject *Profile_enable(MothProfileObject *self, PyObject *args, PyObjec
             self->prof.mode = mode_for(builtins);
         }
     }
-    if (moth_profiler_enable(&self->prof) < 0)
+    if (enable_now(self) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -129,16 +149,6 @@ static PyObject *Profile_disable(MothProfileObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
-/* enable() with cProfile's defaults; 0, or -1 with an exception. */
-static int enable_now(MothProfileObject *self)
-{
-    return ensure_init(self) < 0 ? -1 : moth_profiler_enable(&self->prof);
-}
-
-static int disable_now(MothProfileObject *self)
-{
-    return self->initialised ? moth_profiler_disable(&self->prof) : 0;
-}
 
 static PyObject *Profile_clear(MothProfileObject *self, PyObject *unused)
 {
@@ -457,9 +467,11 @@ PyTypeObject MothProfile_Type = {
     .tp_basicsize = sizeof(MothProfileObject),
     .tp_dealloc = (destructor)Profile_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "Profile(timer=None, timeunit=0.0, subcalls=True, builtins=True, *, clock='wall')\n\n"
+    .tp_doc = "Profile(timer=None, timeunit=0.0, subcalls=True, builtins=True, *, clock='wall',\n"
+              "        compensate=False)\n\n"
               "A drop-in for cProfile.Profile that profiles every thread. builtins=False is\n"
-              "the fast mode: time in C functions counts as their caller's own time.",
+              "the fast mode: time in C functions counts as their caller's own time.\n"
+              "compensate=True subtracts what recording each call costs (measured once).",
     .tp_traverse = (traverseproc)Profile_traverse,
     .tp_clear = (inquiry)Profile_clear_refs,
     .tp_methods = Profile_methods,

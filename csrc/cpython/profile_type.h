@@ -11,6 +11,7 @@ typedef struct {
     PyObject_HEAD
     moth_profiler prof;
     int initialised;
+    int calibrated;
     PyObject *dict; /* instance attributes: `stats`, and whatever subclasses add */
 } MothProfileObject;
 

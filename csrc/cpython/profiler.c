@@ -370,6 +370,9 @@ int moth_profiler_snapshot(moth_profiler *p, moth_profile *out)
             goto fail;
         }
         moth_cct_finish_from_totals(&th->tree);
+        if (p->compensate && (p->overhead_inner > 0 || p->overhead_outer > 0))
+            moth_cct_subtract_overhead(&th->tree, p->overhead_inner / out->tick_seconds,
+                                       p->overhead_outer / out->tick_seconds);
         for (size_t n = 1; n < th->tree.count; n++) {
             if (th->tree.nodes[n].func != MOTH_NODE_NONE)
                 continue;

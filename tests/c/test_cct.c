@@ -79,6 +79,38 @@ static void test_cct_max_nodes_refuses(void)
     moth_cct_free(&t);
 }
 
+/* root -> A (1 call) -> B (10 calls) -> C (20 calls): with inner 1 and outer 2 ticks per
+ * call, A loses 1 + 30*3 from its total; B loses 10 + 20*3; A's self loses 1 + 10*2. */
+static void test_overhead_subtraction(void)
+{
+    moth_cct t;
+    CHECK(moth_cct_init(&t, NULL) == 0);
+    uint32_t a = moth_cct_child(&t, MOTH_CCT_ROOT, 1);
+    uint32_t b = moth_cct_child(&t, a, 2);
+    uint32_t c = moth_cct_child(&t, b, 3);
+    t.nodes[a].calls = 1;
+    t.nodes[b].calls = 10;
+    t.nodes[c].calls = 20;
+    t.nodes[a].total = 1000;
+    t.nodes[b].total = 800;
+    t.nodes[c].total = 300;
+    moth_cct_finish_from_totals(&t);
+    moth_cct_subtract_overhead(&t, 1.0, 2.0);
+    CHECK_EQ_U(t.nodes[a].total, 1000 - 1 - 30 * 3);
+    CHECK_EQ_U(t.nodes[b].total, 800 - 10 - 20 * 3);
+    CHECK_EQ_U(t.nodes[c].total, 300 - 20);
+    CHECK_EQ_U(t.nodes[a].self, 200 - 1 - 10 * 2);
+    CHECK_EQ_U(t.nodes[b].self, 500 - 10 - 20 * 2);
+    CHECK_EQ_U(t.nodes[c].self, 300 - 20);
+    /* self + children's totals still equals total after the subtraction */
+    CHECK_EQ_U(t.nodes[a].self + t.nodes[b].total, t.nodes[a].total);
+    /* clamped, never wrapped */
+    moth_cct_subtract_overhead(&t, 1e9, 1e9);
+    CHECK_EQ_U(t.nodes[a].total, 0);
+    CHECK_EQ_U(t.nodes[c].self, 0);
+    moth_cct_free(&t);
+}
+
 static void test_merge_threads_by_function(void)
 {
     moth_profile p;
@@ -124,6 +156,7 @@ int main(void)
     RUN(test_funcs_intern_dedupes_labels);
     RUN(test_cct_paths_and_self_time);
     RUN(test_cct_max_nodes_refuses);
+    RUN(test_overhead_subtraction);
     RUN(test_merge_threads_by_function);
     return check_summary();
 }

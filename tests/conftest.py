@@ -1,0 +1,51 @@
+"""Shared helpers for moth's end-to-end tests: run `python -m moth ...` as a user would."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+PROGRAMS = TESTS / "programs"
+
+
+def moth_env(extra=None):
+    env = dict(os.environ)
+    env.pop("PYTHONBREAKPOINT", None)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.pop("NO_COLOR", None)
+    if extra:
+        env.update(extra)
+    return env
+
+
+def run_moth(*args, cwd=None, input=None, timeout=120, env=None, check=None):
+    """Runs `python -m moth args...`; returns the CompletedProcess (text mode)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "moth", *map(str, args)],
+        cwd=cwd, input=input, capture_output=True, text=True, timeout=timeout,
+        env=moth_env(env),
+    )
+    if check is not None:
+        assert proc.returncode == check, (proc.returncode, proc.stdout, proc.stderr)
+    return proc
+
+
+def run_python(*args, cwd=None, input=None, timeout=120, env=None):
+    """Runs plain `python args...` for comparison with moth."""
+    return subprocess.run(
+        [sys.executable, *map(str, args)], cwd=cwd, input=input, capture_output=True,
+        text=True, timeout=timeout, env=moth_env(env),
+    )
+
+
+@pytest.fixture
+def program(tmp_path):
+    """Writes a program into tmp_path and returns its path: program("name.py", source)."""
+    def write(name, source):
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source)
+        return path
+    return write
