@@ -255,6 +255,20 @@ uint64_t moth_custom_clock(moth_tstate *st)
     return ticks;
 }
 
+uint64_t moth_clock_read_other(moth_tstate *st)
+{
+    switch (st->clock) {
+    case MOTH_CLOCK_CYCLES:
+        return moth_cycles();
+    case MOTH_CLOCK_WALL_NS:
+        return moth_monotonic_ns();
+    case MOTH_CLOCK_CPU:
+        return moth_thread_cpu_ns();
+    default:
+        return moth_custom_clock(st);
+    }
+}
+
 int moth_profiler_enable(moth_profiler *p)
 {
     if (p->session)
