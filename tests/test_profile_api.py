@@ -69,14 +69,16 @@ def test_pstats_reads_the_profile_object_and_the_dump(tmp_path):
     m = moth.Profile()
     with m:
         work()
-    s = pstats.Stats(m)
-    assert s.total_calls > 0
+    m.create_stats()
+    expected = dict(m.stats)
+    s = pstats.Stats(m)            # takes the stats (and leaves m.stats empty, as for cProfile)
+    assert s.stats == expected and s.total_calls > 0
     path = tmp_path / "w.prof"
     m.dump_stats(path)
     loaded = pstats.Stats(str(path))
-    assert loaded.stats == s.stats
+    assert loaded.stats == expected
     with open(path, "rb") as f:
-        assert marshal.load(f) == m.stats
+        assert marshal.load(f) == expected
 
 
 def test_runctx_run_and_module_functions(capsys):
@@ -133,9 +135,11 @@ def profilee():
 
 
 def normalise(text):
-    # the one row that cannot be identical: the profiler's own disable() method
-    return "\n".join(line for line in text.splitlines() if "disable" not in line
-                     and "function calls" not in line)
+    # The one row that cannot be identical is the profiler's own disable() method: its label
+    # names the profiler's type, and its length sets pstats' column widths; so drop that row
+    # and the call totals it contributes to, and compare with runs of spaces folded.
+    return "\n".join(" ".join(line.split()) for line in text.splitlines()
+                     if "disable" not in line and "function calls" not in line)
 
 
 @pytest.mark.parametrize("timeunit", [0.001, 0.0])
@@ -269,17 +273,23 @@ def test_generators_and_exceptions_across_frames():
     assert m.stats[g][1] == 5 and m.stats[t][1] == 1
 
 
-def test_no_growth_in_memory_over_repeated_profiles():
+@pytest.mark.nosanitize
+@pytest.mark.parametrize("builtins", [True, False])
+def test_no_growth_in_memory_over_repeated_profiles(builtins, tmp_path):
+    # Interpreter caches warm up over the first few hundred runs; after that, a leak of even one
+    # object per run would show as hundreds of blocks per batch.
+    path = tmp_path / "r.prof"
     def one_run():
-        p = moth.Profile()
+        p = moth.Profile(builtins=builtins)
         p.runcall(work)
         p.create_stats()
-        s = pstats.Stats(p)
-        return len(s.stats)
-    for _ in range(5):
+        p.dump_stats(path)
+    for _ in range(600):
         one_run()
-    before = sys.getallocatedblocks()
-    for _ in range(50):
-        one_run()
-    after = sys.getallocatedblocks()
-    assert after - before < 200, (before, after)
+    growth = []
+    for _ in range(3):
+        before = sys.getallocatedblocks()
+        for _ in range(300):
+            one_run()
+        growth.append(sys.getallocatedblocks() - before)
+    assert min(growth) < 30, growth

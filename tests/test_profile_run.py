@@ -13,11 +13,11 @@ PROBE = """\
 import sys, os
 print("argv", sys.argv)
 print("name", __name__)
-print("file", __file__)
+print("file", globals().get("__file__"))
 print("path0", sys.path[0])
 print("main is module", sys.modules["__main__"].__dict__ is globals())
 print("globals", sorted(k for k in globals() if k.startswith("__")))
-print("spec", __spec__)
+print("spec", __spec__ and (__spec__.name, __spec__.origin))
 """
 
 

@@ -42,6 +42,7 @@ typedef struct moth_pstats {
     moth_pstats_row *rows; /* one per function that was called, in no particular order */
     size_t nrows, rows_cap;
     moth_map row_of_func;  /* (func, 0) -> row index */
+    moth_map edge_of;      /* (callee func, caller func) -> index in the callee row's callers */
     /* The pure-Python `profile` module stores a bare call count per caller instead of the
      * 4-tuple; a view read from such a file remembers it so it can be written back alike. */
     int callers_are_counts;

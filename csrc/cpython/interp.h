@@ -8,6 +8,8 @@
 
 #include "pyver.h"
 
+#include "clock.h"
+
 struct moth_profiler;
 
 typedef struct moth_interp {
@@ -17,6 +19,8 @@ typedef struct moth_interp {
     struct moth_profiler *profiler;      /* the enabled profiler */
     _PyFrameEvalFunction previous_eval;  /* the frame evaluator before ours, to chain to */
     PyObject *previous_thread_profile;   /* threading.getprofile() before classic mode */
+    moth_clock_anchor clock_anchor;      /* taken at import: the cycle counter's rate is
+                                            measured from here, more exactly as time passes */
     /* runner (runner.c) */
     int die_of_sigint_at_exit;           /* an uncaught KeyboardInterrupt ended the program */
 } moth_interp;

@@ -24,6 +24,7 @@ static struct PyModuleDef moth_module = {
 
 PyMODINIT_FUNC PyInit__moth(void)
 {
+    moth_clock_anchor_now(&moth_the_interp.clock_anchor);
     if (PyType_Ready(&MothProfile_Type) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&moth_module);

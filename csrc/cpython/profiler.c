@@ -41,7 +41,6 @@ int moth_profiler_init(moth_profiler *p, moth_mode mode, moth_clock_kind clock, 
     p->kept = PyList_New(0);
     if (!p->kept)
         return -1;
-    moth_clock_anchor_now(&p->anchor);
     return 0;
 }
 
@@ -319,6 +318,20 @@ static void close_running(moth_tstate *st)
     st->current = MOTH_CCT_ROOT;
 }
 
+/* Seconds per tick of p's clock. The cycle counter's rate is measured from the import of moth
+ * to now (at least 20 ms, waited for once per process), so it only improves with time. */
+static double measure_tick_seconds(moth_profiler *p)
+{
+    switch (p->clock) {
+    case MOTH_CLOCK_CYCLES:
+        return moth_seconds_per_cycle(&moth_the_interp.clock_anchor, 20000000u);
+    case MOTH_CLOCK_CUSTOM:
+        return p->timeunit > 0.0 ? p->timeunit : 1e-9;
+    default:
+        return 1e-9;
+    }
+}
+
 int moth_profiler_disable(moth_profiler *p)
 {
     if (!p->session)
@@ -333,6 +346,7 @@ int moth_profiler_disable(moth_profiler *p)
     moth_the_interp.session = 0;
     moth_the_interp.profiler = NULL;
     p->session = 0;
+    p->tick_seconds = measure_tick_seconds(p);
     for (size_t i = 0; i < p->nthreads; i++) {
         moth_tstate *st = p->threads[i];
         if (!st->name) {
@@ -345,24 +359,13 @@ int moth_profiler_disable(moth_profiler *p)
     return 0;
 }
 
-/* Seconds per tick of p's clock. */
-static double tick_seconds(moth_profiler *p)
-{
-    switch (p->clock) {
-    case MOTH_CLOCK_CYCLES:
-        return moth_seconds_per_cycle(&p->anchor, 20000000u);
-    case MOTH_CLOCK_CUSTOM:
-        return p->timeunit > 0.0 ? p->timeunit : 1e-9;
-    default:
-        return 1e-9;
-    }
-}
-
 int moth_profiler_snapshot(moth_profiler *p, moth_profile *out)
 {
     moth_error err = {{0}};
     moth_profile_init(out);
-    out->tick_seconds = tick_seconds(p);
+    /* While a session runs (a snapshot of a live profiler), use the rate measured so far. */
+    out->tick_seconds = p->session || p->tick_seconds <= 0 ? measure_tick_seconds(p)
+                                                           : p->tick_seconds;
     for (size_t i = 0; i < p->funcs.count; i++) {
         const moth_func *f = &p->funcs.items[i];
         uint32_t index;

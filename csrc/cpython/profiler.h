@@ -68,7 +68,7 @@ typedef struct moth_profiler {
     moth_funcs funcs;         /* labels of every function a tree node refers to */
     moth_map func_of_key;     /* (node key, 0) -> index into funcs */
     PyObject *kept;           /* list: code objects whose addresses serve as node keys */
-    moth_clock_anchor anchor; /* cycle-counter calibration starts here */
+    double tick_seconds;      /* seconds per tick, fixed when a session ends */
     uint64_t session;         /* non-zero while enabled */
     int compensate;           /* subtract the measured cost of interception from times */
     double overhead_inner;    /* seconds per recorded call inside the callee's interval */

@@ -96,6 +96,23 @@ static void take_error_text(char *out, size_t size, const char *fallback)
     Py_XDECREF(value);
 }
 
+/* The pending OSError as "[Errno N] text" (without the file name), cleared. */
+static void take_os_error_text(char *out, size_t size)
+{
+    PyObject *exc = moth_take_exception();
+    PyObject *no = exc ? PyObject_GetAttrString(exc, "errno") : NULL;
+    PyObject *text = no ? PyObject_GetAttrString(exc, "strerror") : NULL;
+    PyErr_Clear();
+    if (no && PyLong_Check(no) && text && PyUnicode_Check(text))
+        snprintf(out, size, "[Errno %ld] %s", PyLong_AsLong(no), PyUnicode_AsUTF8(text));
+    else
+        snprintf(out, size, "cannot read it");
+    PyErr_Clear();
+    Py_XDECREF(text);
+    Py_XDECREF(no);
+    Py_XDECREF(exc);
+}
+
 static int prepare_script(moth_target *t, char *message, size_t size, int *status)
 {
     PyObject *abspath = call_function("os.path", "abspath", "(O)", t->what);
@@ -111,7 +128,7 @@ static int prepare_script(moth_target *t, char *message, size_t size, int *statu
     if (!source || !PyBytes_Check(source)) {
         /* As python says it: can't open file '/abs/x.py': [Errno 2] No such file or directory */
         char why[300];
-        take_error_text(why, sizeof why, "cannot be read");
+        take_os_error_text(why, sizeof why);
         snprintf(message, size, "can't open file '%s': %s", PyUnicode_AsUTF8(abspath), why);
         Py_XDECREF(source);
         Py_DECREF(abspath);
