@@ -203,12 +203,12 @@ static int prepare_module(moth_target *t, char *message, size_t size, int *statu
         }
         return PyErr_ExceptionMatches(PyExc_SyntaxError) ? -2 : -1;
     }
-    PyObject *spec, *code;
-    if (!PyArg_ParseTuple(details, "OOO", &t->what, &spec, &code) || !(t->globals = fresh_main())) {
+    PyObject *name, *spec, *code;
+    if (!PyArg_ParseTuple(details, "OOO", &name, &spec, &code) || !(t->globals = fresh_main())) {
         Py_DECREF(details);
         return -1;
     }
-    Py_INCREF(t->what); /* now the resolved module name */
+    Py_SETREF(t->what, Py_NewRef(name)); /* now the resolved module name */
     rc = -1;
     PyObject *origin = PyObject_GetAttrString(spec, "origin");
     PyObject *cached = origin ? PyObject_GetAttrString(spec, "cached") : NULL;
