@@ -29,7 +29,16 @@ if sanitize:
                      "-fno-sanitize-recover=undefined"]
     link_args += [f"-fsanitize={sanitize}"]
 
+# Each flavour of build keeps its own objects: setuptools does not notice changed flags, and a
+# sanitizer-built object must never end up in a normal build.
+flavour = "-".join(filter(None, [
+    "sanitize-" + sanitize.replace(",", "-") if sanitize else "",
+    "debug" if os.environ.get("MOTH_DEBUG") else "",
+    "werror" if os.environ.get("MOTH_WERROR") else "",
+])) or "release"
+
 setup(
+    options={"build": {"build_base": os.path.join("build", flavour)}},
     ext_modules=[
         Extension(
             "moth._moth",
