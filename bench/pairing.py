@@ -20,6 +20,7 @@ class Run:
     stdout: str
     stderr: str
     returncode: int
+    extra: object = None
 
 
 @dataclass
@@ -42,11 +43,14 @@ def run_once(argv, env=None, cwd=None, timeout=600):
     return Run(time.perf_counter() - t0, proc.stdout, proc.stderr, proc.returncode)
 
 
-def paired(baseline, tools, reps=7, env=None, cwd=None, same_output=True, progress=True):
+def paired(baseline, tools, reps=7, env=None, cwd=None, same_output=True, progress=True,
+           after_tool=None):
     """baseline: argv; tools: {name: argv}. Returns {name: Series}.
 
     With same_output, a tool whose stdout differs from the baseline's (beyond what the tool
     appends after it) is marked failed: a benchmark of a broken run means nothing.
+    after_tool(name, run) is called after each successful tool run (to read what it wrote);
+    whatever it returns is kept in run.extra.
     """
     series = {name: Series(name) for name in tools}
     for rep in range(reps):
@@ -71,6 +75,8 @@ def paired(baseline, tools, reps=7, env=None, cwd=None, same_output=True, progre
             elif same_output and not t.stdout.startswith(b.stdout):
                 s.failed = "output differs from the plain run"
             else:
+                if after_tool:
+                    t.extra = after_tool(name, t)
                 s.pairs.append((b, t))
             if progress:
                 print("  rep %d %-18s %s" % (rep + 1, name, "x%.2f" % (t.seconds / b.seconds)

@@ -95,14 +95,20 @@ def main():
         tools = {t: tool_argv(py, t, script, os.path.join(tmp, "%s-%s.out" % (w, t)))
                  for t in args.tools.split(",")}
         print("== %s (CPython %s)" % (w, version), file=sys.stderr)
-        series = paired([py, script], tools, reps=args.reps, env=env, cwd=os.path.join(HERE, "workloads"))
+        def after(name, run, w=w):
+            if name == "moth":
+                return reported_main(os.path.join(tmp, "%s-moth.out" % w))
+            return None
+        series = paired([py, script], tools, reps=args.reps, env=env,
+                        cwd=os.path.join(HERE, "workloads"), after_tool=after)
         fidelity = ""
         if "moth" in series and series["moth"].pairs:
-            # The last moth run's report against the plain runs' own timing of main().
-            base_times = [elapsed(b.stderr) for b, t in series["moth"].pairs]
-            reported = reported_main(os.path.join(tmp, "%s-moth.out" % w))
-            if reported and all(base_times):
-                fidelity = "%.2f" % (reported / statistics.median(base_times))
+            # Each moth run's report of main() against the paired plain run's own timing.
+            ratios = [t.extra / elapsed(b.stderr) for b, t in series["moth"].pairs
+                      if t.extra and elapsed(b.stderr)]
+            if ratios:
+                fidelity = "%.2f (%.2f-%.2f)" % (statistics.median(ratios), min(ratios),
+                                                 max(ratios))
         rows.append((w, series, fidelity))
 
     lines = []
@@ -114,7 +120,8 @@ def main():
                  "median (min-max)." % (cmd, machine_line(), args.reps))
     lines.append("")
     names = args.tools.split(",")
-    lines.append("| workload | " + " | ".join(names) + " | moth's report / plain time of main() |")
+    lines.append("| workload | " + " | ".join(names) +
+                 " | moth's report of main() / plain run's own time |")
     lines.append("|---" * (len(names) + 2) + "|")
     for w, series, fidelity in rows:
         cells = []

@@ -142,15 +142,16 @@ def normalise(text):
                      if "disable" not in line and "function calls" not in line)
 
 
+@pytest.mark.parametrize("builtins", [True, False])
 @pytest.mark.parametrize("timeunit", [0.001, 0.0])
-def test_printed_statistics_under_a_fake_timer_equal_cprofile(timeunit):
+def test_printed_statistics_under_a_fake_timer_equal_cprofile(timeunit, builtins):
     outputs = []
     for cls in (cProfile.Profile, moth.Profile):
         tick = Ticker()
         if timeunit:
-            prof = cls(tick, timeunit)
+            prof = cls(tick, timeunit, builtins=builtins)
         else:
-            prof = cls(lambda: tick() * 0.5)
+            prof = cls(lambda: tick() * 0.5, builtins=builtins)
         prof.runcall(profilee)
         for method in ("print_stats", "print_callers", "print_callees"):
             buf = io.StringIO()
@@ -161,6 +162,30 @@ def test_printed_statistics_under_a_fake_timer_equal_cprofile(timeunit):
     half = len(outputs) // 2
     for (method, c_out), (_, m_out) in zip(outputs[:half], outputs[half:]):
         assert normalise(m_out) == normalise(c_out), method
+
+
+def test_cpu_clock_leaves_out_sleeping_and_wall_clock_counts_it():
+    import time
+    def nap():
+        time.sleep(0.2)
+    def spin():
+        t = time.thread_time()
+        while time.thread_time() - t < 0.05:
+            pass
+    def both():
+        nap()
+        spin()
+    times = {}
+    for clock in ("wall", "cpu"):
+        p = moth.Profile(builtins=False, clock=clock)
+        p.runcall(both)
+        p.create_stats()
+        times[clock] = {k[2]: v[3] for k, v in p.stats.items() if k[0] == __file__}
+    assert times["wall"]["nap"] >= 0.19
+    assert times["cpu"]["nap"] < 0.05
+    assert times["cpu"]["spin"] >= 0.045
+    with pytest.raises(ValueError):
+        moth.Profile(clock="sundial")
 
 
 def test_threads_started_before_and_after_enable_are_profiled():

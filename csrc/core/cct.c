@@ -116,12 +116,13 @@ static uint64_t minus(uint64_t value, double cost)
     return (double)value > cost ? value - (uint64_t)(cost + 0.5) : 0;
 }
 
-void moth_cct_subtract_overhead(moth_cct *t, double inner, double outer)
+void moth_cct_subtract_overhead(moth_cct *t, double inner, double outer_inline,
+                                double outer_other)
 {
-    if (t->count == 0 || (inner <= 0 && outer <= 0))
+    if (t->count == 0 || (inner <= 0 && outer_inline <= 0 && outer_other <= 0))
         return;
-    /* below[i]: activations recorded under node i; kids[i]: those of its children. Children
-     * come after their parent in `nodes`, so one backward pass fills both. */
+    /* below[i]: the whole cost of the activations under node i; kids[i]: the outer cost of
+     * its children's. Children come after their parent in `nodes`, so one backward pass. */
     double *below = calloc(t->count, sizeof *below);
     double *kids = calloc(t->count, sizeof *kids);
     if (!below || !kids) {
@@ -131,14 +132,16 @@ void moth_cct_subtract_overhead(moth_cct *t, double inner, double outer)
     }
     for (size_t i = t->count; i-- > 1;) {
         const moth_cct_node *n = &t->nodes[i];
-        below[n->parent] += (double)n->calls + below[i];
-        kids[n->parent] += (double)n->calls;
+        uint64_t inl = n->inline_calls < n->calls ? n->inline_calls : n->calls;
+        double outer = (double)inl * outer_inline + (double)(n->calls - inl) * outer_other;
+        below[n->parent] += (double)n->calls * inner + outer + below[i];
+        kids[n->parent] += outer;
     }
     for (size_t i = 1; i < t->count; i++) {
         moth_cct_node *n = &t->nodes[i];
-        double calls = (double)n->calls;
-        n->total = minus(n->total, calls * inner + below[i] * (inner + outer));
-        n->self = minus(n->self, calls * inner + kids[i] * outer);
+        double own = (double)n->calls * inner;
+        n->total = minus(n->total, own + below[i]);
+        n->self = minus(n->self, own + kids[i]);
     }
     free(below);
     free(kids);
@@ -165,6 +168,7 @@ int moth_cct_merge(moth_cct *dst, const moth_cct *src, moth_error *err)
         }
         moth_cct_node *n = &dst->nodes[d];
         n->calls += s->calls;
+        n->inline_calls += s->inline_calls;
         n->total += s->total;
         n->self += s->self;
         if (n->func == MOTH_NODE_NONE)

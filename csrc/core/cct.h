@@ -27,6 +27,8 @@
 typedef struct moth_cct_node {
     uint64_t key;          /* the collector's identity for the function; 0 for the root */
     uint64_t calls;        /* activations of this node */
+    uint64_t inline_calls; /* of those, calls CPython would have inlined (Python to Python)
+                              without the profiler; they cost it more (overhead subtraction) */
     uint64_t total;        /* inclusive ticks */
     uint64_t self;         /* exclusive ticks */
     uint64_t start;        /* collector's scratch: when the running activation began */
@@ -76,11 +78,13 @@ void moth_cct_finish_from_totals(moth_cct *t);
 void moth_cct_finish_from_selfs(moth_cct *t);
 
 /* Removes a deterministic profiler's own cost from a finished tree (totals and selfs set).
- * Each recorded activation costs `inner` ticks inside its own measured interval and `outer`
- * ticks outside it, in its caller's; so a node loses calls*inner + (calls below it)*(inner +
- * outer) from its total and calls*inner + (calls of its children)*outer from its self time.
+ * Each recorded activation costs `inner` ticks inside its own measured interval and, outside
+ * it, in its caller's, `outer_inline` ticks if it is one of the node's inline_calls, else
+ * `outer_other`. So a node loses calls*inner + (the outer and inner costs of every activation
+ * below it) from its total, and calls*inner + (its children's outer costs) from its self time.
  * Results are clamped at 0. */
-void moth_cct_subtract_overhead(moth_cct *t, double inner, double outer);
+void moth_cct_subtract_overhead(moth_cct *t, double inner, double outer_inline,
+                                double outer_other);
 
 /* Makes dst an independent copy of src (nodes and lookup index). */
 int moth_cct_copy(moth_cct *dst, const moth_cct *src, moth_error *err);

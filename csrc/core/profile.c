@@ -102,6 +102,7 @@ int moth_profile_merged_tree(const moth_profile *p, moth_cct *out, moth_error *e
             moth_cct_node *n = &out->nodes[d];
             n->func = s->func;
             n->calls += s->calls;
+            n->inline_calls += s->inline_calls;
             n->total += s->total;
             n->self += s->self;
             where[i] = d;

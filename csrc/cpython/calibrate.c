@@ -1,76 +1,120 @@
 /*
  * calibrate.c: what recording one call costs, measured on this machine at start-up.
  *
- * Intercepting a call is not free (DESIGN.md: about a third of a tiny call's time in frames
- * mode), and a report that charged that cost to the user's functions would make them look
- * slower than they are. So before a profiled run, moth times a loop of tiny Python calls with
- * and without a scratch profiler of the same mode and clock, several times, and keeps the
- * fastest of each: the difference per call is the overhead, split into the part measured inside
- * the callee's own interval (an empty function's recorded time) and the part left to its
- * caller. Snapshots then subtract it (moth_cct_subtract_overhead). Takes about 20 ms.
+ * Intercepting a call is not free, and a report that charged that cost to the user's functions
+ * would make them look slower than they are. So before a profiled run moth times loops of
+ * calls to an empty function with and without a scratch profiler of the same mode and clock,
+ * several rounds, and keeps the fastest round of each (noise only ever adds time), from which:
+ *  - inner: the part measured inside the callee's own interval (the empty function's recorded
+ *    time per call);
+ *  - outer, the rest, charged to the caller, for two kinds of calls that cost differently in
+ *    frames mode: calls straight from Python bytecode, which CPython inlines when no frame
+ *    evaluator is installed (a `for` loop calling f), and calls made by C code (map calling f),
+ *    which it never inlines. The hook tells them apart by C stack distance (frame_eval.c) and
+ *    learns the distance of the first kind here.
+ * Snapshots then subtract the cost (moth_cct_subtract_overhead). Takes a few tens of ms.
  */
-#include "profiler.h"
-
 #include "calibrate.h"
 
 #define CALLS 20000
-#define ROUNDS 15
+#define ROUNDS 9
 
 static const char SOURCE[] =
     "def _moth_empty():\n"
     "    pass\n"
-    "def _moth_loop(n):\n"
+    "def _moth_direct(n):\n"
     "    f = _moth_empty\n"
     "    for _ in range(n):\n"
-    "        f()\n";
+    "        f()\n"
+    "def _moth_from_c(n):\n"
+    "    for _ in map(_moth_empty_arg, range(n)):\n"
+    "        pass\n"
+    "def _moth_empty_arg(x):\n"
+    "    pass\n";
 
-static double seconds_now(void)
-{
-    return (double)moth_monotonic_ns() * 1e-9;
-}
+typedef struct loop_timing {
+    double plain, hooked;  /* fastest round without and with the profiler, seconds */
+    double inner;          /* smallest recorded time per call of the empty function */
+    size_t delta;          /* C stack distance of its calls (frames mode) */
+} loop_timing;
 
-/* Times loop(CALLS) once; with `scratch` given, under it, adding the empty function's recorded
- * seconds per call to *inner. Returns the elapsed seconds, or -1 with a Python exception. */
-static double time_loop(PyObject *loop, PyObject *n, moth_profiler *scratch, double *inner)
+/* Runs loop(CALLS) once, under `scratch` when given; returns the seconds it took, or -1 on a
+ * Python error. With scratch, also sets *inner and *delta from what it recorded. */
+static double run_loop(PyObject *loop, PyObject *n, moth_profiler *scratch, double *inner,
+                       size_t *delta)
 {
     if (scratch && moth_profiler_enable(scratch) < 0)
         return -1;
-    double t0 = seconds_now();
+    uint64_t t0 = moth_monotonic_ns();
     PyObject *r = PyObject_CallOneArg(loop, n);
-    double elapsed = seconds_now() - t0;
+    double elapsed = (double)(moth_monotonic_ns() - t0) * 1e-9;
+    moth_tstate *st = scratch ? moth_tls_state : NULL;
+    if (st)
+        *delta = st->last_delta;
     if (scratch)
         moth_profiler_disable(scratch);
     if (!r)
         return -1;
     Py_DECREF(r);
-    if (scratch) {
-        moth_profile snap;
-        if (moth_profiler_snapshot(scratch, &snap) < 0)
-            return -1;
-        /* The empty function's node: the deepest node with CALLS activations. */
-        for (size_t t = 0; t < snap.nthreads; t++) {
-            const moth_cct *tree = &snap.threads[t].tree;
-            for (size_t i = 1; i < tree->count; i++)
-                if (tree->nodes[i].calls == CALLS && tree->nodes[i].first_child == MOTH_NODE_NONE)
-                    *inner = (double)tree->nodes[i].total * snap.tick_seconds / CALLS;
+    if (!scratch)
+        return elapsed;
+    moth_profile snap;
+    if (moth_profiler_snapshot(scratch, &snap) < 0)
+        return -1;
+    /* The empty function's node: a leaf with CALLS activations. */
+    *inner = 0;
+    for (size_t th = 0; th < snap.nthreads; th++) {
+        const moth_cct *tree = &snap.threads[th].tree;
+        for (size_t i = 1; i < tree->count; i++) {
+            const moth_cct_node *node = &tree->nodes[i];
+            if (node->calls == CALLS && node->first_child == MOTH_NODE_NONE)
+                *inner = (double)node->total * snap.tick_seconds / CALLS;
         }
-        moth_profile_free(&snap);
-        moth_profiler_clear(scratch);
     }
+    moth_profile_free(&snap);
+    moth_profiler_clear(scratch);
     return elapsed;
+}
+
+static int time_loop(PyObject *globals, const char *name, PyObject *n, moth_profiler *scratch,
+                     loop_timing *t)
+{
+    PyObject *loop = PyDict_GetItemString(globals, name); /* borrowed */
+    if (!loop)
+        return -1;
+    t->plain = t->hooked = t->inner = 1e9;
+    /* Round 0 warms the specialising interpreter up and is not counted. */
+    for (int round = 0; round <= ROUNDS; round++) {
+        double inner = 1e9;
+        double plain = run_loop(loop, n, NULL, NULL, NULL);
+        double hooked = plain < 0 ? -1 : run_loop(loop, n, scratch, &inner, &t->delta);
+        if (hooked < 0)
+            return -1;
+        if (round == 0)
+            continue;
+        t->plain = plain < t->plain ? plain : t->plain;
+        t->hooked = hooked < t->hooked ? hooked : t->hooked;
+        t->inner = inner > 0 && inner < t->inner ? inner : t->inner;
+    }
+    return t->inner < 1e9 ? 0 : -1;
+}
+
+static double positive(double x)
+{
+    return x > 0 ? x : 0;
 }
 
 int moth_calibrate(moth_profiler *p)
 {
-    p->overhead_inner = p->overhead_outer = 0;
+    p->overhead_inner = p->overhead_inline = p->overhead_other = 0;
+    p->inline_delta = 0;
     if (p->clock == MOTH_CLOCK_CUSTOM)
         return 0; /* a custom timer's user expects exactly what it returned */
     PyObject *globals = PyDict_New();
     PyObject *n = PyLong_FromLong(CALLS);
     PyObject *code = Py_CompileString(SOURCE, "<moth calibration>", Py_file_input);
-    int rc = -1;
+    int ok = 0, scratch_ready = 0;
     moth_profiler scratch;
-    int scratch_ready = 0;
     if (!globals || !n || !code ||
         PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) < 0)
         goto done;
@@ -78,35 +122,36 @@ int moth_calibrate(moth_profiler *p)
     if (!r)
         goto done;
     Py_DECREF(r);
-    PyObject *loop = PyDict_GetItemString(globals, "_moth_loop"); /* borrowed */
-    if (!loop || moth_profiler_init(&scratch, p->mode, p->clock, NULL, 0.0, p->builtins, 1) < 0)
+    if (moth_profiler_init(&scratch, p->mode, p->clock, NULL, 0.0, p->builtins, 1) < 0)
         goto done;
     scratch_ready = 1;
-    double plain = 1e9, hooked = 1e9, inner = 1e9;
-    /* A first round of each warms the specialising interpreter up. */
-    for (int round = 0; round <= ROUNDS; round++) {
-        double in = 0, a = time_loop(loop, n, NULL, NULL), b = time_loop(loop, n, &scratch, &in);
-        if (a < 0 || b < 0)
-            goto done;
-        if (round == 0)
-            continue;
-        plain = a < plain ? a : plain;
-        hooked = b < hooked ? b : hooked;
-        inner = in > 0 && in < inner ? in : inner;
+    loop_timing direct, from_c;
+    if (time_loop(globals, "_moth_direct", n, &scratch, &direct) < 0 ||
+        time_loop(globals, "_moth_from_c", n, &scratch, &from_c) < 0)
+        goto done;
+    double inner = direct.inner < from_c.inner ? direct.inner : from_c.inner;
+    double direct_cost = positive((direct.hooked - direct.plain) / CALLS);
+    double from_c_cost = positive((from_c.hooked - from_c.plain) / CALLS);
+    p->overhead_inner = inner < from_c_cost ? inner : from_c_cost;
+    p->overhead_other = positive(from_c_cost - p->overhead_inner);
+    if (p->mode == MOTH_MODE_FRAMES && direct.delta != from_c.delta) {
+        p->overhead_inline = positive(direct_cost - p->overhead_inner);
+        p->inline_delta = direct.delta;
+    } else {
+        /* Classic mode inlines nothing away: every call is "other", priced by the loop. */
+        p->overhead_other = positive(direct_cost - p->overhead_inner);
     }
-    double per_call = (hooked - plain) / CALLS;
-    if (per_call > 0 && inner < 1e9) {
-        p->overhead_inner = inner < per_call ? inner : per_call;
-        p->overhead_outer = per_call - p->overhead_inner;
-    }
-    rc = 0;
+    ok = 1;
 done:
     if (scratch_ready)
         moth_profiler_free(&scratch);
     Py_XDECREF(code);
     Py_XDECREF(n);
     Py_XDECREF(globals);
-    if (rc < 0)
+    if (!ok) {
         PyErr_Clear(); /* no calibration: times are reported as measured */
+        p->overhead_inner = p->overhead_inline = p->overhead_other = 0;
+        p->inline_delta = 0;
+    }
     return 0;
 }

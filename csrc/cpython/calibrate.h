@@ -4,7 +4,7 @@
 
 #include "profiler.h"
 
-/* Sets p->overhead_inner and p->overhead_outer (seconds per call) for p's mode and clock.
+/* Sets p->overhead_* (seconds per call) and p->inline_delta for p's mode and clock.
  * Never fails: when it cannot measure, both stay 0 and times are reported as measured. */
 int moth_calibrate(moth_profiler *p);
 

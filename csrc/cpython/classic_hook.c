@@ -35,7 +35,7 @@ static int profile_event(PyObject *obj, PyFrameObject *frame, int what, PyObject
         if (current != MOTH_CCT_ROOT) {
             PyCodeObject *code = PyFrame_GetCode(frame);
             if (st->tree.nodes[current].key == (uint64_t)(uintptr_t)code)
-                moth_record_leave(st, current);
+                moth_record_leave(st, current, 0);
             Py_DECREF(code);
         }
         break;
@@ -47,7 +47,7 @@ static int profile_event(PyObject *obj, PyFrameObject *frame, int what, PyObject
     case PyTrace_C_EXCEPTION:
         if (st->prof->builtins && current != MOTH_CCT_ROOT && PyCFunction_Check(arg) &&
             st->tree.nodes[current].key == cfunction_key(arg))
-            moth_record_leave(st, current);
+            moth_record_leave(st, current, 0);
         break;
     default:
         break;

@@ -38,19 +38,29 @@ static PyObject *profile_frame(PyThreadState *ts, moth_iframe *frame, int throwf
     PyCodeObject *code = moth_iframe_code(frame);
     if (MOTH_UNLIKELY(code == NULL || moth_iframe_creates_generator(frame, code)))
         return eval_next(ts, frame, throwflag);
-    if (MOTH_UNLIKELY((char *)__builtin_frame_address(0) < st->stack_limit))
+    char *sp = (char *)__builtin_frame_address(0);
+    if (MOTH_UNLIKELY(sp < st->stack_limit))
         return eval_refusing(ts, frame, throwflag);
 
     uint64_t session = moth_tls_session;
     uint32_t node = moth_record_enter(st, (uint64_t)(uintptr_t)code, (PyObject *)code);
     if (MOTH_UNLIKELY(node == MOTH_NODE_NONE))
         return eval_next(ts, frame, throwflag);
+    /* A call straight from the caller's bytecode sits at a fixed C stack distance below the
+     * caller's hook frame; anything in between (a C function calling back) adds to it. Only
+     * the first kind would have been inlined without moth, and costs moth more. */
+    char *caller_sp = st->hook_sp;
+    size_t delta = (size_t)(caller_sp - sp);
+    st->last_delta = delta;
+    st->hook_sp = sp;
     moth_c_stack_credit(ts);
     PyObject *result = eval_next(ts, frame, throwflag);
     moth_c_stack_debit(ts);
     /* The session may have ended (and st been freed) while this frame ran. */
-    if (MOTH_LIKELY(moth_the_interp.session == session))
-        moth_record_leave(st, node);
+    if (MOTH_LIKELY(moth_the_interp.session == session)) {
+        st->hook_sp = caller_sp;
+        moth_record_leave(st, node, caller_sp != NULL && delta == st->inline_delta);
+    }
     return result;
 }
 

@@ -434,6 +434,15 @@ static PyObject *Profile_tree(MothProfileObject *self, PyObject *unused)
     return threads;
 }
 
+/* What calibration measured (seconds per call), for tests and the curious. */
+static PyObject *Profile_calibration(MothProfileObject *self, PyObject *unused)
+{
+    (void)unused;
+    return Py_BuildValue("{sdsdsdsn}", "inner", self->prof.overhead_inner, "inline",
+                         self->prof.overhead_inline, "other", self->prof.overhead_other,
+                         "inline_delta", (Py_ssize_t)self->prof.inline_delta);
+}
+
 static PyMethodDef Profile_methods[] = {
     {"enable", (PyCFunction)(void (*)(void))Profile_enable, METH_VARARGS | METH_KEYWORDS,
      "enable(subcalls=True, builtins=True)\n\nStart collecting profiling information (all threads)."},
@@ -456,6 +465,8 @@ static PyMethodDef Profile_methods[] = {
      "runcall(func, /, *args, **kw)\n\nProfile func(*args, **kw) and return its result."},
     {"_tree", (PyCFunction)Profile_tree, METH_NOARGS,
      "_tree()\n\nThe calling-context trees per thread (for tests and tools)."},
+    {"_calibration", (PyCFunction)Profile_calibration, METH_NOARGS,
+     "_calibration()\n\nThe measured cost of recording a call (compensate=True)."},
     {"__enter__", (PyCFunction)Profile_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)Profile_exit, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},

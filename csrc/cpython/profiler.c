@@ -183,6 +183,8 @@ moth_tstate *moth_tstate_for_session(uint64_t session)
     }
     st->clock = p->clock;
     st->current = MOTH_CCT_ROOT;
+    st->hook_sp = NULL;
+    st->inline_delta = p->inline_delta;
     st->session = session;
     moth_tls_state = st;
     moth_tls_session = session;
@@ -387,9 +389,10 @@ int moth_profiler_snapshot(moth_profiler *p, moth_profile *out)
             goto fail;
         }
         moth_cct_finish_from_totals(&th->tree);
-        if (p->compensate && (p->overhead_inner > 0 || p->overhead_outer > 0))
+        if (p->compensate)
             moth_cct_subtract_overhead(&th->tree, p->overhead_inner / out->tick_seconds,
-                                       p->overhead_outer / out->tick_seconds);
+                                       p->overhead_inline / out->tick_seconds,
+                                       p->overhead_other / out->tick_seconds);
         for (size_t n = 1; n < th->tree.count; n++) {
             if (th->tree.nodes[n].func != MOTH_NODE_NONE)
                 continue;

@@ -52,6 +52,10 @@ typedef struct moth_tstate {
     pthread_t pthread;
     char *name;               /* threading.Thread.name, once known */
     char *stack_limit;        /* C frames below this address are too close to the stack end */
+    char *hook_sp;            /* frames mode: C stack address of the innermost recorded call */
+    size_t inline_delta;      /* frames mode: the C stack distance between a call and its
+                                 caller when CPython would have inlined it (calibrate.c) */
+    size_t last_delta;        /* the distance seen at the last call (calibrate.c reads it) */
     uint64_t dropped;         /* activations left out because the tree was full */
 } moth_tstate;
 
@@ -72,7 +76,10 @@ typedef struct moth_profiler {
     uint64_t session;         /* non-zero while enabled */
     int compensate;           /* subtract the measured cost of interception from times */
     double overhead_inner;    /* seconds per recorded call inside the callee's interval */
-    double overhead_outer;    /* seconds per recorded call charged to the caller */
+    double overhead_inline;   /* seconds per call CPython would have inlined, charged to the
+                                 caller (frames mode: the inlining lost, plus the hook) */
+    double overhead_other;    /* seconds per other call, charged to the caller */
+    size_t inline_delta;      /* see moth_tstate */
 } moth_profiler;
 
 
@@ -143,8 +150,9 @@ static inline uint32_t moth_record_enter(moth_tstate *st, uint64_t key, PyObject
     return node;
 }
 
-/* Closes the activation of `node` (which must be st->current). */
-static inline void moth_record_leave(moth_tstate *st, uint32_t node)
+/* Closes the activation of `node` (which must be st->current); `inlined` tells whether CPython
+ * would have inlined the call had moth not been there (0 or 1). */
+static inline void moth_record_leave(moth_tstate *st, uint32_t node, unsigned inlined)
 {
     uint64_t now = moth_clock_read(st);
     moth_cct_node *n = &st->tree.nodes[node];
@@ -153,6 +161,7 @@ static inline void moth_record_leave(moth_tstate *st, uint32_t node)
         elapsed = 0;
     n->total += elapsed;
     n->calls++;
+    n->inline_calls += inlined;
     st->current = n->parent;
 }
 

@@ -80,7 +80,8 @@ static void test_cct_max_nodes_refuses(void)
 }
 
 /* root -> A (1 call) -> B (10 calls) -> C (20 calls): with inner 1 and outer 2 ticks per
- * call, A loses 1 + 30*3 from its total; B loses 10 + 20*3; A's self loses 1 + 10*2. */
+ * call, A loses 1 + 30*3 from its total; B loses 10 + 20*3; A's self loses 1 + 10*2. Then
+ * with C's calls all inline ones costing 5 outside instead of 2. */
 static void test_overhead_subtraction(void)
 {
     moth_cct t;
@@ -95,7 +96,7 @@ static void test_overhead_subtraction(void)
     t.nodes[b].total = 800;
     t.nodes[c].total = 300;
     moth_cct_finish_from_totals(&t);
-    moth_cct_subtract_overhead(&t, 1.0, 2.0);
+    moth_cct_subtract_overhead(&t, 1.0, 2.0, 2.0);
     CHECK_EQ_U(t.nodes[a].total, 1000 - 1 - 30 * 3);
     CHECK_EQ_U(t.nodes[b].total, 800 - 10 - 20 * 3);
     CHECK_EQ_U(t.nodes[c].total, 300 - 20);
@@ -104,8 +105,15 @@ static void test_overhead_subtraction(void)
     CHECK_EQ_U(t.nodes[c].self, 300 - 20);
     /* self + children's totals still equals total after the subtraction */
     CHECK_EQ_U(t.nodes[a].self + t.nodes[b].total, t.nodes[a].total);
+    /* inline calls cost their own outer price */
+    t.nodes[c].inline_calls = 20;
+    uint64_t a_total = t.nodes[a].total, b_total = t.nodes[b].total, b_self = t.nodes[b].self;
+    moth_cct_subtract_overhead(&t, 0.0, 5.0, 0.0);
+    CHECK_EQ_U(t.nodes[b].total, b_total - 20 * 5);
+    CHECK_EQ_U(t.nodes[a].total, a_total - 20 * 5);
+    CHECK_EQ_U(t.nodes[b].self, b_self - 20 * 5);
     /* clamped, never wrapped */
-    moth_cct_subtract_overhead(&t, 1e9, 1e9);
+    moth_cct_subtract_overhead(&t, 1e9, 1e9, 1e9);
     CHECK_EQ_U(t.nodes[a].total, 0);
     CHECK_EQ_U(t.nodes[c].self, 0);
     moth_cct_free(&t);
