@@ -65,6 +65,8 @@ static moth_pstats_edge *edge_of(moth_pstats *s, moth_pstats_row *row, uint32_t 
     return edge;
 }
 
+static void settle_total(moth_pstats *s);
+
 /* Integer tick sums of one function (or one edge) while folding: cProfile sums integer ticks
  * and converts once, and so must we for the floats to come out identical. */
 typedef struct tick_sums {
@@ -217,6 +219,8 @@ int moth_pstats_from_profile(moth_pstats *s, const moth_profile *p, moth_error *
             }
         }
     }
+    if (rc == 0)
+        settle_total(s);
     for (size_t r = 0; st.edge_ticks && r < nf; r++)
         free(st.edge_ticks[r]);
     free(st.edge_ticks);
@@ -239,7 +243,16 @@ void moth_pstats_totals(const moth_pstats *s, uint64_t *total_calls, uint64_t *p
     }
     *total_calls = nc;
     *prim_calls = cc;
-    *total_tt = tt;
+    *total_tt = s->total_tt_known ? s->total_tt : tt;
+}
+
+/* Fixes the header's total as pstats computes it when it loads statistics. */
+static void settle_total(moth_pstats *s)
+{
+    uint64_t nc, cc;
+    s->total_tt_known = 0;
+    moth_pstats_totals(s, &nc, &cc, &s->total_tt);
+    s->total_tt_known = 1;
 }
 
 /* Adds one row's numbers (and its callers, summing edges with the same caller) into dst,
@@ -286,11 +299,17 @@ static int add_row(moth_pstats *dst, const moth_pstats *src, const moth_pstats_r
 
 int moth_pstats_add(moth_pstats *dst, const moth_pstats *src, moth_error *err)
 {
+    double before = 0, added = 0;
+    uint64_t nc, cc;
+    moth_pstats_totals(dst, &nc, &cc, &before);
+    moth_pstats_totals(src, &nc, &cc, &added);
     for (size_t i = 0; i < src->nrows; i++)
         if (add_row(dst, src, &src->rows[i], 0, err) < 0)
             return -1;
     if (src->callers_are_counts)
         dst->callers_are_counts = 1;
+    dst->total_tt = before + added;
+    dst->total_tt_known = 1;
     for (size_t i = 0; i < src->nfiles; i++) {
         if (moth_grow((void **)&dst->files, sizeof *dst->files, &dst->files_cap,
                       dst->nfiles + 1, err) < 0 ||
@@ -393,6 +412,8 @@ int moth_pstats_strip_dirs(moth_pstats *s, moth_error *err)
         moth_pstats_free(&out);
         return -1;
     }
+    out.total_tt = s->total_tt; /* strip_dirs keeps pstats' total as it was */
+    out.total_tt_known = s->total_tt_known;
     out.files = s->files;
     out.nfiles = s->nfiles;
     out.files_cap = s->files_cap;
@@ -477,5 +498,164 @@ int moth_pstats_write_file(const moth_pstats *s, const char *path, moth_error *e
     moth_sb_free(&data);
     if (n != len || closed != 0)
         return moth_fail(err, "cannot write %s: %s", path, strerror(errno));
+    return 0;
+}
+
+/* ---- reading pstats files ---- */
+
+/* A label (file, line, name) from a marshalled 3-tuple; interned into s->funcs. */
+static int read_label(moth_pstats *s, const moth_mread *r, const moth_mvalue *v, uint32_t *func,
+                      moth_error *err)
+{
+    if (v->type != MOTH_MV_TUPLE || v->n != 3)
+        return moth_fail(err, "not a valid pstats file: a function key is not (file, line, name)");
+    const moth_mvalue *file = moth_mread_kid(r, v, 0), *line = moth_mread_kid(r, v, 1),
+                      *name = moth_mread_kid(r, v, 2);
+    if (file->type != MOTH_MV_STR || line->type != MOTH_MV_INT || name->type != MOTH_MV_STR ||
+        line->u.i < 0 || line->u.i > UINT32_MAX)
+        return moth_fail(err, "not a valid pstats file: a function key is not (file, line, name)");
+    char *f = moth_strndup(file->u.s, file->n, err);
+    char *n = f ? moth_strndup(name->u.s, name->n, err) : NULL;
+    int rc = n ? moth_funcs_intern(&s->funcs, f, (uint32_t)line->u.i, n, NULL, func, err) : -1;
+    free(f);
+    free(n);
+    return rc;
+}
+
+static int read_count(const moth_mvalue *v, uint64_t *out)
+{
+    if (v->type != MOTH_MV_INT || v->u.i < 0)
+        return -1;
+    *out = (uint64_t)v->u.i;
+    return 0;
+}
+
+static int read_seconds(const moth_mvalue *v, double *out)
+{
+    if (v->type == MOTH_MV_FLOAT)
+        *out = v->u.f;
+    else if (v->type == MOTH_MV_INT)
+        *out = (double)v->u.i;
+    else
+        return -1;
+    return 0;
+}
+
+int moth_pstats_read(moth_pstats *s, const void *data, size_t len, moth_error *err)
+{
+    moth_mread r;
+    if (moth_marshal_read(&r, data, len, "pstats file", err) < 0)
+        return -1;
+    const moth_mvalue *top = moth_mread_value(&r, r.root);
+    int rc = -1;
+    if (top->type != MOTH_MV_DICT) {
+        moth_fail(err, "not a valid pstats file: it holds no statistics dictionary");
+        goto done;
+    }
+    if (top->n == 0) {
+        moth_fail(err, "empty pstats file: no function was profiled");
+        goto done;
+    }
+    int counts_seen = 0, tuples_seen = 0;
+    for (uint32_t i = 0; i < top->n; i++) {
+        const moth_mvalue *key = moth_mread_kid(&r, top, 2 * i);
+        const moth_mvalue *val = moth_mread_kid(&r, top, 2 * i + 1);
+        uint32_t func;
+        if (read_label(s, &r, key, &func, err) < 0)
+            goto done;
+        if (val->type != MOTH_MV_TUPLE || val->n != 5) {
+            moth_fail(err, "not a valid pstats file: statistics are not (cc, nc, tt, ct, callers)");
+            goto done;
+        }
+        moth_pstats_row *row = row_of(s, func, err);
+        if (!row)
+            goto done;
+        const moth_mvalue *callers = moth_mread_kid(&r, val, 4);
+        uint64_t cc, nc;
+        double tt, ct;
+        if (read_count(moth_mread_kid(&r, val, 0), &cc) < 0 ||
+            read_count(moth_mread_kid(&r, val, 1), &nc) < 0 ||
+            read_seconds(moth_mread_kid(&r, val, 2), &tt) < 0 ||
+            read_seconds(moth_mread_kid(&r, val, 3), &ct) < 0 || callers->type != MOTH_MV_DICT) {
+            moth_fail(err, "not a valid pstats file: statistics are not (cc, nc, tt, ct, callers)");
+            goto done;
+        }
+        row->cc += cc;
+        row->nc += nc;
+        row->tt += tt;
+        row->ct += ct;
+        for (uint32_t e = 0; e < callers->n; e++) {
+            const moth_mvalue *ck = moth_mread_kid(&r, callers, 2 * e);
+            const moth_mvalue *cv = moth_mread_kid(&r, callers, 2 * e + 1);
+            uint32_t caller;
+            if (read_label(s, &r, ck, &caller, err) < 0)
+                goto done;
+            row = moth_pstats_row_for(s, func); /* may have moved */
+            moth_pstats_edge *edge = edge_of(s, row, caller, err);
+            if (!edge)
+                goto done;
+            if (cv->type == MOTH_MV_INT) { /* the pure-Python profile module's format */
+                uint64_t count;
+                if (read_count(cv, &count) < 0) {
+                    moth_fail(err, "not a valid pstats file: a negative call count");
+                    goto done;
+                }
+                edge->nc += count;
+                edge->cc += count;
+                counts_seen = 1;
+            } else if (cv->type == MOTH_MV_TUPLE && cv->n == 4) {
+                uint64_t enc, ecc;
+                double ett, ect;
+                if (read_count(moth_mread_kid(&r, cv, 0), &enc) < 0 ||
+                    read_count(moth_mread_kid(&r, cv, 1), &ecc) < 0 ||
+                    read_seconds(moth_mread_kid(&r, cv, 2), &ett) < 0 ||
+                    read_seconds(moth_mread_kid(&r, cv, 3), &ect) < 0) {
+                    moth_fail(err, "not a valid pstats file: malformed caller statistics");
+                    goto done;
+                }
+                edge->nc += enc;
+                edge->cc += ecc;
+                edge->tt += ett;
+                edge->ct += ect;
+                tuples_seen = 1;
+            } else {
+                moth_fail(err, "not a valid pstats file: malformed caller statistics");
+                goto done;
+            }
+        }
+    }
+    if (counts_seen && tuples_seen) {
+        moth_fail(err, "not a valid pstats file: callers in two different formats");
+        goto done;
+    }
+    s->callers_are_counts = counts_seen;
+    settle_total(s);
+    rc = 0;
+done:
+    moth_mread_free(&r);
+    return rc;
+}
+
+int moth_pstats_read_file(moth_pstats *s, const char *path, moth_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return moth_fail(err, "cannot open %s: %s", path, strerror(errno));
+    moth_sb data = MOTH_SB_INIT;
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        moth_sb_append(&data, buf, n);
+    int failed = ferror(f);
+    fclose(f);
+    if (failed || moth_sb_check(&data, err) < 0) {
+        moth_sb_free(&data);
+        return failed ? moth_fail(err, "cannot read %s", path) : -1;
+    }
+    moth_error inner;
+    int rc = moth_pstats_read(s, data.data ? data.data : "", data.len, &inner);
+    moth_sb_free(&data);
+    if (rc < 0)
+        return moth_fail(err, "%s: %s", path, inner.msg);
     return 0;
 }

@@ -46,6 +46,10 @@ typedef struct moth_pstats {
     /* The pure-Python `profile` module stores a bare call count per caller instead of the
      * 4-tuple; a view read from such a file remembers it so it can be written back alike. */
     int callers_are_counts;
+    /* pstats keeps the header's total time as the sum of each file's own total, added file by
+     * file; kept the same way so that the header rounds identically. */
+    double total_tt;
+    int total_tt_known;
     /* Files this view was loaded from, for the table's header (as pstats prints them). */
     char **files;
     size_t nfiles, files_cap;
@@ -112,6 +116,7 @@ typedef struct moth_restriction {
 typedef struct moth_report_opts {
     moth_sort_spec sort;  /* used when `sorted` */
     int sorted;           /* whether sort_stats was called: prints "Ordered by:" */
+    int reversed;         /* reverse_order() after sorting (ignored when not sorted) */
     moth_restriction restrictions[MOTH_MAX_RESTRICTIONS];
     size_t nrestrictions;
 } moth_report_opts;

@@ -291,6 +291,11 @@ static int build_print_list(const moth_pstats *s, const moth_report_opts *o, pri
         if (moth_pstats_sorted(s, &o->sort, &pl->rows, &pl->n, err) < 0)
             return -1;
         moth_sb_printf(&pl->msg, "   Ordered by: %s\n", o->sort.description);
+        for (size_t i = 0, j = pl->n; o->reversed && i + 1 < j; i++, j--) {
+            uint32_t t = pl->rows[i];
+            pl->rows[i] = pl->rows[j - 1];
+            pl->rows[j - 1] = t;
+        }
     } else {
         pl->rows = moth_malloc((s->nrows ? s->nrows : 1) * sizeof *pl->rows, err);
         if (!pl->rows)

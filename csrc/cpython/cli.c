@@ -13,6 +13,10 @@ static const char USAGE[] =
     "commands:\n"
     "  profile   run a program under the deterministic profiler and print cProfile's table\n"
     "            moth profile [options] (script.py [args] | -m module [args] | -c code [args])\n"
+    "  stats     print or browse (-i) profile files: moth's own and any pstats file\n"
+    "  diff      compare two profiles, function by function\n"
+    "  export    write a profile for speedscope, flamegraph.pl, KCachegrind, Perfetto, dot\n"
+    "  flame     draw a profile as an interactive flame graph (one HTML file)\n"
     "\n"
     "Run `moth <command> --help` for a command's options.\n";
 
@@ -141,6 +145,10 @@ static const struct {
     moth_command_fn run;
 } COMMANDS[] = {
     {"profile", moth_cmd_profile},
+    {"stats", moth_cmd_stats},
+    {"diff", moth_cmd_diff},
+    {"export", moth_cmd_export},
+    {"flame", moth_cmd_flame},
 };
 
 static int dispatch(int argc, char **argv)

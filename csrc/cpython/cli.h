@@ -44,5 +44,16 @@ long moth_opt_count(const char *text, const char *long_name);
 int moth_opt_target(moth_opts *o, moth_target *target);
 
 int moth_cmd_profile(int argc, char **argv);
+int moth_cmd_stats(int argc, char **argv);
+int moth_cmd_diff(int argc, char **argv);
+int moth_cmd_export(int argc, char **argv);
+int moth_cmd_flame(int argc, char **argv);
+
+/* Writes the flame graph of p to path; 0, or 2 after reporting. */
+struct moth_profile;
+int moth_flame_write(const struct moth_profile *p, const char *title, const char *path);
+
+/* Writes data to path ("-" or NULL: standard output); 0, or 2 after reporting. */
+int moth_write_output(const char *path, const char *data, size_t len);
 
 #endif

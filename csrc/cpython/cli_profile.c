@@ -9,8 +9,11 @@
 #include "cli.h"
 
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "calibrate.h"
+#include "mothfile.h"
 #include "profiler.h"
 #include "pstats.h"
 #include "pstats_py.h"
@@ -22,8 +25,12 @@ static const char HELP[] =
     "table when it ends, however it ends.\n"
     "\n"
     "options:\n"
-    "  -o, --outfile FILE  also write the profile: FILE.prof / FILE.pstats is the pstats\n"
-    "                      format (pstats, snakeviz, gprof2dot read it)\n"
+    "  -o, --outfile FILE  also write the profile: FILE.moth is moth's own file (SQLite:\n"
+    "                      every thread's calling-context tree and the run's details);\n"
+    "                      any other name gets the pstats format (pstats, snakeviz and\n"
+    "                      gprof2dot read it)\n"
+    "  --append            with -o FILE.moth: add this run to the file's runs\n"
+    "  --flame FILE.html   also draw the interactive flame graph (one self-contained file)\n"
     "  -s, --sort KEY      sort the table by KEY (any pstats key: tottime, cumulative, calls,\n"
     "                      ncalls, pcalls, filename, name, line, nfl, stdname, ...); may be\n"
     "                      given more than once; default: tottime\n"
@@ -46,6 +53,8 @@ typedef struct profile_options {
     int builtins;
     int quiet;
     int raw_times;
+    int append;
+    const char *flame;
 } profile_options;
 
 static int parse(int argc, char **argv, profile_options *po, moth_target *target)
@@ -83,6 +92,12 @@ static int parse(int argc, char **argv, profile_options *po, moth_target *target
                 return moth_cli_error("--clock takes 'wall' or 'cpu', not '%s'", v);
         } else if (moth_opt_is(&o, NULL, "--builtins")) {
             po->builtins = 1;
+            o.i++;
+        } else if (moth_opt_is(&o, NULL, "--flame")) {
+            if (!(po->flame = moth_opt_value(&o, "--flame")))
+                return 2;
+        } else if (moth_opt_is(&o, NULL, "--append")) {
+            po->append = 1;
             o.i++;
         } else if (moth_opt_is(&o, NULL, "--raw-times")) {
             po->raw_times = 1;
@@ -146,14 +161,68 @@ static int print_report(const profile_options *po, moth_profiler *prof, const mo
     return rc;
 }
 
-static int write_outfile(const char *path, const moth_pstats *view)
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static int write_outfile(const profile_options *po, const moth_profile *profile,
+                         const moth_pstats *view)
 {
     moth_error err;
-    if (moth_pstats_write_file(view, path, &err) < 0) {
+    int rc;
+    if (ends_with(po->outfile, ".moth"))
+        rc = po->append ? moth_mothfile_append(profile, po->outfile, NULL, &err)
+                        : moth_mothfile_write(profile, po->outfile, &err);
+    else
+        rc = moth_pstats_write_file(view, po->outfile, &err);
+    if (rc < 0) {
         moth_cli_error("%s", err.msg);
         return -1;
     }
     return 0;
+}
+
+/* What a moth file keeps about the run (docs/moth-file.md). */
+static void describe_run(moth_profile *p, const profile_options *po, int argc, char **argv,
+                         double started, double duration)
+{
+    moth_sb cmd = MOTH_SB_INIT;
+    for (int i = 0; i < argc; i++)
+        moth_sb_printf(&cmd, "%s%s", i ? " " : "moth profile ", argv[i]);
+    char text[128];
+    moth_profile_set_meta(p, "command", cmd.data ? cmd.data : "moth profile", NULL);
+    moth_sb_free(&cmd);
+    PyObject *argv_obj = PySys_GetObject("argv"); /* the program's, still in place */
+    PyObject *repr = argv_obj ? PyObject_Repr(argv_obj) : NULL;
+    const char *argv_text = repr ? PyUnicode_AsUTF8(repr) : NULL;
+    moth_profile_set_meta(p, "argv", argv_text ? argv_text : "", NULL);
+    Py_XDECREF(repr);
+    PyErr_Clear();
+    moth_profile_set_meta(p, "python", Py_GetVersion(), NULL);
+    moth_profile_set_meta(p, "clock", po->clock == MOTH_CLOCK_CPU ? "cpu" : "wall", NULL);
+    moth_profile_set_meta(p, "mode", po->builtins ? "builtins (profile hook)"
+                                                  : "frames (frame evaluation)", NULL);
+    snprintf(text, sizeof text, "%.6f", started);
+    moth_profile_set_meta(p, "start", text, NULL);
+    time_t t = (time_t)started;
+    struct tm tm;
+    if (localtime_r(&t, &tm)) {
+        strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S%z", &tm);
+        moth_profile_set_meta(p, "start_local", text, NULL);
+    }
+    snprintf(text, sizeof text, "%.6f", duration);
+    moth_profile_set_meta(p, "duration", text, NULL);
+    moth_profile_set_meta(p, "moth_version", MOTH_VERSION, NULL);
+    if (gethostname(text, sizeof text) == 0) {
+        text[sizeof text - 1] = '\0';
+        moth_profile_set_meta(p, "host", text, NULL);
+    }
+    snprintf(text, sizeof text, "%ld", (long)getpid());
+    moth_profile_set_meta(p, "pid", text, NULL);
+    moth_profile_set_meta(p, "times", po->raw_times ? "as measured"
+                                                    : "measured cost of recording subtracted", NULL);
 }
 
 int moth_cmd_profile(int argc, char **argv)
@@ -195,23 +264,33 @@ int moth_cmd_profile(int argc, char **argv)
         PyErr_Clear();
         return moth_cli_error("cannot start the profiler: another profiler is running");
     }
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    double started = (double)wall.tv_sec + (double)wall.tv_nsec * 1e-9;
+    uint64_t t0 = moth_monotonic_ns();
     PyObject *result = moth_target_run(&target);
     status = moth_program_exit_status(result); /* prints an uncaught exception's traceback */
     Py_XDECREF(result);
     moth_wait_for_threads();
     moth_profiler_disable(&prof);
-    moth_target_clear(&target);
+    double duration = (double)(moth_monotonic_ns() - t0) * 1e-9;
 
     moth_profile profile;
     moth_pstats view;
     if (moth_profiler_snapshot(&prof, &profile) < 0 || moth_pstats_fold(&profile, &view) < 0) {
         PyErr_Clear();
         moth_profiler_free(&prof);
+        moth_target_clear(&target);
         moth_cli_error("out of memory while building the report");
         return status ? status : 1;
     }
+    describe_run(&profile, &po, argc, argv, started, duration);
+    moth_target_clear(&target);
     int failed = 0;
-    if (po.outfile && write_outfile(po.outfile, &view) < 0)
+    if (po.outfile && write_outfile(&po, &profile, &view) < 0)
+        failed = 1;
+    if (po.flame && moth_flame_write(&profile, moth_profile_get_meta(&profile, "command"),
+                                     po.flame) != 0)
         failed = 1;
     if (!po.quiet)
         print_report(&po, &prof, &view);

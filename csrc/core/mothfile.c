@@ -1,0 +1,562 @@
+/* mothfile.c: moth's SQLite profile file; see mothfile.h and docs/moth-file.md. */
+#include "mothfile.h"
+#include "pstats.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char SCHEMA[] =
+    "CREATE TABLE moth (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
+    "CREATE TABLE runs (run INTEGER PRIMARY KEY, tick_seconds REAL NOT NULL,\n"
+    "                   total_seconds REAL NOT NULL);\n"
+    "CREATE TABLE run_meta (run INTEGER NOT NULL REFERENCES runs, key TEXT NOT NULL,\n"
+    "                       value TEXT NOT NULL, PRIMARY KEY (run, key));\n"
+    "CREATE TABLE functions (run INTEGER NOT NULL REFERENCES runs, id INTEGER NOT NULL,\n"
+    "                        file TEXT NOT NULL, line INTEGER NOT NULL, name TEXT NOT NULL,\n"
+    "                        qualname TEXT, PRIMARY KEY (run, id));\n"
+    "CREATE TABLE threads (run INTEGER NOT NULL REFERENCES runs, id INTEGER NOT NULL,\n"
+    "                      thread_id INTEGER NOT NULL, native_id INTEGER NOT NULL, name TEXT,\n"
+    "                      PRIMARY KEY (run, id));\n"
+    "CREATE TABLE nodes (run INTEGER NOT NULL, thread INTEGER NOT NULL, id INTEGER NOT NULL,\n"
+    "                    parent INTEGER NOT NULL, function INTEGER NOT NULL,\n"
+    "                    calls INTEGER NOT NULL, total_ticks INTEGER NOT NULL,\n"
+    "                    self_ticks INTEGER NOT NULL, total REAL NOT NULL, self REAL NOT NULL,\n"
+    "                    PRIMARY KEY (run, thread, id));\n"
+    "CREATE TABLE function_stats (run INTEGER NOT NULL, function INTEGER NOT NULL,\n"
+    "                    primitive_calls INTEGER NOT NULL, calls INTEGER NOT NULL,\n"
+    "                    own REAL NOT NULL, cumulative REAL NOT NULL,\n"
+    "                    PRIMARY KEY (run, function));\n"
+    "CREATE TABLE lines (run INTEGER NOT NULL, function INTEGER NOT NULL, line INTEGER NOT NULL,\n"
+    "                    hits INTEGER NOT NULL, time REAL NOT NULL,\n"
+    "                    PRIMARY KEY (run, function, line));\n"
+    "CREATE TABLE samples (run INTEGER NOT NULL, thread INTEGER NOT NULL,\n"
+    "                      node INTEGER NOT NULL, time REAL, weight REAL NOT NULL);\n"
+    "CREATE VIEW function_times AS\n"
+    "  SELECT f.run, f.file, f.line, f.name, f.qualname, s.calls, s.primitive_calls,\n"
+    "         s.own, s.cumulative\n"
+    "  FROM function_stats s JOIN functions f ON f.run = s.run AND f.id = s.function;\n";
+
+static int sql_fail(sqlite3 *db, moth_error *err, const char *doing)
+{
+    return moth_fail(err, "%s: %s", doing, db ? sqlite3_errmsg(db) : "cannot open");
+}
+
+static int exec(sqlite3 *db, const char *sql, moth_error *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        moth_fail(err, "moth file: %s", msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- writing ---- */
+
+static int insert_meta(sqlite3 *db, int run, const moth_profile *p, moth_error *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "INSERT INTO run_meta VALUES (?, ?, ?)", -1, &st, NULL))
+        return sql_fail(db, err, "moth file");
+    int rc = 0;
+    for (size_t i = 0; i < p->nmeta && rc == 0; i++) {
+        sqlite3_bind_int(st, 1, run);
+        sqlite3_bind_text(st, 2, p->meta[i].key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, p->meta[i].value, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = sql_fail(db, err, "moth file");
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int insert_functions(sqlite3 *db, int run, const moth_profile *p, moth_error *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "INSERT INTO functions VALUES (?, ?, ?, ?, ?, ?)", -1, &st, NULL))
+        return sql_fail(db, err, "moth file");
+    int rc = 0;
+    for (size_t i = 0; i < p->funcs.count && rc == 0; i++) {
+        const moth_func *f = &p->funcs.items[i];
+        sqlite3_bind_int(st, 1, run);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
+        sqlite3_bind_text(st, 3, f->file, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, f->line);
+        sqlite3_bind_text(st, 5, f->name, -1, SQLITE_STATIC);
+        if (f->qualname)
+            sqlite3_bind_text(st, 6, f->qualname, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, 6);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = sql_fail(db, err, "moth file");
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int insert_threads(sqlite3 *db, int run, const moth_profile *p, moth_error *err)
+{
+    sqlite3_stmt *th, *nd;
+    if (sqlite3_prepare_v2(db, "INSERT INTO threads VALUES (?, ?, ?, ?, ?)", -1, &th, NULL))
+        return sql_fail(db, err, "moth file");
+    if (sqlite3_prepare_v2(db, "INSERT INTO nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", -1,
+                           &nd, NULL)) {
+        sqlite3_finalize(th);
+        return sql_fail(db, err, "moth file");
+    }
+    int rc = 0;
+    for (size_t t = 0; t < p->nthreads && rc == 0; t++) {
+        const moth_thread_profile *tp = &p->threads[t];
+        sqlite3_bind_int(th, 1, run);
+        sqlite3_bind_int64(th, 2, (sqlite3_int64)t);
+        sqlite3_bind_int64(th, 3, (sqlite3_int64)tp->id);
+        sqlite3_bind_int64(th, 4, (sqlite3_int64)tp->native_id);
+        if (tp->name)
+            sqlite3_bind_text(th, 5, tp->name, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(th, 5);
+        if (sqlite3_step(th) != SQLITE_DONE)
+            rc = sql_fail(db, err, "moth file");
+        sqlite3_reset(th);
+        /* The root (node 0) is implicit; every other node is a row. */
+        for (size_t i = 1; i < tp->tree.count && rc == 0; i++) {
+            const moth_cct_node *n = &tp->tree.nodes[i];
+            sqlite3_bind_int(nd, 1, run);
+            sqlite3_bind_int64(nd, 2, (sqlite3_int64)t);
+            sqlite3_bind_int64(nd, 3, (sqlite3_int64)i);
+            sqlite3_bind_int64(nd, 4, n->parent);
+            sqlite3_bind_int64(nd, 5, n->func);
+            sqlite3_bind_int64(nd, 6, (sqlite3_int64)n->calls);
+            sqlite3_bind_int64(nd, 7, (sqlite3_int64)n->total);
+            sqlite3_bind_int64(nd, 8, (sqlite3_int64)n->self);
+            sqlite3_bind_double(nd, 9, (double)n->total * p->tick_seconds);
+            sqlite3_bind_double(nd, 10, (double)n->self * p->tick_seconds);
+            if (sqlite3_step(nd) != SQLITE_DONE)
+                rc = sql_fail(db, err, "moth file");
+            sqlite3_reset(nd);
+        }
+    }
+    sqlite3_finalize(th);
+    sqlite3_finalize(nd);
+    return rc;
+}
+
+static int insert_function_stats(sqlite3 *db, int run, const moth_profile *p, moth_error *err)
+{
+    moth_pstats view;
+    moth_pstats_init(&view);
+    if (moth_pstats_from_profile(&view, p, err) < 0) {
+        moth_pstats_free(&view);
+        return -1;
+    }
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "INSERT INTO function_stats VALUES (?, ?, ?, ?, ?, ?)", -1, &st,
+                           NULL)) {
+        moth_pstats_free(&view);
+        return sql_fail(db, err, "moth file");
+    }
+    int rc = 0;
+    for (size_t i = 0; i < view.nrows && rc == 0; i++) {
+        const moth_pstats_row *row = &view.rows[i];
+        /* The view's function table is a copy of the profile's, index for index. */
+        sqlite3_bind_int(st, 1, run);
+        sqlite3_bind_int64(st, 2, row->func);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)row->cc);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)row->nc);
+        sqlite3_bind_double(st, 5, row->tt);
+        sqlite3_bind_double(st, 6, row->ct);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = sql_fail(db, err, "moth file");
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    moth_pstats_free(&view);
+    return rc;
+}
+
+/* Adds p as run number `run` inside the current transaction. */
+static int insert_run(sqlite3 *db, int run, const moth_profile *p, moth_error *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "INSERT INTO runs VALUES (?, ?, ?)", -1, &st, NULL))
+        return sql_fail(db, err, "moth file");
+    sqlite3_bind_int(st, 1, run);
+    sqlite3_bind_double(st, 2, p->tick_seconds);
+    sqlite3_bind_double(st, 3, moth_profile_total_seconds(p));
+    int done = sqlite3_step(st) == SQLITE_DONE;
+    sqlite3_finalize(st);
+    if (!done)
+        return sql_fail(db, err, "moth file");
+    return insert_meta(db, run, p, err) < 0 || insert_functions(db, run, p, err) < 0 ||
+                   insert_threads(db, run, p, err) < 0 ||
+                   insert_function_stats(db, run, p, err) < 0
+               ? -1
+               : 0;
+}
+
+static int create_schema(sqlite3 *db, moth_error *err)
+{
+    char header[200];
+    snprintf(header, sizeof header,
+             "PRAGMA user_version = %d;\n"
+             "INSERT INTO moth VALUES ('format', 'moth profile');\n"
+             "INSERT INTO moth VALUES ('moth_version', '%s');\n",
+             MOTH_FILE_SCHEMA, MOTH_VERSION);
+    return exec(db, SCHEMA, err) < 0 || exec(db, header, err) < 0 ? -1 : 0;
+}
+
+int moth_mothfile_write(const moth_profile *p, const char *path, moth_error *err)
+{
+    size_t n = strlen(path);
+    char *tmp = moth_malloc(n + 32, err);
+    if (!tmp)
+        return -1;
+    snprintf(tmp, n + 32, "%s.tmp-%ld", path, (long)getpid());
+    unlink(tmp);
+    sqlite3 *db = NULL;
+    int rc = -1;
+    if (sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+        moth_fail(err, "cannot write %s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
+        goto done;
+    }
+    if (exec(db, "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; BEGIN;", err) < 0 ||
+        create_schema(db, err) < 0 || insert_run(db, 1, p, err) < 0 ||
+        exec(db, "COMMIT;", err) < 0)
+        goto done;
+    if (sqlite3_close(db) != SQLITE_OK) {
+        moth_fail(err, "cannot write %s", path);
+        db = NULL;
+        goto done;
+    }
+    db = NULL;
+    if (rename(tmp, path) != 0) {
+        moth_fail(err, "cannot write %s: %s", path, strerror(errno));
+        goto done;
+    }
+    rc = 0;
+done:
+    if (db)
+        sqlite3_close(db);
+    if (rc < 0)
+        unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
+/* Opens an existing moth file and checks it is one this moth can read. */
+static int open_existing(const char *path, int writable, sqlite3 **out, moth_error *err)
+{
+    sqlite3 *db = NULL;
+    *out = NULL;
+    if (access(path, F_OK) != 0)
+        return moth_fail(err, "cannot open %s: %s", path, strerror(errno));
+    int flags = writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
+    if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+        moth_fail(err, "cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
+        sqlite3_close(db);
+        return -1;
+    }
+    sqlite3_busy_timeout(db, 10000); /* other processes may be appending runs */
+    sqlite3_stmt *st = NULL;
+    int version = -1;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (version < 0) {
+        sqlite3_close(db);
+        return moth_fail(err, "%s is not a moth profile (not a SQLite database)", path);
+    }
+    const unsigned char *format = NULL;
+    char fmt[64] = "";
+    if (sqlite3_prepare_v2(db, "SELECT value FROM moth WHERE key = 'format'", -1, &st, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW && (format = sqlite3_column_text(st, 0)))
+        snprintf(fmt, sizeof fmt, "%s", (const char *)format);
+    sqlite3_finalize(st);
+    if (strcmp(fmt, "moth profile") != 0) {
+        sqlite3_close(db);
+        return moth_fail(err, "%s is a SQLite database but not a moth profile", path);
+    }
+    if (version > MOTH_FILE_SCHEMA) {
+        sqlite3_close(db);
+        return moth_fail(err, "%s was written by a newer moth (file version %d; this moth reads "
+                         "up to %d): upgrade moth", path, version, MOTH_FILE_SCHEMA);
+    }
+    *out = db;
+    return 0;
+}
+
+int moth_mothfile_append(const moth_profile *p, const char *path, int *run, moth_error *err)
+{
+    if (access(path, F_OK) != 0) {
+        if (run)
+            *run = 1;
+        return moth_mothfile_write(p, path, err);
+    }
+    sqlite3 *db;
+    if (open_existing(path, 1, &db, err) < 0)
+        return -1;
+    int rc = -1;
+    if (exec(db, "BEGIN IMMEDIATE;", err) < 0)
+        goto done;
+    sqlite3_stmt *st;
+    int next = 1;
+    if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(run), 0) + 1 FROM runs", -1, &st, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        next = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (insert_run(db, next, p, err) < 0 || exec(db, "COMMIT;", err) < 0) {
+        exec(db, "ROLLBACK;", NULL);
+        goto done;
+    }
+    if (run)
+        *run = next;
+    rc = 0;
+done:
+    sqlite3_close(db);
+    return rc;
+}
+
+/* ---- reading ---- */
+
+static int bad_file(const char *path, const char *why, moth_error *err)
+{
+    return moth_fail(err, "%s is a damaged moth profile: %s", path, why);
+}
+
+static const char *column_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? (const char *)t : NULL;
+}
+
+/* Reads one run: its functions interned into out->funcs (remapped by `map`), its threads
+ * appended to out->threads. */
+static int read_run(sqlite3 *db, const char *path, int run, moth_profile *out, int first,
+                    moth_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    uint32_t *map = NULL;
+    size_t nfuncs = 0;
+    double tick = 0;
+    if (sqlite3_prepare_v2(db, "SELECT tick_seconds FROM runs WHERE run = ?", -1, &st, NULL))
+        goto sqlerr;
+    sqlite3_bind_int(st, 1, run);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        moth_fail(err, "%s has no run %d", path, run);
+        goto done;
+    }
+    tick = sqlite3_column_double(st, 0);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (!(tick > 0 && tick < 1)) {
+        bad_file(path, "bad tick length", err);
+        goto done;
+    }
+    /* All runs are brought to the first run's tick length. */
+    if (first)
+        out->tick_seconds = tick;
+    double scale = tick / out->tick_seconds;
+
+    if (first) {
+        if (sqlite3_prepare_v2(db, "SELECT key, value FROM run_meta WHERE run = ?", -1, &st,
+                               NULL))
+            goto sqlerr;
+        sqlite3_bind_int(st, 1, run);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            const char *k = column_text(st, 0), *v = column_text(st, 1);
+            if (k && v && moth_profile_set_meta(out, k, v, err) < 0)
+                goto done;
+        }
+        sqlite3_finalize(st);
+        st = NULL;
+    }
+
+    if (sqlite3_prepare_v2(db, "SELECT COUNT(*), COALESCE(MIN(id), 0), COALESCE(MAX(id), -1) "
+                               "FROM functions WHERE run = ?", -1, &st, NULL))
+        goto sqlerr;
+    sqlite3_bind_int(st, 1, run);
+    if (sqlite3_step(st) != SQLITE_ROW)
+        goto sqlerr;
+    sqlite3_int64 count = sqlite3_column_int64(st, 0), lo = sqlite3_column_int64(st, 1),
+                  hi = sqlite3_column_int64(st, 2);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (count > 0 && (lo != 0 || hi != count - 1 || count > 100000000)) {
+        bad_file(path, "function ids are not 0..N-1", err);
+        goto done;
+    }
+    nfuncs = (size_t)count;
+    map = moth_malloc((nfuncs ? nfuncs : 1) * sizeof *map, err);
+    if (!map)
+        goto done;
+    if (sqlite3_prepare_v2(db, "SELECT id, file, line, name, qualname FROM functions "
+                               "WHERE run = ? ORDER BY id", -1, &st, NULL))
+        goto sqlerr;
+    sqlite3_bind_int(st, 1, run);
+    for (size_t i = 0; i < nfuncs; i++) {
+        if (sqlite3_step(st) != SQLITE_ROW)
+            goto sqlerr;
+        const char *file = column_text(st, 1), *name = column_text(st, 3);
+        sqlite3_int64 line = sqlite3_column_int64(st, 2);
+        if (!file || !name || line < 0 || line > UINT32_MAX) {
+            bad_file(path, "a function without a file, line or name", err);
+            goto done;
+        }
+        if (moth_funcs_intern(&out->funcs, file, (uint32_t)line, name, column_text(st, 4),
+                              &map[i], err) < 0)
+            goto done;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+
+    sqlite3_stmt *nodes = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT id, thread_id, native_id, name FROM threads "
+                               "WHERE run = ? ORDER BY id", -1, &st, NULL) ||
+        sqlite3_prepare_v2(db, "SELECT id, parent, function, calls, total_ticks, self_ticks "
+                               "FROM nodes WHERE run = ? AND thread = ? ORDER BY id", -1, &nodes,
+                           NULL)) {
+        sqlite3_finalize(nodes);
+        goto sqlerr;
+    }
+    sqlite3_bind_int(st, 1, run);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        moth_thread_profile *tp;
+        if (moth_profile_add_thread(out, (uint64_t)sqlite3_column_int64(st, 1),
+                                    column_text(st, 3), &tp, err) < 0) {
+            sqlite3_finalize(nodes);
+            goto done;
+        }
+        tp->native_id = (uint64_t)sqlite3_column_int64(st, 2);
+        sqlite3_reset(nodes);
+        sqlite3_bind_int(nodes, 1, run);
+        sqlite3_bind_int64(nodes, 2, sqlite3_column_int64(st, 0));
+        size_t expect = 1;
+        while (sqlite3_step(nodes) == SQLITE_ROW) {
+            sqlite3_int64 id = sqlite3_column_int64(nodes, 0),
+                          parent = sqlite3_column_int64(nodes, 1),
+                          func = sqlite3_column_int64(nodes, 2),
+                          calls = sqlite3_column_int64(nodes, 3),
+                          total = sqlite3_column_int64(nodes, 4),
+                          self = sqlite3_column_int64(nodes, 5);
+            /* Nodes are numbered 1..N in order, each after its parent: no gaps, no cycles. */
+            if ((size_t)id != expect || parent < 0 || parent >= id || func < 0 ||
+                (size_t)func >= nfuncs || calls < 0 || total < 0 || self < 0) {
+                sqlite3_finalize(nodes);
+                bad_file(path, "inconsistent calling-context tree", err);
+                goto done;
+            }
+            uint32_t child;
+            /* Node keys: the function index + 1 (keys are non-zero), per path. */
+            if (moth_cct_add_child(&tp->tree, (uint32_t)parent, (uint64_t)map[func] + 1, &child,
+                                   err) < 0) {
+                sqlite3_finalize(nodes);
+                goto done;
+            }
+            if (child != (uint32_t)id) {
+                /* the same function twice under one parent: a file moth never writes */
+                sqlite3_finalize(nodes);
+                bad_file(path, "a function twice under the same caller", err);
+                goto done;
+            }
+            moth_cct_node *n = &tp->tree.nodes[child];
+            n->func = map[func];
+            n->calls = (uint64_t)calls;
+            n->total = (uint64_t)((double)total * scale + 0.5);
+            n->self = (uint64_t)((double)self * scale + 0.5);
+            expect++;
+        }
+    }
+    sqlite3_finalize(nodes);
+    rc = 0;
+    goto done;
+sqlerr:
+    moth_fail(err, "%s: %s", path, sqlite3_errmsg(db));
+done:
+    sqlite3_finalize(st);
+    free(map);
+    return rc;
+}
+
+int moth_mothfile_read(moth_profile *out, const char *path, int run, moth_error *err)
+{
+    moth_profile_init(out);
+    sqlite3 *db;
+    if (open_existing(path, 0, &db, err) < 0)
+        return -1;
+    int rc = 0, first = 1, nruns = 0;
+    if (run >= 0) {
+        rc = read_run(db, path, run, out, 1, err);
+        nruns = 1;
+    } else {
+        sqlite3_stmt *st;
+        int *runs = NULL;
+        size_t n = 0, cap = 0;
+        if (sqlite3_prepare_v2(db, "SELECT run FROM runs ORDER BY run", -1, &st, NULL)) {
+            rc = sql_fail(db, err, path);
+        } else {
+            while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+                if (moth_grow((void **)&runs, sizeof *runs, &cap, n + 1, err) < 0)
+                    rc = -1;
+                else
+                    runs[n++] = sqlite3_column_int(st, 0);
+            }
+            sqlite3_finalize(st);
+        }
+        if (rc == 0 && n == 0)
+            rc = bad_file(path, "it holds no run", err);
+        for (size_t i = 0; rc == 0 && i < n; i++, first = 0)
+            rc = read_run(db, path, runs[i], out, first, err);
+        nruns = (int)n;
+        free(runs);
+    }
+    sqlite3_close(db);
+    if (rc == 0 && nruns > 1) {
+        char text[32];
+        snprintf(text, sizeof text, "%d", nruns);
+        rc = moth_profile_set_meta(out, "runs", text, err);
+    }
+    if (rc < 0)
+        moth_profile_free(out);
+    return rc;
+}
+
+int moth_mothfile_count_runs(const char *path, int *count, moth_error *err)
+{
+    sqlite3 *db;
+    if (open_existing(path, 0, &db, err) < 0)
+        return -1;
+    sqlite3_stmt *st;
+    int rc = -1;
+    if (sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM runs", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        *count = sqlite3_column_int(st, 0);
+        rc = 0;
+    } else {
+        sql_fail(db, err, path);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return rc;
+}
+
+int moth_mothfile_sniff(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    char head[16];
+    size_t n = fread(head, 1, sizeof head, f);
+    fclose(f);
+    return n == sizeof head && memcmp(head, "SQLite format 3", 16) == 0;
+}

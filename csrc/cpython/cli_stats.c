@@ -1,0 +1,184 @@
+/*
+ * cli_stats.c: `moth stats FILE...`, pstats' reports for moth and pstats files.
+ *
+ *   moth stats [options] FILE...        print the table (or callers/callees) and exit
+ *   moth stats -i [FILE...]             the interactive browser of `python -m pstats`
+ *
+ * Files are moth's own (SQLite) or any pstats file (cProfile, profile, pstats.dump_stats);
+ * several are added together as pstats.Stats(a, b, ...) does. The output is pstats' own, byte
+ * for byte, given the same sort, restrictions and strip_dirs.
+ */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "loadfile.h"
+#include "pstats.h"
+
+static const char HELP[] =
+    "usage: moth stats [options] FILE...\n"
+    "\n"
+    "Print pstats' report of profile files: moth's own (.moth) or pstats files written by\n"
+    "moth, cProfile, profile or pstats. Several files are added together.\n"
+    "\n"
+    "options:\n"
+    "  -s, --sort KEY      sort by KEY (calls, cumulative, cumtime, filename, line, module,\n"
+    "                      name, ncalls, nfl, pcalls, stdname, time, tottime, or a unique\n"
+    "                      prefix); repeat for ties; default: cumulative\n"
+    "  --limit N           print the first N rows (default 30; 0 prints every row)\n"
+    "  --filter REGEX      keep rows whose file:line(function) matches REGEX (POSIX extended)\n"
+    "  --strip-dirs        drop directories from file names (pstats' strip_dirs)\n"
+    "  --reverse           reverse the sorted order\n"
+    "  --callers           who called each function (pstats' print_callers)\n"
+    "  --callees           what each function called (pstats' print_callees)\n"
+    "  --run N             read run N of a moth file holding several (default: all, merged)\n"
+    "  -i, --interactive   browse interactively, with pstats' browser commands\n"
+    "  -h, --help          show this help\n";
+
+typedef struct stats_options {
+    const char *sort_keys[MOTH_SORT_MAX_KEYS];
+    size_t nsort;
+    long limit;
+    const char *filters[MOTH_MAX_RESTRICTIONS];
+    size_t nfilters;
+    int strip, reverse, callers, callees, interactive;
+    int run;
+    char **files;
+    int nfiles;
+} stats_options;
+
+int moth_cmd_stats_interactive(char **files, int nfiles, int run);
+
+static int parse(int argc, char **argv, stats_options *so)
+{
+    memset(so, 0, sizeof *so);
+    so->limit = 30;
+    so->run = -1;
+    moth_opts o = {argc, argv, 0, NULL};
+    while (o.i < argc) {
+        const char *a = argv[o.i], *v;
+        if (moth_opt_is(&o, "-h", "--help")) {
+            moth_cli_out(HELP, sizeof HELP - 1);
+            return 1;
+        } else if (moth_opt_is(&o, "-s", "--sort")) {
+            if (!(v = moth_opt_value(&o, "--sort")))
+                return 2;
+            if (so->nsort == MOTH_SORT_MAX_KEYS)
+                return moth_cli_error("too many sort keys (at most %d)", MOTH_SORT_MAX_KEYS);
+            so->sort_keys[so->nsort++] = v;
+        } else if (moth_opt_is(&o, NULL, "--limit")) {
+            if (!(v = moth_opt_value(&o, "--limit")) || (so->limit = moth_opt_count(v, "--limit")) < 0)
+                return 2;
+        } else if (moth_opt_is(&o, NULL, "--filter")) {
+            if (!(v = moth_opt_value(&o, "--filter")))
+                return 2;
+            if (so->nfilters == MOTH_MAX_RESTRICTIONS - 1)
+                return moth_cli_error("too many filters");
+            so->filters[so->nfilters++] = v;
+        } else if (moth_opt_is(&o, NULL, "--run")) {
+            long r;
+            if (!(v = moth_opt_value(&o, "--run")) || (r = moth_opt_count(v, "--run")) < 0)
+                return 2;
+            so->run = (int)r;
+        } else if (moth_opt_is(&o, NULL, "--strip-dirs")) {
+            so->strip = 1;
+            o.i++;
+        } else if (moth_opt_is(&o, NULL, "--reverse")) {
+            so->reverse = 1;
+            o.i++;
+        } else if (moth_opt_is(&o, NULL, "--callers")) {
+            so->callers = 1;
+            o.i++;
+        } else if (moth_opt_is(&o, NULL, "--callees")) {
+            so->callees = 1;
+            o.i++;
+        } else if (moth_opt_is(&o, "-i", "--interactive")) {
+            so->interactive = 1;
+            o.i++;
+        } else if (strcmp(a, "--") == 0) {
+            o.i++;
+            break;
+        } else if (a[0] == '-' && a[1]) {
+            return moth_cli_error("unknown option '%s' for 'moth stats' (try 'moth stats --help')", a);
+        } else {
+            break;
+        }
+    }
+    so->files = argv + o.i;
+    so->nfiles = argc - o.i;
+    if (so->nfiles == 0 && !so->interactive)
+        return moth_cli_error("which profile? give one or more files (try 'moth stats --help')");
+    if (so->callers && so->callees)
+        return moth_cli_error("--callers and --callees: pick one");
+    if (so->nsort == 0)
+        so->sort_keys[so->nsort++] = "cumulative";
+    moth_sort_spec check;
+    moth_error err;
+    if (moth_sort_spec_parse(&check, so->sort_keys, so->nsort, &err) < 0)
+        return moth_cli_error("%s", err.msg);
+    return 0;
+}
+
+int moth_stats_load_all(char **files, int nfiles, int run, moth_pstats *out)
+{
+    /* pstats.Stats(a, b, c): a first, then add(b, c), which adds in reverse order. */
+    moth_pstats_init(out);
+    for (int k = 0; k < nfiles; k++) {
+        int i = k == 0 ? 0 : nfiles - k;
+        moth_loaded one;
+        moth_error err;
+        if (moth_load_profile_file(files[i], run, &one, &err) < 0) {
+            moth_pstats_free(out);
+            return moth_cli_error("%s", err.msg);
+        }
+        int rc = moth_pstats_add(out, &one.view, &err);
+        moth_loaded_free(&one);
+        if (rc < 0) {
+            moth_pstats_free(out);
+            return moth_cli_error("%s", err.msg);
+        }
+    }
+    return 0;
+}
+
+int moth_cmd_stats(int argc, char **argv)
+{
+    stats_options so;
+    int rc = parse(argc, argv, &so);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    if (so.interactive)
+        return moth_cmd_stats_interactive(so.files, so.nfiles, so.run);
+    moth_pstats view;
+    if ((rc = moth_stats_load_all(so.files, so.nfiles, so.run, &view)) != 0)
+        return rc;
+    moth_error err;
+    moth_report_opts ro;
+    memset(&ro, 0, sizeof ro);
+    moth_sort_spec_parse(&ro.sort, so.sort_keys, so.nsort, &err);
+    ro.sorted = 1;
+    ro.reversed = so.reverse;
+    for (size_t i = 0; i < so.nfilters; i++) {
+        ro.restrictions[ro.nrestrictions].kind = MOTH_RESTRICT_REGEX;
+        ro.restrictions[ro.nrestrictions++].regex = so.filters[i];
+    }
+    if (so.limit > 0) {
+        ro.restrictions[ro.nrestrictions].kind = MOTH_RESTRICT_COUNT;
+        ro.restrictions[ro.nrestrictions++].count = (size_t)so.limit;
+    }
+    moth_sb text = MOTH_SB_INIT;
+    rc = so.strip ? moth_pstats_strip_dirs(&view, &err) : 0;
+    if (rc == 0)
+        rc = so.callers   ? moth_report_callers(&view, &ro, &text, &err)
+             : so.callees ? moth_report_callees(&view, &ro, &text, &err)
+                          : moth_report_stats(&view, &ro, &text, &err);
+    moth_pstats_free(&view);
+    if (rc < 0) {
+        moth_sb_free(&text);
+        return moth_cli_error("%s", err.msg);
+    }
+    rc = moth_cli_out(text.data ? text.data : "", text.len);
+    moth_sb_free(&text);
+    return rc < 0 ? 1 : 0;
+}
