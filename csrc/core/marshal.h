@@ -35,7 +35,8 @@ typedef enum {
     MOTH_MV_BOOL,
     MOTH_MV_INT,
     MOTH_MV_FLOAT,
-    MOTH_MV_STR,
+    MOTH_MV_STR,   /* text; a code object reads as its repr (pstats prints it so) */
+    MOTH_MV_BYTES,
     MOTH_MV_TUPLE, /* also lists */
     MOTH_MV_DICT,  /* children: key, value, key, value, ... */
 } moth_mv_type;
@@ -58,6 +59,8 @@ typedef struct moth_mread {
     size_t nkids, kids_cap;
     uint32_t *refs;        /* FLAG_REF objects, in order: their value indexes */
     size_t nrefs, refs_cap;
+    char **owned;          /* text made by the reader (code objects' reprs) */
+    size_t nowned, owned_cap;
     uint32_t root;
 } moth_mread;
 

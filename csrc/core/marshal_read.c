@@ -3,6 +3,7 @@
 #include "marshal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -186,6 +187,42 @@ static int read_long(reader *rd, uint32_t index)
     return 0;
 }
 
+/* A code object (the pure-Python profile module puts one in a label): read field by field as
+ * CPython 3.11-3.13 write it, and kept as the text pstats would print for it. */
+static int read_code(reader *rd, uint32_t index, int depth)
+{
+    uint32_t ints[5], field[11], firstlineno;
+    for (int i = 0; i < 5; i++)
+        if (get_u32(rd, &ints[i]) < 0)
+            return -1;
+    for (int i = 0; i < 8; i++) /* code, consts, names, localsplusnames, localspluskinds,
+                                   filename, name, qualname */
+        if (read_value(rd, &field[i], depth + 1) < 0)
+            return -1;
+    if (get_u32(rd, &firstlineno) < 0)
+        return -1;
+    for (int i = 8; i < 10; i++) /* linetable, exceptiontable */
+        if (read_value(rd, &field[i], depth + 1) < 0)
+            return -1;
+    const moth_mvalue *file = &rd->r->values[field[5]], *name = &rd->r->values[field[6]];
+    if (file->type != MOTH_MV_STR || name->type != MOTH_MV_STR)
+        return bad(rd, "a malformed code object");
+    moth_mread *r = rd->r;
+    char *text = moth_malloc((size_t)file->n + name->n + 96, rd->err);
+    if (!text || moth_grow((void **)&r->owned, sizeof *r->owned, &r->owned_cap, r->nowned + 1,
+                           rd->err) < 0) {
+        free(text);
+        return -1;
+    }
+    int n = snprintf(text, (size_t)file->n + name->n + 96, "<code object %.*s, file \"%.*s\", line %u>",
+                     (int)name->n, name->u.s, (int)file->n, file->u.s, firstlineno);
+    r->owned[r->nowned++] = text;
+    r->values[index].type = MOTH_MV_STR;
+    r->values[index].u.s = text;
+    r->values[index].n = (uint32_t)n;
+    return 0;
+}
+
 static int read_value(reader *rd, uint32_t *out, int depth)
 {
     if (depth > MAX_DEPTH)
@@ -264,6 +301,24 @@ static int read_value(reader *rd, uint32_t *out, int depth)
             read_string(rd, n, index) < 0)
             return -1;
         break;
+    case 's': /* TYPE_STRING: bytes */
+        if (get_u32(rd, &n) < 0 || reserve_ref(rd, flagged, &slot) < 0 ||
+            new_value(rd, MOTH_MV_BYTES, &index) < 0)
+            return -1;
+        if ((size_t)(rd->end - rd->p) < n)
+            return truncated(rd);
+        rd->r->values[index].u.s = (const char *)rd->p;
+        rd->r->values[index].n = n;
+        rd->p += n;
+        break;
+    case 'c': /* TYPE_CODE */
+        if (reserve_ref(rd, flagged, &slot) < 0 || new_value(rd, MOTH_MV_STR, &index) < 0)
+            return -1;
+        fill_ref(rd, slot, index);
+        if (read_code(rd, index, depth) < 0)
+            return -1;
+        *out = index;
+        return 0;
     case 'a': /* TYPE_ASCII */
     case 'A': /* interned */
     case 'u': /* TYPE_UNICODE: UTF-8 */
@@ -298,8 +353,11 @@ static int read_value(reader *rd, uint32_t *out, int depth)
             return -1;
         *out = index;
         return 0;
-    default:
-        return bad(rd, "an unexpected kind of value");
+    default: {
+        char why[64];
+        snprintf(why, sizeof why, "an unexpected kind of value (type code 0x%02x)", code);
+        return bad(rd, why);
+    }
     }
     fill_ref(rd, slot, index);
     *out = index;
@@ -326,6 +384,9 @@ int moth_marshal_read(moth_mread *r, const void *data, size_t len, const char *w
 
 void moth_mread_free(moth_mread *r)
 {
+    for (size_t i = 0; i < r->nowned; i++)
+        free(r->owned[i]);
+    free(r->owned);
     free(r->values);
     free(r->kids);
     free(r->refs);

@@ -80,41 +80,48 @@ const char *moth_profile_get_meta(const moth_profile *p, const char *key)
     return NULL;
 }
 
+int moth_cct_add_by_func(moth_cct *dst, const moth_cct *src, moth_error *err)
+{
+    /* where[i]: the dst node matching src node i; parents precede children in src. */
+    uint32_t *where = moth_malloc((src->count ? src->count : 1) * sizeof *where, err);
+    if (!where)
+        return -1;
+    where[0] = MOTH_CCT_ROOT;
+    for (size_t i = 1; i < src->count; i++) {
+        const moth_cct_node *s = &src->nodes[i];
+        uint32_t d;
+        /* key = func + 1: keys must be non-zero (0 is the root's). */
+        if (moth_cct_add_child(dst, where[s->parent], (uint64_t)s->func + 1, &d, err) < 0) {
+            free(where);
+            return -1;
+        }
+        moth_cct_node *n = &dst->nodes[d];
+        n->func = s->func;
+        n->calls += s->calls;
+        n->inline_calls += s->inline_calls;
+        n->total += s->total;
+        n->self += s->self;
+        where[i] = d;
+    }
+    if (src->count) {
+        dst->nodes[0].total += src->nodes[0].total;
+        dst->nodes[0].self += src->nodes[0].self;
+    }
+    free(where);
+    return 0;
+}
+
 int moth_profile_merged_tree(const moth_profile *p, moth_cct *out, moth_error *err)
 {
     if (moth_cct_init(out, err) < 0)
         return -1;
     for (size_t t = 0; t < p->nthreads; t++) {
-        const moth_cct *src = &p->threads[t].tree;
-        /* Re-key by function index so that the same function merges across threads. */
-        uint32_t *where = moth_malloc((src->count ? src->count : 1) * sizeof *where, err);
-        if (!where)
-            goto fail;
-        where[0] = MOTH_CCT_ROOT;
-        for (size_t i = 1; i < src->count; i++) {
-            const moth_cct_node *s = &src->nodes[i];
-            uint32_t d;
-            /* key = func + 1: keys must be non-zero (0 is the root's). */
-            if (moth_cct_add_child(out, where[s->parent], (uint64_t)s->func + 1, &d, err) < 0) {
-                free(where);
-                goto fail;
-            }
-            moth_cct_node *n = &out->nodes[d];
-            n->func = s->func;
-            n->calls += s->calls;
-            n->inline_calls += s->inline_calls;
-            n->total += s->total;
-            n->self += s->self;
-            where[i] = d;
+        if (moth_cct_add_by_func(out, &p->threads[t].tree, err) < 0) {
+            moth_cct_free(out);
+            return -1;
         }
-        out->nodes[0].total += src->nodes[0].total;
-        out->nodes[0].self += src->nodes[0].self;
-        free(where);
     }
     return 0;
-fail:
-    moth_cct_free(out);
-    return -1;
 }
 
 double moth_profile_total_seconds(const moth_profile *p)

@@ -46,6 +46,11 @@ int moth_profile_set_meta(moth_profile *p, const char *key, const char *value, m
 /* The value for key, or NULL. */
 const char *moth_profile_get_meta(const moth_profile *p, const char *key);
 
+/* Adds src's nodes into dst along the same paths of *functions* (node keys in dst are the
+ * function index + 1), so that two keys naming one function (two code objects with the same
+ * label) become one node. Every node of src must have its func set. */
+int moth_cct_add_by_func(moth_cct *dst, const moth_cct *src, moth_error *err);
+
 /* Builds in *out the tree of all threads merged along identical paths (node keys become the
  * function index + 1, so threads that saw the same function merge). *out must be freed. */
 int moth_profile_merged_tree(const moth_profile *p, moth_cct *out, moth_error *err);

@@ -271,7 +271,14 @@ int moth_cmd_profile(int argc, char **argv)
     PyObject *result = moth_target_run(&target);
     status = moth_program_exit_status(result); /* prints an uncaught exception's traceback */
     Py_XDECREF(result);
+    /* Waiting for the program's threads is the interpreter's exit, not the program's work:
+     * the main thread records nothing meanwhile; the threads it waits for still do. */
+    moth_tstate *me = moth_current_tstate();
+    if (me)
+        me->busy++;
     moth_wait_for_threads();
+    if (me && moth_tls_session == prof.session)
+        me->busy--;
     moth_profiler_disable(&prof);
     double duration = (double)(moth_monotonic_ns() - t0) * 1e-9;
 

@@ -383,24 +383,31 @@ int moth_profiler_snapshot(moth_profiler *p, moth_profile *out)
         if (moth_profile_add_thread(out, st->thread_id, st->name, &th, &err) < 0)
             goto fail;
         th->native_id = st->native_id;
-        moth_cct_free(&th->tree);
-        if (moth_cct_copy(&th->tree, &st->tree, &err) < 0) {
-            moth_cct_init(&th->tree, NULL);
+        /* One node per path of functions: code objects with the same label (a module run
+         * twice, say) merge, as pstats merges them. Unlabelled nodes (out of memory while
+         * labelling) get a placeholder first. */
+        moth_cct copy;
+        if (moth_cct_copy(&copy, &st->tree, &err) < 0)
             goto fail;
+        for (size_t n = 1; n < copy.count; n++) {
+            if (copy.nodes[n].func != MOTH_NODE_NONE)
+                continue;
+            uint32_t unknown;
+            if (moth_funcs_intern(&out->funcs, "~", 0, "<unknown>", NULL, &unknown, &err) < 0) {
+                moth_cct_free(&copy);
+                goto fail;
+            }
+            copy.nodes[n].func = unknown;
         }
+        int merged = moth_cct_add_by_func(&th->tree, &copy, &err);
+        moth_cct_free(&copy);
+        if (merged < 0)
+            goto fail;
         moth_cct_finish_from_totals(&th->tree);
         if (p->compensate)
             moth_cct_subtract_overhead(&th->tree, p->overhead_inner / out->tick_seconds,
                                        p->overhead_inline / out->tick_seconds,
                                        p->overhead_other / out->tick_seconds);
-        for (size_t n = 1; n < th->tree.count; n++) {
-            if (th->tree.nodes[n].func != MOTH_NODE_NONE)
-                continue;
-            uint32_t unknown; /* a label could not be made (out of memory) */
-            if (moth_funcs_intern(&out->funcs, "~", 0, "<unknown>", NULL, &unknown, &err) < 0)
-                goto fail;
-            th->tree.nodes[n].func = unknown;
-        }
     }
     return 0;
 fail:
