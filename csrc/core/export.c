@@ -197,8 +197,8 @@ static int export_speedscope(const moth_profile *p, moth_sb *out)
 
 /* ---- chrome trace events ---- */
 
-static void chrome_node(const moth_profile *p, const moth_cct *t, uint32_t n, double start_us,
-                        double dur_us, size_t tid, moth_sb *out, int *first)
+static void chrome_node(const moth_profile *p, const moth_cct *t, uint32_t n, uint64_t start_ns,
+                        uint64_t dur_ns, size_t tid, moth_sb *out, int *first)
 {
     const moth_cct_node *node = &t->nodes[n];
     const moth_func *f = &p->funcs.items[node->func];
@@ -212,9 +212,13 @@ static void chrome_node(const moth_profile *p, const moth_cct *t, uint32_t n, do
     moth_sb_puts(out, "\"name\":");
     moth_json_string(out, name.data ? name.data : "");
     moth_sb_free(&name);
-    moth_sb_printf(out, ",\"cat\":\"python\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":1,"
-                        "\"tid\":%zu,\"args\":{\"calls\":%llu,\"file\":",
-                   start_us, dur_us, tid, (unsigned long long)node->calls);
+    /* whole nanoseconds printed as exact microseconds: siblings meet, never overlap */
+    moth_sb_printf(out, ",\"cat\":\"python\",\"ph\":\"X\",\"ts\":%llu.%03llu,"
+                        "\"dur\":%llu.%03llu,\"pid\":1,\"tid\":%zu,\"args\":{\"calls\":%llu,"
+                        "\"file\":",
+                   (unsigned long long)(start_ns / 1000), (unsigned long long)(start_ns % 1000),
+                   (unsigned long long)(dur_ns / 1000), (unsigned long long)(dur_ns % 1000), tid,
+                   (unsigned long long)node->calls);
     moth_json_string(out, f->file);
     moth_sb_printf(out, ",\"line\":%u}}", f->line);
 }
@@ -236,33 +240,35 @@ static int export_chrome(const moth_profile *p, moth_sb *out, moth_error *err)
         snprintf(fallback, sizeof fallback, "thread %llu", (unsigned long long)tp->id);
         moth_json_string(out, tp->name ? tp->name : fallback);
         moth_sb_puts(out, "}}");
-        double *start = moth_calloc(t->count ? t->count : 1, sizeof *start, err);
-        double *dur = moth_calloc(t->count ? t->count : 1, sizeof *dur, err);
+        uint64_t *start = moth_calloc(t->count ? t->count : 1, sizeof *start, err);
+        uint64_t *dur = moth_calloc(t->count ? t->count : 1, sizeof *dur, err);
         if (!start || !dur) {
             free(start);
             free(dur);
             return -1;
         }
-        /* The root spans its children; nodes are in an order where parents come first. */
-        double cursor = 0;
+        /* The root spans its children; parents come before children in `nodes`. */
+        uint64_t cursor = 0;
         for (uint32_t c = t->count ? t->nodes[0].first_child : MOTH_NODE_NONE;
              c != MOTH_NODE_NONE; c = t->nodes[c].next_sibling) {
             start[c] = cursor;
-            dur[c] = (double)t->nodes[c].total * p->tick_seconds * 1e6;
+            dur[c] = (uint64_t)llround((double)t->nodes[c].total * p->tick_seconds * 1e9);
             cursor += dur[c];
         }
         for (uint32_t n = 1; n < t->count; n++) {
-            double sum = 0;
+            uint64_t sum = 0;
             for (uint32_t c = t->nodes[n].first_child; c != MOTH_NODE_NONE;
                  c = t->nodes[c].next_sibling)
-                sum += (double)t->nodes[c].total * p->tick_seconds * 1e6;
-            double scale = sum > dur[n] && sum > 0 ? dur[n] / sum : 1.0;
-            double at = start[n];
+                sum += (uint64_t)llround((double)t->nodes[c].total * p->tick_seconds * 1e9);
+            uint64_t at = start[n];
             for (uint32_t c = t->nodes[n].first_child; c != MOTH_NODE_NONE;
                  c = t->nodes[c].next_sibling) {
+                uint64_t d = (uint64_t)llround((double)t->nodes[c].total * p->tick_seconds * 1e9);
+                if (sum > dur[n]) /* scaled down (rounded down) to fit the parent */
+                    d = (uint64_t)((long double)d * dur[n] / sum);
                 start[c] = at;
-                dur[c] = (double)t->nodes[c].total * p->tick_seconds * 1e6 * scale;
-                at += dur[c];
+                dur[c] = d;
+                at += d;
             }
             chrome_node(p, t, n, start[n], dur[n], th + 1, out, &first);
         }

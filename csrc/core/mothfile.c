@@ -441,7 +441,11 @@ static int read_run(sqlite3 *db, const char *path, int run, moth_profile *out, i
         sqlite3_reset(nodes);
         sqlite3_bind_int(nodes, 1, run);
         sqlite3_bind_int64(nodes, 2, sqlite3_column_int64(st, 0));
-        size_t expect = 1;
+        /* where[id]: the tree node of the file's node id. Ids run 1..N, each after its
+         * parent, so there can be no gap and no cycle. Siblings naming the same function
+         * (a file moth does not write, but valid) merge. */
+        uint32_t *where = NULL;
+        size_t where_cap = 0, expect = 1;
         while (sqlite3_step(nodes) == SQLITE_ROW) {
             sqlite3_int64 id = sqlite3_column_int64(nodes, 0),
                           parent = sqlite3_column_int64(nodes, 1),
@@ -449,33 +453,36 @@ static int read_run(sqlite3 *db, const char *path, int run, moth_profile *out, i
                           calls = sqlite3_column_int64(nodes, 3),
                           total = sqlite3_column_int64(nodes, 4),
                           self = sqlite3_column_int64(nodes, 5);
-            /* Nodes are numbered 1..N in order, each after its parent: no gaps, no cycles. */
             if ((size_t)id != expect || parent < 0 || parent >= id || func < 0 ||
                 (size_t)func >= nfuncs || calls < 0 || total < 0 || self < 0) {
+                free(where);
                 sqlite3_finalize(nodes);
                 bad_file(path, "inconsistent calling-context tree", err);
                 goto done;
             }
+            if (moth_grow((void **)&where, sizeof *where, &where_cap, (size_t)id + 1, err) < 0) {
+                free(where);
+                sqlite3_finalize(nodes);
+                goto done;
+            }
+            where[0] = MOTH_CCT_ROOT;
             uint32_t child;
             /* Node keys: the function index + 1 (keys are non-zero), per path. */
-            if (moth_cct_add_child(&tp->tree, (uint32_t)parent, (uint64_t)map[func] + 1, &child,
+            if (moth_cct_add_child(&tp->tree, where[parent], (uint64_t)map[func] + 1, &child,
                                    err) < 0) {
+                free(where);
                 sqlite3_finalize(nodes);
                 goto done;
             }
-            if (child != (uint32_t)id) {
-                /* the same function twice under one parent: a file moth never writes */
-                sqlite3_finalize(nodes);
-                bad_file(path, "a function twice under the same caller", err);
-                goto done;
-            }
+            where[id] = child;
             moth_cct_node *n = &tp->tree.nodes[child];
             n->func = map[func];
-            n->calls = (uint64_t)calls;
-            n->total = (uint64_t)((double)total * scale + 0.5);
-            n->self = (uint64_t)((double)self * scale + 0.5);
+            n->calls += (uint64_t)calls;
+            n->total += (uint64_t)((double)total * scale + 0.5);
+            n->self += (uint64_t)((double)self * scale + 0.5);
             expect++;
         }
+        free(where);
     }
     sqlite3_finalize(nodes);
     rc = 0;

@@ -16,8 +16,8 @@
  */
 #include "calibrate.h"
 
-#define CALLS 20000
-#define ROUNDS 9
+#define CALLS 8000
+#define ROUNDS 5
 
 static const char SOURCE[] =
     "def _moth_empty():\n"

@@ -218,12 +218,20 @@ void moth_label_node(moth_tstate *st, uint32_t node, uint64_t key, PyObject *wha
                 func = MOTH_MAP_ABSENT;
         }
         moth_label_release(&label);
-        if (!st->name)
-            learn_thread_name(st);
         st->busy--;
         moth_exc_restore(&exc);
     }
     st->tree.nodes[node].func = func; /* MOTH_MAP_ABSENT == MOTH_NODE_NONE: unlabelled */
+    /* A new thread is named in threading's registry only once it runs its target: look
+     * again at each new call path until then. */
+    if (MOTH_UNLIKELY(!st->name)) {
+        moth_saved_exc exc;
+        moth_exc_save(&exc);
+        st->busy++;
+        learn_thread_name(st);
+        st->busy--;
+        moth_exc_restore(&exc);
+    }
 }
 
 uint64_t moth_custom_clock(moth_tstate *st)

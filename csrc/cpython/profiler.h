@@ -140,7 +140,7 @@ static inline uint32_t moth_record_enter(moth_tstate *st, uint64_t key, PyObject
     size_t before = st->tree.count;
     uint32_t node = moth_cct_child(&st->tree, st->current, key);
     if (MOTH_UNLIKELY(st->tree.count != before))
-        moth_label_node(st, node, key, what);
+        moth_label_node(st, node, key, what); /* also learns the thread's name */
     else if (MOTH_UNLIKELY(node == MOTH_NODE_NONE)) {
         st->dropped++;
         return node;
