@@ -121,30 +121,25 @@ void moth_cct_subtract_overhead(moth_cct *t, double inner, double outer_inline,
 {
     if (t->count == 0 || (inner <= 0 && outer_inline <= 0 && outer_other <= 0))
         return;
-    /* below[i]: the whole cost of the activations under node i; kids[i]: the outer cost of
-     * its children's. Children come after their parent in `nodes`, so one backward pass. */
+    /* below[i]: the whole cost of the activations under node i. Children come after their
+     * parent in `nodes`, so one backward pass fills it. */
     double *below = calloc(t->count, sizeof *below);
-    double *kids = calloc(t->count, sizeof *kids);
-    if (!below || !kids) {
-        free(below);
-        free(kids);
+    if (!below)
         return; /* times stay as measured: better than wrong */
-    }
     for (size_t i = t->count; i-- > 1;) {
         const moth_cct_node *n = &t->nodes[i];
         uint64_t inl = n->inline_calls < n->calls ? n->inline_calls : n->calls;
         double outer = (double)inl * outer_inline + (double)(n->calls - inl) * outer_other;
         below[n->parent] += (double)n->calls * inner + outer + below[i];
-        kids[n->parent] += outer;
     }
     for (size_t i = 1; i < t->count; i++) {
         moth_cct_node *n = &t->nodes[i];
-        double own = (double)n->calls * inner;
-        n->total = minus(n->total, own + below[i]);
-        n->self = minus(n->self, own + kids[i]);
+        n->total = minus(n->total, (double)n->calls * inner + below[i]);
     }
+    /* Self times follow from the totals (self = total - children's totals), which is what the
+     * subtraction amounts to, and keeps the two exactly consistent after rounding. */
+    moth_cct_finish_from_totals(t);
     free(below);
-    free(kids);
 }
 
 int moth_cct_merge(moth_cct *dst, const moth_cct *src, moth_error *err)
