@@ -32,9 +32,10 @@ fuzz:
 	@mkdir -p tests/c/build
 	@set -e; for f in $(FUZZ_SRC); do \
 	  b=tests/c/build/$$(basename $$f .c); \
-	  clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Icsrc/core -o $$b $$f $(CORE_SRC) -lsqlite3 -lm; \
+	  clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	    -Icsrc/core -o $$b $$f $(CORE_SRC) -lsqlite3 -lm; \
 	  mkdir -p tests/c/build/corpus-$$(basename $$f .c); \
-	  $$b -max_total_time=$(FUZZ_SECONDS) tests/c/build/corpus-$$(basename $$f .c) tests/c/corpus/$$(basename $$f .c); \
+	  $$b -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 tests/c/build/corpus-$$(basename $$f .c) tests/c/corpus/$$(basename $$f .c); \
 	done
 
 clean:

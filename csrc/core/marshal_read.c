@@ -106,7 +106,8 @@ static int read_items(reader *rd, uint32_t count, uint32_t index, int depth)
     }
     r->values[index].u.first = (uint32_t)r->nkids;
     r->values[index].n = count;
-    memcpy(r->kids + r->nkids, tmp, count * sizeof *tmp);
+    if (count)
+        memcpy(r->kids + r->nkids, tmp, count * sizeof *tmp);
     r->nkids += count;
     free(tmp);
     return 0;
