@@ -35,6 +35,10 @@ void moth_funcs_free(moth_funcs *t);
 int moth_funcs_intern(moth_funcs *t, const char *file, uint32_t line, const char *name,
                       const char *qualname, uint32_t *index, moth_error *err);
 
+/* As moth_funcs_intern, with file and name given as byte ranges (not NUL-terminated). */
+int moth_funcs_intern_n(moth_funcs *t, const char *file, size_t file_len, uint32_t line,
+                        const char *name, size_t name_len, uint32_t *index, moth_error *err);
+
 /* The index of the function with this label, or MOTH_MAP_ABSENT. */
 uint32_t moth_funcs_find(const moth_funcs *t, const char *file, uint32_t line, const char *name);
 

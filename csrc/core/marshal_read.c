@@ -15,6 +15,8 @@ typedef struct reader {
     moth_mread *r;
     const char *what;
     moth_error *err;
+    uint32_t *stack;   /* children of the containers being read, innermost on top */
+    size_t depth, cap;
 } reader;
 
 static int truncated(reader *rd)
@@ -50,7 +52,8 @@ static int new_value(reader *rd, moth_mv_type type, uint32_t *index)
     moth_mread *r = rd->r;
     if (r->nvalues >= UINT32_MAX - 1)
         return bad(rd, "too many values");
-    if (moth_grow((void **)&r->values, sizeof *r->values, &r->values_cap, r->nvalues + 1,
+    if (r->nvalues == r->values_cap &&
+        moth_grow((void **)&r->values, sizeof *r->values, &r->values_cap, r->nvalues + 1,
                   rd->err) < 0)
         return -1;
     memset(&r->values[r->nvalues], 0, sizeof *r->values);
@@ -83,69 +86,65 @@ static void fill_ref(reader *rd, size_t slot, uint32_t index)
 
 static int read_value(reader *rd, uint32_t *out, int depth);
 
-static int read_items(reader *rd, uint32_t count, uint32_t index, int depth)
+static int push_child(reader *rd, uint32_t value)
 {
-    /* Children are read first into a temporary list, then copied contiguously, since reading
-     * them appends other values' children to `kids` as well. */
-    if (count > (uint32_t)(rd->end - rd->p))
-        return truncated(rd); /* every item takes at least one byte */
-    uint32_t *tmp = moth_malloc((count ? count : 1) * sizeof *tmp, rd->err);
-    if (!tmp)
+    if (rd->depth == rd->cap &&
+        moth_grow((void **)&rd->stack, sizeof *rd->stack, &rd->cap, rd->depth + 1, rd->err) < 0)
         return -1;
-    for (uint32_t i = 0; i < count; i++) {
-        if (read_value(rd, &tmp[i], depth + 1) < 0) {
-            free(tmp);
-            return -1;
-        }
-    }
+    rd->stack[rd->depth++] = value;
+    return 0;
+}
+
+/* Moves the `count` children on top of the stack into `kids`, as value `index`'s children.
+ * (Children are stacked while they are read, since reading them appends the children of
+ * nested containers to `kids` too.) */
+static int settle_children(reader *rd, size_t count, uint32_t index)
+{
     moth_mread *r = rd->r;
     if (moth_grow((void **)&r->kids, sizeof *r->kids, &r->kids_cap, r->nkids + count,
-                  rd->err) < 0) {
-        free(tmp);
+                  rd->err) < 0)
         return -1;
-    }
     r->values[index].u.first = (uint32_t)r->nkids;
-    r->values[index].n = count;
     if (count)
-        memcpy(r->kids + r->nkids, tmp, count * sizeof *tmp);
+        memcpy(r->kids + r->nkids, rd->stack + rd->depth - count, count * sizeof *rd->stack);
     r->nkids += count;
-    free(tmp);
+    rd->depth -= count;
     return 0;
+}
+
+static int read_items(reader *rd, uint32_t count, uint32_t index, int depth)
+{
+    if (count > (uint32_t)(rd->end - rd->p))
+        return truncated(rd); /* every item takes at least one byte */
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t v;
+        if (read_value(rd, &v, depth + 1) < 0 || push_child(rd, v) < 0)
+            return -1;
+    }
+    rd->r->values[index].n = count;
+    return settle_children(rd, count, index);
 }
 
 static int read_dict(reader *rd, uint32_t index, int depth)
 {
-    uint32_t *tmp = NULL;
-    size_t n = 0, cap = 0;
+    size_t n = 0;
     for (;;) {
-        if (rd->p >= rd->end) {
-            free(tmp);
+        if (rd->p >= rd->end)
             return truncated(rd);
-        }
         if (*rd->p == '0') { /* TYPE_NULL ends a dict */
             rd->p++;
             break;
         }
-        if (moth_grow((void **)&tmp, sizeof *tmp, &cap, n + 2, rd->err) < 0 ||
-            read_value(rd, &tmp[n], depth + 1) < 0 || read_value(rd, &tmp[n + 1], depth + 1) < 0) {
-            free(tmp);
+        uint32_t k, v;
+        if (read_value(rd, &k, depth + 1) < 0 || push_child(rd, k) < 0 ||
+            read_value(rd, &v, depth + 1) < 0 || push_child(rd, v) < 0)
             return -1;
-        }
         n += 2;
     }
-    moth_mread *r = rd->r;
-    if (n / 2 > UINT32_MAX || moth_grow((void **)&r->kids, sizeof *r->kids, &r->kids_cap,
-                                        r->nkids + n, rd->err) < 0) {
-        free(tmp);
-        return -1;
-    }
-    r->values[index].u.first = (uint32_t)r->nkids;
-    r->values[index].n = (uint32_t)(n / 2);
-    if (n)
-        memcpy(r->kids + r->nkids, tmp, n * sizeof *tmp);
-    r->nkids += n;
-    free(tmp);
-    return 0;
+    if (n / 2 > UINT32_MAX)
+        return bad(rd, "a dictionary too large");
+    rd->r->values[index].n = (uint32_t)(n / 2);
+    return settle_children(rd, n, index);
 }
 
 static int read_string(reader *rd, uint32_t len, uint32_t index)
@@ -369,10 +368,12 @@ int moth_marshal_read(moth_mread *r, const void *data, size_t len, const char *w
                       moth_error *err)
 {
     memset(r, 0, sizeof *r);
-    reader rd = {data, (const unsigned char *)data + len, r, what, err};
+    reader rd = {data, (const unsigned char *)data + len, r, what, err, NULL, 0, 0};
     if (len == 0)
         return moth_fail(err, "empty %s", what);
-    if (read_value(&rd, &r->root, 0) < 0) {
+    int rc = read_value(&rd, &r->root, 0);
+    free(rd.stack);
+    if (rc < 0) {
         moth_mread_free(r);
         return -1;
     }

@@ -503,10 +503,17 @@ int moth_pstats_write_file(const moth_pstats *s, const char *path, moth_error *e
 
 /* ---- reading pstats files ---- */
 
-/* A label (file, line, name) from a marshalled 3-tuple; interned into s->funcs. */
-static int read_label(moth_pstats *s, const moth_mread *r, const moth_mvalue *v, uint32_t *func,
-                      moth_error *err)
+/* A label (file, line, name) from a marshalled 3-tuple; interned into s->funcs. Marshal writes
+ * a label met again as a reference to the same tuple, so each tuple is interned once:
+ * func_of[value index] remembers it. */
+static int read_label(moth_pstats *s, const moth_mread *r, const moth_mvalue *v,
+                      uint32_t *func_of, uint32_t *func, moth_error *err)
 {
+    uint32_t vi = (uint32_t)(v - r->values);
+    if (func_of[vi] != MOTH_MAP_ABSENT) {
+        *func = func_of[vi];
+        return 0;
+    }
     if (v->type != MOTH_MV_TUPLE || v->n != 3)
         return moth_fail(err, "not a valid pstats file: a function key is not (file, line, name)");
     const moth_mvalue *file = moth_mread_kid(r, v, 0), *line = moth_mread_kid(r, v, 1),
@@ -514,12 +521,11 @@ static int read_label(moth_pstats *s, const moth_mread *r, const moth_mvalue *v,
     if (file->type != MOTH_MV_STR || line->type != MOTH_MV_INT || name->type != MOTH_MV_STR ||
         line->u.i < 0 || line->u.i > UINT32_MAX)
         return moth_fail(err, "not a valid pstats file: a function key is not (file, line, name)");
-    char *f = moth_strndup(file->u.s, file->n, err);
-    char *n = f ? moth_strndup(name->u.s, name->n, err) : NULL;
-    int rc = n ? moth_funcs_intern(&s->funcs, f, (uint32_t)line->u.i, n, NULL, func, err) : -1;
-    free(f);
-    free(n);
-    return rc;
+    if (moth_funcs_intern_n(&s->funcs, file->u.s, file->n, (uint32_t)line->u.i, name->u.s,
+                            name->n, func, err) < 0)
+        return -1;
+    func_of[vi] = *func;
+    return 0;
 }
 
 static int read_count(const moth_mvalue *v, uint64_t *out)
@@ -548,6 +554,11 @@ int moth_pstats_read(moth_pstats *s, const void *data, size_t len, moth_error *e
         return -1;
     const moth_mvalue *top = moth_mread_value(&r, r.root);
     int rc = -1;
+    uint32_t *func_of = moth_malloc((r.nvalues ? r.nvalues : 1) * sizeof *func_of, err);
+    if (!func_of)
+        goto done;
+    for (size_t i = 0; i < r.nvalues; i++)
+        func_of[i] = MOTH_MAP_ABSENT;
     if (top->type != MOTH_MV_DICT) {
         moth_fail(err, "not a valid pstats file: it holds no statistics dictionary");
         goto done;
@@ -561,7 +572,7 @@ int moth_pstats_read(moth_pstats *s, const void *data, size_t len, moth_error *e
         const moth_mvalue *key = moth_mread_kid(&r, top, 2 * i);
         const moth_mvalue *val = moth_mread_kid(&r, top, 2 * i + 1);
         uint32_t func;
-        if (read_label(s, &r, key, &func, err) < 0)
+        if (read_label(s, &r, key, func_of, &func, err) < 0)
             goto done;
         if (val->type != MOTH_MV_TUPLE || val->n != 5) {
             moth_fail(err, "not a valid pstats file: statistics are not (cc, nc, tt, ct, callers)");
@@ -588,7 +599,7 @@ int moth_pstats_read(moth_pstats *s, const void *data, size_t len, moth_error *e
             const moth_mvalue *ck = moth_mread_kid(&r, callers, 2 * e);
             const moth_mvalue *cv = moth_mread_kid(&r, callers, 2 * e + 1);
             uint32_t caller;
-            if (read_label(s, &r, ck, &caller, err) < 0)
+            if (read_label(s, &r, ck, func_of, &caller, err) < 0)
                 goto done;
             row = moth_pstats_row_for(s, func); /* may have moved */
             moth_pstats_edge *edge = edge_of(s, row, caller, err);
@@ -632,6 +643,7 @@ int moth_pstats_read(moth_pstats *s, const void *data, size_t len, moth_error *e
     settle_total(s);
     rc = 0;
 done:
+    free(func_of);
     moth_mread_free(&r);
     return rc;
 }

@@ -270,8 +270,8 @@ typedef struct print_list {
     uint32_t *rows;
     size_t n;
     moth_sb msg;
-    char **labels;
-    size_t width; /* name column for callers/callees */
+    char **labels; /* per row, made when first needed (most reports print few rows) */
+    size_t width;  /* name column for callers/callees */
 } print_list;
 
 static void free_print_list(const moth_pstats *s, print_list *pl)
@@ -281,11 +281,26 @@ static void free_print_list(const moth_pstats *s, print_list *pl)
     free_labels(s, pl->labels);
 }
 
-static int build_print_list(const moth_pstats *s, const moth_report_opts *o, print_list *pl,
-                            moth_error *err)
+/* Row r's label, or NULL when out of memory. */
+static const char *label_of(const moth_pstats *s, print_list *pl, uint32_t r)
+{
+    if (!pl->labels[r]) {
+        moth_sb sb = MOTH_SB_INIT;
+        moth_func_label(&s->funcs.items[s->rows[r].func], &sb);
+        if (sb.failed) {
+            moth_sb_free(&sb);
+            return NULL;
+        }
+        pl->labels[r] = moth_sb_take(&sb);
+    }
+    return pl->labels[r];
+}
+
+static int build_print_list(const moth_pstats *s, const moth_report_opts *o, int need_width,
+                            print_list *pl, moth_error *err)
 {
     memset(pl, 0, sizeof *pl);
-    if (!(pl->labels = make_labels(s, err)))
+    if (!(pl->labels = moth_calloc(s->nrows ? s->nrows : 1, sizeof *pl->labels, err)))
         return -1;
     if (o->sorted) {
         if (moth_pstats_sorted(s, &o->sort, &pl->rows, &pl->n, err) < 0)
@@ -317,9 +332,15 @@ static int build_print_list(const moth_pstats *s, const moth_report_opts *o, pri
                 continue;
             }
             size_t k = 0;
-            for (size_t i = 0; i < pl->n; i++)
-                if (regexec(&re, pl->labels[pl->rows[i]], 0, NULL, 0) == 0)
+            for (size_t i = 0; i < pl->n; i++) {
+                const char *label = label_of(s, pl, pl->rows[i]);
+                if (!label) {
+                    regfree(&re);
+                    return moth_fail(err, "out of memory");
+                }
+                if (regexec(&re, label, 0, NULL, 0) == 0)
                     pl->rows[k++] = pl->rows[i];
+            }
             regfree(&re);
             pl->n = k;
         } else if (x->kind == MOTH_RESTRICT_FRACTION) {
@@ -340,20 +361,21 @@ static int build_print_list(const moth_pstats *s, const moth_report_opts *o, pri
             moth_sb_puts(&pl->msg, ">\n");
         }
     }
-    /* The name column: the widest label of the whole view, or of the list when reduced. */
+    /* The name column (callers, callees): the widest label of the whole view, or of the list
+     * when reduced. */
     size_t width = 0;
-    if (pl->n < s->nrows) {
-        for (size_t i = 0; i < pl->n; i++) {
-            size_t w = text_width(pl->labels[pl->rows[i]]);
-            width = w > width ? w : width;
-        }
-    } else {
-        for (size_t i = 0; i < s->nrows; i++) {
-            size_t w = text_width(pl->labels[i]);
-            width = w > width ? w : width;
-        }
+    size_t count = need_width ? (pl->n < s->nrows ? pl->n : s->nrows) : 0;
+    for (size_t i = 0; i < count; i++) {
+        const char *label = label_of(s, pl, pl->n < s->nrows ? pl->rows[i] : (uint32_t)i);
+        if (!label)
+            return moth_fail(err, "out of memory");
+        size_t w = text_width(label);
+        width = w > width ? w : width;
     }
     pl->width = width + 2;
+    for (size_t i = 0; i < pl->n; i++) /* every printed row needs its label */
+        if (!label_of(s, pl, pl->rows[i]))
+            return moth_fail(err, "out of memory");
     return moth_sb_check(&pl->msg, err);
 }
 
@@ -377,7 +399,7 @@ int moth_report_stats(const moth_pstats *s, const moth_report_opts *o, moth_sb *
         moth_sb_printf(out, "(%llu primitive calls) ", (unsigned long long)prim_calls);
     moth_sb_printf(out, "in %.3f seconds\n\n", total_tt);
     print_list pl;
-    if (build_print_list(s, o, &pl, err) < 0) {
+    if (build_print_list(s, o, 0, &pl, err) < 0) {
         free_print_list(s, &pl);
         return -1;
     }
@@ -507,7 +529,7 @@ int moth_report_callers(const moth_pstats *s, const moth_report_opts *o, moth_sb
                         moth_error *err)
 {
     print_list pl;
-    if (build_print_list(s, o, &pl, err) < 0) {
+    if (build_print_list(s, o, 1, &pl, err) < 0) {
         free_print_list(s, &pl);
         return -1;
     }
@@ -539,7 +561,7 @@ int moth_report_callees(const moth_pstats *s, const moth_report_opts *o, moth_sb
                         moth_error *err)
 {
     print_list pl;
-    if (build_print_list(s, o, &pl, err) < 0) {
+    if (build_print_list(s, o, 1, &pl, err) < 0) {
         free_print_list(s, &pl);
         return -1;
     }

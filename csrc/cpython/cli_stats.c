@@ -132,7 +132,14 @@ int moth_stats_load_all(char **files, int nfiles, int run, moth_pstats *out)
             moth_pstats_free(out);
             return moth_cli_error("%s", err.msg);
         }
-        int rc = moth_pstats_add(out, &one.view, &err);
+        int rc = 0;
+        if (nfiles == 1) { /* nothing to add to: take the view as it is */
+            moth_pstats_free(out);
+            *out = one.view;
+            moth_pstats_init(&one.view);
+        } else {
+            rc = moth_pstats_add(out, &one.view, &err);
+        }
         moth_loaded_free(&one);
         if (rc < 0) {
             moth_pstats_free(out);
