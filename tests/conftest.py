@@ -15,8 +15,19 @@ def moth_env(extra=None):
     env.pop("PYTHONBREAKPOINT", None)
     env["PYTHONUNBUFFERED"] = "1"
     env.pop("NO_COLOR", None)
+    if env.get("MOTH_CHILD_ASAN_OPTIONS"):   # scripts/sanitize: check moth's processes for leaks
+        env["ASAN_OPTIONS"] = env["MOTH_CHILD_ASAN_OPTIONS"]
     if extra:
         env.update(extra)
+    return env
+
+
+def tool_env():
+    """The environment for programs that are not Python (a browser, Graphviz): without the
+    sanitizer runtime the sanitizer stage preloads into every Python process."""
+    env = dict(os.environ)
+    for name in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS", "PYTHONMALLOC"):
+        env.pop(name, None)
     return env
 
 

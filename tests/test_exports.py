@@ -7,6 +7,8 @@ import subprocess
 
 import pytest
 
+from conftest import tool_env
+
 from conftest import PROGRAMS, run_moth
 
 PROGRAM = PROGRAMS / "threaded.py"
@@ -147,7 +149,8 @@ def test_dot_call_graph(profile, tmp_path):
     assert re.search(r'label="[^"]*\(leaf\)', text)
     assert "->" in text
     if shutil.which("dot"):
-        svg = subprocess.run(["dot", "-Tsvg"], input=text, capture_output=True, text=True)
+        svg = subprocess.run(["dot", "-Tsvg"], input=text, capture_output=True, text=True,
+                             env=tool_env())
         assert svg.returncode == 0, svg.stderr
         assert "<svg" in svg.stdout
 

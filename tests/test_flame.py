@@ -7,6 +7,8 @@ import subprocess
 
 import pytest
 
+from conftest import tool_env
+
 from conftest import PROGRAMS, run_moth
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
@@ -29,7 +31,7 @@ def page_data(html_text):
 def browser(*args, timeout=60):
     return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
                            "--hide-scrollbars", *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, env=tool_env())
 
 
 def test_page_is_self_contained_and_holds_the_tree(flame):
