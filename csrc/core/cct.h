@@ -39,6 +39,8 @@ typedef struct moth_cct_node {
     uint32_t first_child;  /* children as a list, newest first */
     uint32_t next_sibling;
     uint32_t depth;        /* root is 0 */
+    uint32_t aux;          /* collector's use: the line-profiling table of the node's code + 1,
+                              0 when the code is not line-profiled */
 } moth_cct_node;
 
 typedef struct moth_cct {

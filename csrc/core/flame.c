@@ -99,12 +99,14 @@ static const char PAGE_SCRIPT[] =
     "  info.textContent = (rx ? 'matched: ' + (100 * matched / (view.t[0] || 1)).toFixed(1) + '% of the total; ' : '') +\n"
     "    'total ' + fmt(view.t[0]) + (zoom ? '; zoomed on ' + nameOf(zoom) : '');\n"
     "}\n"
+    "function lines(i) { const f = view.f[i]; if (f < 0 || f === 0x7fffffff || !DATA.funcs[f].ln) return '';\n"
+    "  return '\\nhottest lines:' + DATA.funcs[f].ln.map(l => '\\n  line ' + l[0] + ': ' + fmt(l[2]) + ', ' + l[1] + ' hits').join(''); }\n"
     "function esc(s) { return String(s).replace(/[&<>\"]/g, c => ({'&':'&amp;','<':'&lt;','>':'&gt;','\"':'&quot;'})[c]); }\n"
     "svg.addEventListener('mousemove', e => { const g = e.target.closest('g'); if (!g) { tip.style.display = 'none'; return; }\n"
     "  const i = +g.dataset.i, T = view.t[0] || 1;\n"
     "  tip.textContent = nameOf(i) + '\\n' + whereOf(i) + (view.c[i] ? '\\ncalls: ' + view.c[i] : '') +\n"
     "    '\\ntotal: ' + fmt(view.t[i]) + ' (' + (100 * view.t[i] / T).toFixed(2) + '%)' +\n"
-    "    '\\nown:   ' + fmt(view.s[i]) + ' (' + (100 * view.s[i] / T).toFixed(2) + '%)';\n"
+    "    '\\nown:   ' + fmt(view.s[i]) + ' (' + (100 * view.s[i] / T).toFixed(2) + '%)' + lines(i);\n"
     "  tip.style.display = 'block';\n"
     "  tip.style.left = Math.min(e.clientX + 12, window.innerWidth - tip.offsetWidth - 4) + 'px';\n"
     "  tip.style.top = (e.clientY + 14) + 'px'; });\n"
@@ -222,7 +224,27 @@ int moth_flame_html(const moth_profile *p, const moth_flame_opts *o, moth_sb *ou
         moth_sb_free(&name);
         moth_sb_puts(out, ",\"file\":");
         moth_json_string(out, f->file);
-        moth_sb_printf(out, ",\"l\":%u}", f->line);
+        moth_sb_printf(out, ",\"l\":%u", f->line);
+        /* line-profiled: its three costliest lines, for the tooltip */
+        const moth_func_lines *fl = moth_lines_of(&p->lines, (uint32_t)i);
+        if (fl && fl->nlines) {
+            size_t top[3] = {SIZE_MAX, SIZE_MAX, SIZE_MAX};
+            for (size_t k = 0; k < fl->nlines; k++)
+                for (int r = 0; r < 3; r++)
+                    if (top[r] == SIZE_MAX || fl->lines[k].time > fl->lines[top[r]].time) {
+                        for (int q = 2; q > r; q--)
+                            top[q] = top[q - 1];
+                        top[r] = k;
+                        break;
+                    }
+            moth_sb_puts(out, ",\"ln\":[");
+            for (int r = 0; r < 3 && top[r] != SIZE_MAX; r++)
+                moth_sb_printf(out, "%s[%u,%llu,%.9g]", r ? "," : "", fl->lines[top[r]].line,
+                               (unsigned long long)fl->lines[top[r]].hits,
+                               (double)fl->lines[top[r]].time * p->tick_seconds);
+            moth_sb_putc(out, ']');
+        }
+        moth_sb_putc(out, '}');
     }
     moth_sb_puts(out, "],\"views\":[");
     moth_cct merged;

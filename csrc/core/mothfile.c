@@ -31,8 +31,10 @@ static const char SCHEMA[] =
     "                    own REAL NOT NULL, cumulative REAL NOT NULL,\n"
     "                    PRIMARY KEY (run, function));\n"
     "CREATE TABLE lines (run INTEGER NOT NULL, function INTEGER NOT NULL, line INTEGER NOT NULL,\n"
-    "                    hits INTEGER NOT NULL, time REAL NOT NULL,\n"
+    "                    hits INTEGER NOT NULL, time_ticks INTEGER NOT NULL, time REAL NOT NULL,\n"
     "                    PRIMARY KEY (run, function, line));\n"
+    "CREATE TABLE function_lines (run INTEGER NOT NULL, function INTEGER NOT NULL,\n"
+    "                    last_line INTEGER NOT NULL, PRIMARY KEY (run, function));\n"
     "CREATE TABLE samples (run INTEGER NOT NULL, thread INTEGER NOT NULL,\n"
     "                      node INTEGER NOT NULL, time REAL, weight REAL NOT NULL);\n"
     "CREATE VIEW function_times AS\n"
@@ -181,6 +183,41 @@ static int insert_function_stats(sqlite3 *db, int run, const moth_profile *p, mo
     return rc;
 }
 
+static int insert_lines(sqlite3 *db, int run, const moth_profile *p, moth_error *err)
+{
+    sqlite3_stmt *ln, *fl;
+    if (sqlite3_prepare_v2(db, "INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?)", -1, &ln, NULL))
+        return sql_fail(db, err, "moth file");
+    if (sqlite3_prepare_v2(db, "INSERT INTO function_lines VALUES (?, ?, ?)", -1, &fl, NULL)) {
+        sqlite3_finalize(ln);
+        return sql_fail(db, err, "moth file");
+    }
+    int rc = 0;
+    for (size_t i = 0; i < p->lines.count && rc == 0; i++) {
+        const moth_func_lines *f = &p->lines.funcs[i];
+        sqlite3_bind_int(fl, 1, run);
+        sqlite3_bind_int64(fl, 2, f->func);
+        sqlite3_bind_int64(fl, 3, f->last_line);
+        if (sqlite3_step(fl) != SQLITE_DONE)
+            rc = sql_fail(db, err, "moth file");
+        sqlite3_reset(fl);
+        for (size_t k = 0; k < f->nlines && rc == 0; k++) {
+            sqlite3_bind_int(ln, 1, run);
+            sqlite3_bind_int64(ln, 2, f->func);
+            sqlite3_bind_int64(ln, 3, f->lines[k].line);
+            sqlite3_bind_int64(ln, 4, (sqlite3_int64)f->lines[k].hits);
+            sqlite3_bind_int64(ln, 5, (sqlite3_int64)f->lines[k].time);
+            sqlite3_bind_double(ln, 6, (double)f->lines[k].time * p->tick_seconds);
+            if (sqlite3_step(ln) != SQLITE_DONE)
+                rc = sql_fail(db, err, "moth file");
+            sqlite3_reset(ln);
+        }
+    }
+    sqlite3_finalize(ln);
+    sqlite3_finalize(fl);
+    return rc;
+}
+
 /* Adds p as run number `run` inside the current transaction. */
 static int insert_run(sqlite3 *db, int run, const moth_profile *p, moth_error *err)
 {
@@ -196,7 +233,7 @@ static int insert_run(sqlite3 *db, int run, const moth_profile *p, moth_error *e
         return sql_fail(db, err, "moth file");
     return insert_meta(db, run, p, err) < 0 || insert_functions(db, run, p, err) < 0 ||
                    insert_threads(db, run, p, err) < 0 ||
-                   insert_function_stats(db, run, p, err) < 0
+                   insert_function_stats(db, run, p, err) < 0 || insert_lines(db, run, p, err) < 0
                ? -1
                : 0;
 }
@@ -485,6 +522,40 @@ static int read_run(sqlite3 *db, const char *path, int run, moth_profile *out, i
         free(where);
     }
     sqlite3_finalize(nodes);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT function, line, hits, time_ticks FROM lines WHERE run = ?",
+                           -1, &st, NULL))
+        goto sqlerr;
+    sqlite3_bind_int(st, 1, run);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        sqlite3_int64 func = sqlite3_column_int64(st, 0), line = sqlite3_column_int64(st, 1),
+                      hits = sqlite3_column_int64(st, 2), ticks = sqlite3_column_int64(st, 3);
+        if (func < 0 || (size_t)func >= nfuncs || line < 0 || line > UINT32_MAX || hits < 0 ||
+            ticks < 0) {
+            bad_file(path, "inconsistent line data", err);
+            goto done;
+        }
+        if (moth_lines_add(&out->lines, map[func], (uint32_t)line, (uint64_t)hits,
+                           (uint64_t)((double)ticks * scale + 0.5), err) < 0)
+            goto done;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT function, last_line FROM function_lines WHERE run = ?",
+                           -1, &st, NULL))
+        goto sqlerr;
+    sqlite3_bind_int(st, 1, run);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        sqlite3_int64 func = sqlite3_column_int64(st, 0), last = sqlite3_column_int64(st, 1);
+        if (func < 0 || (size_t)func >= nfuncs || last < 0 || last > UINT32_MAX) {
+            bad_file(path, "inconsistent line data", err);
+            goto done;
+        }
+        if (moth_lines_set_last(&out->lines, map[func], (uint32_t)last, err) < 0)
+            goto done;
+    }
+    moth_lines_finish(&out->lines);
     rc = 0;
     goto done;
 sqlerr:

@@ -8,6 +8,7 @@ void moth_profile_init(moth_profile *p)
 {
     memset(p, 0, sizeof *p);
     p->tick_seconds = 1e-9;
+    moth_lines_init(&p->lines);
 }
 
 void moth_profile_free(moth_profile *p)
@@ -23,6 +24,7 @@ void moth_profile_free(moth_profile *p)
         free(p->meta[i].value);
     }
     free(p->meta);
+    moth_lines_free(&p->lines);
     moth_profile_init(p);
 }
 

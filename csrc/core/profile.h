@@ -12,6 +12,7 @@
 #include "cct.h"
 #include "common.h"
 #include "funcs.h"
+#include "lines.h"
 
 typedef struct moth_thread_profile {
     uint64_t id;   /* the thread's identifier as Python reports it (threading.get_ident()) */
@@ -30,6 +31,7 @@ typedef struct moth_profile {
     moth_thread_profile *threads;
     size_t nthreads, threads_cap;
     double tick_seconds;        /* seconds per tick of the trees' times */
+    moth_lines lines;           /* line-level data, for the functions that were line-profiled */
     moth_meta_item *meta;       /* run metadata: command, python, clock, start, ... */
     size_t nmeta, meta_cap;
 } moth_profile;

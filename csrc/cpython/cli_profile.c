@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "calibrate.h"
+#include "lines_report.h"
 #include "mothfile.h"
 #include "profiler.h"
 #include "pstats.h"
@@ -31,6 +32,10 @@ static const char HELP[] =
     "                      gprof2dot read it)\n"
     "  --append            with -o FILE.moth: add this run to the file's runs\n"
     "  --flame FILE.html   also draw the interactive flame graph (one self-contained file)\n"
+    "  --lines             also profile line by line the program's own code (not the standard\n"
+    "                      library or installed packages) and print it as line_profiler does\n"
+    "  --func PATTERN      line-profile the functions whose qualified name (Class.method) or\n"
+    "                      module.qualname matches the fnmatch PATTERN; may be repeated\n"
     "  -s, --sort KEY      sort the table by KEY (any pstats key: tottime, cumulative, calls,\n"
     "                      ncalls, pcalls, filename, name, line, nfl, stdname, ...); may be\n"
     "                      given more than once; default: tottime\n"
@@ -55,6 +60,9 @@ typedef struct profile_options {
     int raw_times;
     int append;
     const char *flame;
+    int lines;
+    const char *funcs[32];
+    size_t nfuncs;
 } profile_options;
 
 static int parse(int argc, char **argv, profile_options *po, moth_target *target)
@@ -93,6 +101,15 @@ static int parse(int argc, char **argv, profile_options *po, moth_target *target
         } else if (moth_opt_is(&o, NULL, "--builtins")) {
             po->builtins = 1;
             o.i++;
+        } else if (moth_opt_is(&o, NULL, "--lines")) {
+            po->lines = 1;
+            o.i++;
+        } else if (moth_opt_is(&o, NULL, "--func")) {
+            if (!(v = moth_opt_value(&o, "--func")))
+                return 2;
+            if (po->nfuncs == 32)
+                return moth_cli_error("too many --func patterns (at most 32)");
+            po->funcs[po->nfuncs++] = v;
         } else if (moth_opt_is(&o, NULL, "--flame")) {
             if (!(po->flame = moth_opt_value(&o, "--flame")))
                 return 2;
@@ -118,6 +135,8 @@ static int parse(int argc, char **argv, profile_options *po, moth_target *target
         return moth_cli_error("profile what? give a script, -m module or -c code (try 'moth profile --help')");
     if (po->nsort == 0)
         po->sort_keys[po->nsort++] = "tottime";
+    if ((po->lines || po->nfuncs) && po->builtins)
+        return moth_cli_error("--lines and --func work in the default mode, not with --builtins");
     moth_sort_spec check;
     moth_error err;
     if (moth_sort_spec_parse(&check, po->sort_keys, po->nsort, &err) < 0)
@@ -131,7 +150,8 @@ static const char *clock_name(moth_clock_kind k)
 }
 
 /* Prints the table and a line on how it was measured. */
-static int print_report(const profile_options *po, moth_profiler *prof, const moth_pstats *view)
+static int print_report(const profile_options *po, moth_profiler *prof, const moth_pstats *view,
+                        const moth_profile *profile_lines)
 {
     moth_report_opts ro;
     memset(&ro, 0, sizeof ro);
@@ -152,6 +172,10 @@ static int print_report(const profile_options *po, moth_profiler *prof, const mo
     size_t threads = 0;
     for (size_t i = 0; i < prof->nthreads; i++)
         threads += prof->threads[i]->tree.count > 1;
+    if (profile_lines && profile_lines->lines.count) {
+        moth_sb_puts(&text, "\n");
+        moth_lines_report(profile_lines, 10, &text, &err);
+    }
     moth_sb_printf(&text, "   moth: %zu thread%s, %s clock; %s\n\n", threads,
                    threads == 1 ? "" : "s", clock_name(prof->clock),
                    po->builtins ? "C functions listed as their own rows (--builtins)"
@@ -258,6 +282,16 @@ int moth_cmd_profile(int argc, char **argv)
         prof.compensate = 1;
         moth_calibrate(&prof);
     }
+    if (po.lines || po.nfuncs) {
+        prof.lines = po.lines ? MOTH_LINES_USER : MOTH_LINES_SELECTED;
+        prof.line_patterns = PyList_New(0);
+        for (size_t i = 0; prof.line_patterns && i < po.nfuncs; i++) {
+            PyObject *pat = PyUnicode_FromString(po.funcs[i]);
+            if (!pat || PyList_Append(prof.line_patterns, pat) < 0)
+                PyErr_Clear();
+            Py_XDECREF(pat);
+        }
+    }
     if (moth_profiler_enable(&prof) < 0) {
         moth_profiler_free(&prof);
         moth_target_clear(&target);
@@ -300,7 +334,7 @@ int moth_cmd_profile(int argc, char **argv)
                                      po.flame) != 0)
         failed = 1;
     if (!po.quiet)
-        print_report(&po, &prof, &view);
+        print_report(&po, &prof, &view, &profile);
     moth_pstats_free(&view);
     moth_profile_free(&profile);
     moth_profiler_free(&prof);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lines_report.h"
 #include "loadfile.h"
 #include "pstats.h"
 
@@ -33,6 +34,7 @@ static const char HELP[] =
     "  --callers           who called each function (pstats' print_callers)\n"
     "  --callees           what each function called (pstats' print_callees)\n"
     "  --run N             read run N of a moth file holding several (default: all, merged)\n"
+    "  --lines             the line-by-line report of moth files made with --lines\n"
     "  -i, --interactive   browse interactively, with pstats' browser commands\n"
     "  -h, --help          show this help\n";
 
@@ -42,7 +44,7 @@ typedef struct stats_options {
     long limit;
     const char *filters[MOTH_MAX_RESTRICTIONS];
     size_t nfilters;
-    int strip, reverse, callers, callees, interactive;
+    int strip, reverse, callers, callees, interactive, lines;
     int run;
     char **files;
     int nfiles;
@@ -86,6 +88,9 @@ static int parse(int argc, char **argv, stats_options *so)
             o.i++;
         } else if (moth_opt_is(&o, NULL, "--reverse")) {
             so->reverse = 1;
+            o.i++;
+        } else if (moth_opt_is(&o, NULL, "--lines")) {
+            so->lines = 1;
             o.i++;
         } else if (moth_opt_is(&o, NULL, "--callers")) {
             so->callers = 1;
@@ -149,6 +154,32 @@ int moth_stats_load_all(char **files, int nfiles, int run, moth_pstats *out)
     return 0;
 }
 
+/* --lines: each moth file's line report. */
+static int print_lines(const stats_options *so)
+{
+    int status = 0;
+    for (int i = 0; i < so->nfiles; i++) {
+        moth_loaded l;
+        moth_error err;
+        if (moth_load_profile_file(so->files[i], so->run, &l, &err) < 0)
+            return moth_cli_error("%s", err.msg);
+        if (!l.has_tree || l.profile.lines.count == 0) {
+            status = moth_cli_error("%s has no line data: profile with 'moth profile --lines "
+                                    "-o FILE.moth'", so->files[i]);
+            moth_loaded_free(&l);
+            continue;
+        }
+        moth_sb text = MOTH_SB_INIT;
+        if (moth_lines_report(&l.profile, (size_t)so->limit, &text, &err) < 0)
+            status = moth_cli_error("%s", err.msg);
+        else
+            moth_cli_out(text.data, text.len);
+        moth_sb_free(&text);
+        moth_loaded_free(&l);
+    }
+    return status;
+}
+
 int moth_cmd_stats(int argc, char **argv)
 {
     stats_options so;
@@ -157,6 +188,8 @@ int moth_cmd_stats(int argc, char **argv)
         return rc == 1 ? 0 : rc;
     if (so.interactive)
         return moth_cmd_stats_interactive(so.files, so.nfiles, so.run);
+    if (so.lines)
+        return print_lines(&so);
     moth_pstats view;
     if ((rc = moth_stats_load_all(so.files, so.nfiles, so.run, &view)) != 0)
         return rc;

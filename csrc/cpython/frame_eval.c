@@ -53,11 +53,16 @@ static PyObject *profile_frame(PyThreadState *ts, moth_iframe *frame, int throwf
     size_t delta = (size_t)(caller_sp - sp);
     st->last_delta = delta;
     st->hook_sp = sp;
+    /* Line profiling: only around line-profiled code (and, on 3.11, the calls it makes). */
+    uint32_t lines = st->tree.nodes[node].aux;
+    int lines_token = MOTH_UNLIKELY(lines | st->line_tracing) ? moth_lineprof_enter(st, lines) : 0;
     moth_c_stack_credit(ts);
     PyObject *result = eval_next(ts, frame, throwflag);
     moth_c_stack_debit(ts);
     /* The session may have ended (and st been freed) while this frame ran. */
     if (MOTH_LIKELY(moth_the_interp.session == session)) {
+        if (MOTH_UNLIKELY(lines_token))
+            moth_lineprof_leave(st, lines_token);
         st->hook_sp = caller_sp;
         moth_record_leave(st, node, caller_sp != NULL && delta == st->inline_delta);
     }

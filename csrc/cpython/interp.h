@@ -21,6 +21,8 @@ typedef struct moth_interp {
     PyObject *previous_thread_profile;   /* threading.getprofile() before classic mode */
     moth_clock_anchor clock_anchor;      /* taken at import: the cycle counter's rate is
                                             measured from here, more exactly as time passes */
+    /* lines (lines_engine.c) */
+    PyObject *marked_code;               /* set of code objects marked by moth.profile_lines */
     /* runner (runner.c) */
     int die_of_sigint_at_exit;           /* an uncaught KeyboardInterrupt ended the program */
 } moth_interp;

@@ -5,10 +5,31 @@
 #include "common.h"
 #include "interp.h"
 #include "profile_type.h"
+#include "profiler.h"
 
 moth_interp moth_the_interp;
 
+/* moth.profile_lines(func): marks func for line profiling wherever moth profiles lines
+ * (moth profile --lines or --func, Profile(lines=...)); returns func unchanged. */
+static PyObject *profile_lines(PyObject *module, PyObject *func)
+{
+    (void)module;
+    PyObject *code = PyObject_GetAttrString(func, "__code__");
+    if (!code || !PyCode_Check(code)) {
+        Py_XDECREF(code);
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "moth.profile_lines decorates Python functions, not %R",
+                     func);
+        return NULL;
+    }
+    int rc = moth_lineprof_mark(code);
+    Py_DECREF(code);
+    return rc < 0 ? NULL : Py_NewRef(func);
+}
+
 static PyMethodDef module_functions[] = {
+    {"profile_lines", (PyCFunction)profile_lines, METH_O,
+     "profile_lines(func)\n\nDecorator: profile func line by line when moth profiles lines."},
     {"main", (PyCFunction)moth_cli_main, METH_O,
      "main(argv)\n\nThe moth command line; returns the exit status."},
     {NULL, NULL, 0, NULL},

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "calibrate.h"
+#include "lines_report.h"
 #include "pstats_py.h"
 
 static moth_mode mode_for(int builtins)
@@ -23,14 +24,31 @@ static moth_mode mode_for(int builtins)
 static int Profile_init(MothProfileObject *self, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"timer", "timeunit", "subcalls", "builtins", "clock", "compensate",
-                             NULL};
-    PyObject *timer = NULL;
+                             "lines", NULL};
+    PyObject *timer = NULL, *lines = NULL;
     double timeunit = 0.0;
     int subcalls = 1, builtins = 1, compensate = 0;
     const char *clock = "wall";
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|Odpp$sp:Profile", kwlist, &timer, &timeunit,
-                                     &subcalls, &builtins, &clock, &compensate))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|Odpp$spO:Profile", kwlist, &timer, &timeunit,
+                                     &subcalls, &builtins, &clock, &compensate, &lines))
         return -1;
+    /* lines: False (off), True (the program's own code), or "selected" (only the functions
+     * given to add_function or marked with moth.profile_lines) */
+    moth_lines_mode lines_mode = MOTH_LINES_OFF;
+    if (lines && PyUnicode_Check(lines) && PyUnicode_CompareWithASCIIString(lines, "selected") == 0)
+        lines_mode = MOTH_LINES_SELECTED;
+    else if (lines && PyUnicode_Check(lines)) {
+        PyErr_SetString(PyExc_ValueError, "lines must be True, False or 'selected'");
+        return -1;
+    } else if (lines && PyObject_IsTrue(lines))
+        lines_mode = MOTH_LINES_USER;
+    if (lines_mode != MOTH_LINES_OFF && builtins) {
+        if (kw && PyDict_GetItemString(kw, "builtins")) {
+            PyErr_SetString(PyExc_ValueError, "line profiling needs builtins=False");
+            return -1;
+        }
+        builtins = 0; /* lines imply the frames mode */
+    }
     moth_clock_kind kind;
     if (timer && timer != Py_None)
         kind = MOTH_CLOCK_CUSTOM;
@@ -55,6 +73,7 @@ static int Profile_init(MothProfileObject *self, PyObject *args, PyObject *kw)
                            subcalls) < 0)
         return -1;
     self->prof.owner = (PyObject *)self;
+    self->prof.lines = lines_mode;
     self->prof.compensate = compensate && kind != MOTH_CLOCK_CUSTOM;
     self->calibrated = 0;
     self->initialised = 1;
@@ -434,6 +453,83 @@ static PyObject *Profile_tree(MothProfileObject *self, PyObject *unused)
     return threads;
 }
 
+/* add_function(f): line-profile f (a function, method, or anything with __code__ or
+ * __wrapped__), as line_profiler's LineProfiler.add_function. */
+static PyObject *Profile_add_function(MothProfileObject *self, PyObject *func)
+{
+    if (ensure_init(self) < 0)
+        return NULL;
+    PyObject *target = Py_NewRef(func);
+    for (int hops = 0; hops < 16 && !PyCode_Check(target); hops++) {
+        PyObject *next = NULL;
+        const char *attrs[] = {"__code__", "__func__", "__wrapped__", "fget"};
+        for (size_t i = 0; i < 4 && !next; i++) {
+            next = PyObject_GetAttrString(target, attrs[i]);
+            if (!next)
+                PyErr_Clear();
+        }
+        Py_DECREF(target);
+        if (!next) {
+            PyErr_Format(PyExc_TypeError, "cannot line-profile %R: not a Python function", func);
+            return NULL;
+        }
+        target = next;
+    }
+    if (!PyCode_Check(target)) {
+        Py_DECREF(target);
+        PyErr_Format(PyExc_TypeError, "cannot line-profile %R: not a Python function", func);
+        return NULL;
+    }
+    if (!self->prof.line_codes && !(self->prof.line_codes = PySet_New(NULL))) {
+        Py_DECREF(target);
+        return NULL;
+    }
+    int rc = PySet_Add(self->prof.line_codes, target);
+    Py_DECREF(target);
+    if (rc < 0)
+        return NULL;
+    if (self->prof.lines == MOTH_LINES_OFF) {
+        if (self->prof.mode != MOTH_MODE_FRAMES && moth_profiler_is_enabled(&self->prof)) {
+            PyErr_SetString(PyExc_ValueError, "line profiling needs builtins=False");
+            return NULL;
+        }
+        self->prof.lines = MOTH_LINES_SELECTED;
+        self->prof.mode = MOTH_MODE_FRAMES;
+        self->prof.builtins = 0;
+    }
+    Py_RETURN_NONE;
+}
+
+/* print_lines(stream=None): the line_profiler-style report of what was line-profiled. */
+static PyObject *Profile_print_lines(MothProfileObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"stream", NULL};
+    PyObject *stream = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|O:print_lines", kwlist, &stream))
+        return NULL;
+    if (ensure_init(self) < 0 || disable_now(self) < 0)
+        return NULL;
+    moth_profile profile;
+    if (moth_profiler_snapshot(&self->prof, &profile) < 0)
+        return NULL;
+    moth_sb text = MOTH_SB_INIT;
+    moth_error err;
+    int rc = moth_lines_report(&profile, 0, &text, &err);
+    moth_profile_free(&profile);
+    if (rc < 0) {
+        moth_sb_free(&text);
+        PyErr_SetString(PyExc_RuntimeError, err.msg);
+        return NULL;
+    }
+    if (text.len == 0)
+        moth_sb_puts(&text, "Timer unit: 1e-06 s\n\n");
+    rc = moth_write_text(stream == Py_None ? NULL : stream, text.data, text.len);
+    moth_sb_free(&text);
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 /* What calibration measured (seconds per call), for tests and the curious. */
 static PyObject *Profile_calibration(MothProfileObject *self, PyObject *unused)
 {
@@ -465,6 +561,10 @@ static PyMethodDef Profile_methods[] = {
      "runcall(func, /, *args, **kw)\n\nProfile func(*args, **kw) and return its result."},
     {"_tree", (PyCFunction)Profile_tree, METH_NOARGS,
      "_tree()\n\nThe calling-context trees per thread (for tests and tools)."},
+    {"add_function", (PyCFunction)Profile_add_function, METH_O,
+     "add_function(func)\n\nProfile func line by line (this turns the fast mode on)."},
+    {"print_lines", (PyCFunction)(void (*)(void))Profile_print_lines, METH_VARARGS | METH_KEYWORDS,
+     "print_lines(stream=None)\n\nPrint the line-by-line report, as line_profiler does."},
     {"_calibration", (PyCFunction)Profile_calibration, METH_NOARGS,
      "_calibration()\n\nThe measured cost of recording a call (compensate=True)."},
     {"__enter__", (PyCFunction)Profile_enter, METH_NOARGS, NULL},
@@ -479,10 +579,12 @@ PyTypeObject MothProfile_Type = {
     .tp_dealloc = (destructor)Profile_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "Profile(timer=None, timeunit=0.0, subcalls=True, builtins=True, *, clock='wall',\n"
-              "        compensate=False)\n\n"
+              "        compensate=False, lines=False)\n\n"
               "A drop-in for cProfile.Profile that profiles every thread. builtins=False is\n"
               "the fast mode: time in C functions counts as their caller's own time.\n"
-              "compensate=True subtracts what recording each call costs (measured once).",
+              "compensate=True subtracts what recording each call costs (measured once).\n"
+              "lines=True also profiles the program's own code line by line ('selected': only\n"
+              "what add_function or moth.profile_lines chose); print_lines() shows it.",
     .tp_traverse = (traverseproc)Profile_traverse,
     .tp_clear = (inquiry)Profile_clear_refs,
     .tp_methods = Profile_methods,

@@ -46,6 +46,7 @@ int moth_profiler_init(moth_profiler *p, moth_mode mode, moth_clock_kind clock, 
 
 static void free_threads(moth_profiler *p)
 {
+    moth_lineprof_free(p);
     for (size_t i = 0; i < p->nthreads; i++) {
         moth_cct_free(&p->threads[i]->tree);
         free(p->threads[i]->name);
@@ -68,6 +69,7 @@ void moth_profiler_clear(moth_profiler *p)
             st->current = MOTH_CCT_ROOT;
         }
         moth_the_interp.session = p->session = ++moth_the_interp.last_session;
+        moth_lineprof_free(p);
     } else {
         free_threads(p);
     }
@@ -82,6 +84,8 @@ void moth_profiler_free(moth_profiler *p)
     if (p->session)
         moth_profiler_disable(p);
     free_threads(p);
+    Py_CLEAR(p->line_patterns);
+    Py_CLEAR(p->line_codes);
     moth_funcs_free(&p->funcs);
     moth_map_free(&p->func_of_key);
     Py_CLEAR(p->kept);
@@ -183,6 +187,8 @@ moth_tstate *moth_tstate_for_session(uint64_t session)
     }
     st->clock = p->clock;
     st->current = MOTH_CCT_ROOT;
+    st->nlframes = 0;
+    st->line_tracing = 0;
     st->hook_sp = NULL;
     st->inline_delta = p->inline_delta;
     st->session = session;
@@ -222,6 +228,14 @@ void moth_label_node(moth_tstate *st, uint32_t node, uint64_t key, PyObject *wha
         moth_exc_restore(&exc);
     }
     st->tree.nodes[node].func = func; /* MOTH_MAP_ABSENT == MOTH_NODE_NONE: unlabelled */
+    if (p->lines != MOTH_LINES_OFF && PyCode_Check(what) && func != MOTH_MAP_ABSENT) {
+        moth_saved_exc exc;
+        moth_exc_save(&exc);
+        st->busy++;
+        st->tree.nodes[node].aux = moth_lineprof_table_for(p, (PyCodeObject *)what, func);
+        st->busy--;
+        moth_exc_restore(&exc);
+    }
     /* A new thread is named in threading's registry only once it runs its target: look
      * again at each new call path until then. */
     if (MOTH_UNLIKELY(!st->name)) {
@@ -292,8 +306,11 @@ int moth_profiler_enable(moth_profiler *p)
     Py_XINCREF(p->owner);
     p->session = session;
     moth_the_interp.session = session;
-    int rc = p->mode == MOTH_MODE_FRAMES ? moth_frames_install() : moth_classic_install(p);
+    int rc = moth_lineprof_start(p);
+    if (rc == 0)
+        rc = p->mode == MOTH_MODE_FRAMES ? moth_frames_install() : moth_classic_install(p);
     if (rc < 0) {
+        moth_lineprof_stop(p);
         moth_the_interp.session = 0;
         moth_the_interp.profiler = NULL;
         p->session = 0;
@@ -350,6 +367,7 @@ int moth_profiler_disable(moth_profiler *p)
         moth_frames_uninstall();
     else
         moth_classic_uninstall(p);
+    moth_lineprof_stop(p);
     for (size_t i = 0; i < p->nthreads; i++)
         if (p->threads[i]->session == p->session)
             close_running(p->threads[i]);
@@ -417,6 +435,8 @@ int moth_profiler_snapshot(moth_profiler *p, moth_profile *out)
                                        p->overhead_inline / out->tick_seconds,
                                        p->overhead_other / out->tick_seconds);
     }
+    if (moth_lineprof_snapshot(p, out, &err) < 0)
+        goto fail;
     return 0;
 fail:
     moth_profile_free(out);

@@ -36,6 +36,29 @@ typedef enum {
 
 typedef enum { MOTH_MODE_FRAMES, MOTH_MODE_CLASSIC } moth_mode;
 
+/* Which code the line profiler watches (lines_engine.c). */
+typedef enum {
+    MOTH_LINES_OFF,
+    MOTH_LINES_USER,      /* the program's own code: not the standard library, not installed
+                             packages; plus what patterns and decorators select */
+    MOTH_LINES_SELECTED,  /* only what patterns and decorators select */
+} moth_lines_mode;
+
+/* One line-profiled code object: hits and ticks per line, first..first+count-1. */
+typedef struct moth_code_lines {
+    PyObject *code;       /* strong reference */
+    uint32_t func;        /* its function, in the profiler's table */
+    uint32_t first, count;
+    uint64_t *hits, *ticks;
+} moth_code_lines;
+
+/* A running activation of line-profiled code: its line and since when. */
+typedef struct moth_line_frame {
+    uint32_t table;       /* index into the profiler's code_lines */
+    int32_t line;         /* -1 before its first line event */
+    uint64_t since;
+} moth_line_frame;
+
 struct moth_profiler;
 
 /* One thread's recording. Touched only by its own thread (under the GIL), except when the
@@ -57,6 +80,9 @@ typedef struct moth_tstate {
                                  caller when CPython would have inlined it (calibrate.c) */
     size_t last_delta;        /* the distance seen at the last call (calibrate.c reads it) */
     uint64_t dropped;         /* activations left out because the tree was full */
+    moth_line_frame *lframes; /* running line-profiled activations, innermost last */
+    size_t nlframes, lframes_cap;
+    int line_tracing;         /* 3.11: the C line tracer is installed on this thread */
 } moth_tstate;
 
 typedef struct moth_profiler {
@@ -80,6 +106,14 @@ typedef struct moth_profiler {
                                  caller (frames mode: the inlining lost, plus the hook) */
     double overhead_other;    /* seconds per other call, charged to the caller */
     size_t inline_delta;      /* see moth_tstate */
+    /* line profiling (lines_engine.c) */
+    moth_lines_mode lines;
+    PyObject *line_patterns;  /* list of str: fnmatch patterns on qualname or module.qualname */
+    PyObject *line_codes;     /* set of code objects chosen with add_function */
+    moth_code_lines *code_lines;
+    size_t ncode_lines, code_lines_cap;
+    moth_map lines_of_code;   /* (code address, 0) -> code_lines index + 1, or 0: not profiled */
+    int monitoring;           /* 3.12+: the sys.monitoring tool is ours */
 } moth_profiler;
 
 
@@ -171,6 +205,21 @@ typedef struct moth_saved_exc {
 } moth_saved_exc;
 void moth_exc_save(moth_saved_exc *s);
 void moth_exc_restore(moth_saved_exc *s);
+
+/* Line profiling (lines_engine.c). */
+int moth_lineprof_start(moth_profiler *p);
+void moth_lineprof_stop(moth_profiler *p);
+void moth_lineprof_free(moth_profiler *p);
+/* The line table of `code` + 1 (creating it when the code is selected), 0 when not profiled. */
+uint32_t moth_lineprof_table_for(moth_profiler *p, PyCodeObject *code, uint32_t func);
+/* Around a recorded activation whose node has aux `table` (0: not line-profiled). Returns
+ * what moth_lines_leave needs to undo. */
+int moth_lineprof_enter(moth_tstate *st, uint32_t table);
+void moth_lineprof_leave(moth_tstate *st, int token);
+/* Adds the line data into a snapshot's profile. */
+int moth_lineprof_snapshot(moth_profiler *p, moth_profile *out, moth_error *err);
+/* Code objects selected from Python (moth.profile_lines): a set, per interpreter. */
+int moth_lineprof_mark(PyObject *code);
 
 /* Frames mode: install / remove the frame-evaluation function (frame_eval.c). */
 int moth_frames_install(void);

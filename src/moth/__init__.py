@@ -3,9 +3,9 @@
 The profiler: `moth.Profile` is a drop-in for `cProfile.Profile` (every thread, far cheaper
 with builtins=False); `moth.run` / `moth.runctx` are cProfile's module functions.
 """
-from moth._moth import Profile, __version__  # noqa: F401
+from moth._moth import Profile, __version__, profile_lines  # noqa: F401
 
-__all__ = ["Profile", "run", "runctx"]
+__all__ = ["Profile", "LineProfile", "profile_lines", "run", "runctx"]
 
 
 def run(statement, filename=None, sort=-1):
@@ -26,3 +26,21 @@ def runctx(statement, globals, locals, filename=None, sort=-1):
             prof.dump_stats(filename)
         else:
             prof.print_stats(sort)
+
+
+class LineProfile(Profile):
+    """line_profiler's LineProfiler on moth's engine: LineProfile(f, g), add_function(f), or
+    use an instance as a decorator; enable()/disable(), runcall(), or a `with` block; then
+    print_stats() prints the line-by-line report."""
+
+    def __init__(self, *functions):
+        super().__init__(builtins=False, lines="selected")
+        for f in functions:
+            self.add_function(f)
+
+    def __call__(self, func):
+        self.add_function(func)
+        return func
+
+    def print_stats(self, stream=None):
+        self.print_lines(stream)

@@ -71,3 +71,17 @@ static inline int moth_iframe_creates_generator(moth_iframe *f, PyCodeObject *co
     return (code->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR)) &&
            f->owner != FRAME_OWNED_BY_GENERATOR;
 }
+
+/* ---- lines (lines_engine.c) ----
+ * 3.11 has no per-code line events: a C trace function runs while a line-profiled frame is
+ * innermost, switched off around the calls it makes to other code. */
+#define MOTH_LINES_BY_TRACE 1
+
+/* Installs (or with NULL removes) a C trace function on every thread of the interpreter. */
+static inline void moth_set_trace_all(Py_tracefunc func, PyObject *arg)
+{
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts; ts = PyThreadState_Next(ts))
+        if (_PyEval_SetTrace(ts, func, arg) < 0)
+            PyErr_Clear();
+}

@@ -54,3 +54,7 @@ static inline int moth_iframe_creates_generator(moth_iframe *f, PyCodeObject *co
     return (code->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR)) &&
            f->owner != FRAME_OWNED_BY_GENERATOR;
 }
+
+/* ---- lines (lines_engine.c) ----
+ * sys.monitoring's LINE events, enabled only on the line-profiled code objects. */
+#define MOTH_LINES_BY_TRACE 0

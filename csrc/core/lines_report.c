@@ -1,0 +1,135 @@
+/*
+ * lines_report.c: line data shown as line_profiler shows it: per function, its source with
+ * hits, time, time per hit and share of the function's time beside each line; the functions
+ * that took the most time first.
+ */
+#include "lines_report.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The text of lines first..last of a file (NULL entries where the file has none); the caller
+ * frees the array and the buffer. */
+static char **source_lines(const char *path, uint32_t first, uint32_t last, char **buffer)
+{
+    *buffer = NULL;
+    size_t n = last >= first ? last - first + 1 : 0;
+    char **out = calloc(n ? n : 1, sizeof *out);
+    if (!out)
+        return NULL;
+    FILE *f = path[0] != '<' ? fopen(path, "rb") : NULL;
+    if (!f)
+        return out;
+    moth_sb text = MOTH_SB_INIT;
+    char chunk[65536];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
+        moth_sb_append(&text, chunk, got);
+    fclose(f);
+    if (text.failed || !text.data) {
+        moth_sb_free(&text);
+        return out;
+    }
+    *buffer = moth_sb_take(&text);
+    uint32_t lineno = 1;
+    for (char *p = *buffer; *p && lineno <= last;) {
+        char *eol = strchr(p, '\n');
+        if (eol)
+            *eol = '\0';
+        size_t len = strlen(p);
+        if (len && p[len - 1] == '\r')
+            p[len - 1] = '\0';
+        if (lineno >= first)
+            out[lineno - first] = p;
+        lineno++;
+        if (!eol)
+            break;
+        p = eol + 1;
+    }
+    return out;
+}
+
+typedef struct ranked {
+    const moth_func_lines *lines;
+    uint64_t total;
+} ranked;
+
+static int by_total(const void *a, const void *b)
+{
+    const ranked *x = a, *y = b;
+    if (x->total != y->total)
+        return x->total > y->total ? -1 : 1;
+    return x->lines->func < y->lines->func ? -1 : x->lines->func > y->lines->func;
+}
+
+int moth_lines_report(const moth_profile *p, size_t limit, moth_sb *out, moth_error *err)
+{
+    const moth_lines *l = &p->lines;
+    if (l->count == 0)
+        return 0;
+    ranked *order = moth_malloc(l->count * sizeof *order, err);
+    if (!order)
+        return -1;
+    for (size_t i = 0; i < l->count; i++) {
+        order[i].lines = &l->funcs[i];
+        order[i].total = moth_func_lines_total(&l->funcs[i]);
+    }
+    qsort(order, l->count, sizeof *order, by_total);
+    size_t n = limit && limit < l->count ? limit : l->count;
+    const double unit = 1e-6; /* the times in the table: microseconds, as line_profiler */
+    moth_sb_printf(out, "Timer unit: %g s\n\n", unit);
+    for (size_t k = 0; k < n; k++) {
+        const moth_func_lines *fl = order[k].lines;
+        const moth_func *f = &p->funcs.items[fl->func];
+        double total = (double)order[k].total * p->tick_seconds;
+        moth_sb_printf(out, "Total time: %g s\nFile: %s\nFunction: %s at line %u\n\n", total,
+                       f->file, f->qualname ? f->qualname : f->name, f->line);
+        moth_sb_printf(out, "%6s %9s %12s %8s %8s  %s\n", "Line #", "Hits", "Time", "Per Hit",
+                       "% Time", "Line Contents");
+        moth_sb_pad(out, '=', 62);
+        moth_sb_putc(out, '\n');
+        uint32_t first = f->line ? f->line : (fl->nlines ? fl->lines[0].line : 0);
+        uint32_t last = fl->last_line > first ? fl->last_line : first;
+        if (last - first > 100000) /* a corrupt file's line numbers: show the lines alone */
+            last = first;
+        char *buffer;
+        char **text = source_lines(f->file, first, last, &buffer);
+        size_t at = 0;
+        for (uint32_t line = first; line <= last; line++) {
+            while (at < fl->nlines && fl->lines[at].line < line)
+                at++;
+            const char *src = text ? text[line - first] : NULL;
+            const moth_line *d = at < fl->nlines && fl->lines[at].line == line ? &fl->lines[at] : NULL;
+            if (d) {
+                double t = (double)d->time * p->tick_seconds;
+                char hits[32], tm[32], per[32], pct[32];
+                snprintf(hits, sizeof hits, "%llu", (unsigned long long)d->hits);
+                snprintf(tm, sizeof tm, "%.1f", t / unit);
+                snprintf(per, sizeof per, "%.1f", d->hits ? t / unit / (double)d->hits : 0.0);
+                snprintf(pct, sizeof pct, "%.1f", total > 0 ? 100.0 * t / total : 0.0);
+                moth_sb_printf(out, "%6u %9s %12s %8s %8s  %s\n", line, hits, tm, per, pct,
+                               src ? src : "");
+            } else {
+                moth_sb_printf(out, "%6u %9s %12s %8s %8s  %s\n", line, "", "", "", "",
+                               src ? src : "");
+            }
+        }
+        /* lines outside the shown range (a decorator above, say) still appear */
+        for (size_t i = 0; i < fl->nlines; i++) {
+            const moth_line *d = &fl->lines[i];
+            if (d->line >= first && d->line <= last)
+                continue;
+            double t = (double)d->time * p->tick_seconds;
+            moth_sb_printf(out, "%6u %9llu %12.1f %8.1f %8.1f\n", d->line,
+                           (unsigned long long)d->hits, t / unit,
+                           d->hits ? t / unit / (double)d->hits : 0.0,
+                           total > 0 ? 100.0 * t / total : 0.0);
+        }
+        moth_sb_puts(out, "\n\n");
+        free(text);
+        free(buffer);
+    }
+    free(order);
+    return moth_sb_check(out, err);
+}
