@@ -1,0 +1,162 @@
+"""Line-level profiling: exact hits, time in the right lines, only the selected code traced."""
+import re
+import sqlite3
+
+import pytest
+
+from conftest import PROGRAMS, run_moth
+
+PROG = PROGRAMS / "lines_prog.py"
+SOURCE = PROG.read_text().splitlines()
+
+
+def line_of(text, function=None):
+    """The line number of the first source line starting (after indentation) with text, in
+    the given function's body when one is named."""
+    start = 0
+    if function:
+        start = next(i for i, line in enumerate(SOURCE) if line.startswith(f"def {function}("))
+    return next(i + 1 for i, line in enumerate(SOURCE) if i >= start and line.strip().startswith(text))
+
+
+def parse_report(out):
+    """{function name: {line: (hits, time_us)}} from a line_profiler-style report."""
+    result, current = {}, None
+    for line in out.splitlines():
+        m = re.match(r"Function: (\S+) at line \d+", line)
+        if m:
+            current = result.setdefault(m.group(1), {})
+            continue
+        m = re.match(r"\s*(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)", line)
+        if m and current is not None:
+            current[int(m.group(1))] = (int(m.group(2)), float(m.group(3)))
+    return result
+
+
+@pytest.fixture(scope="module")
+def report():
+    proc = run_moth("profile", "--lines", "--limit", "0", PROG, check=0)
+    return parse_report(proc.stdout), proc.stdout
+
+
+def test_exact_hits_in_loops(report):
+    lines = report[0]
+    # loop: called by main (100) and by sleepy (10) and two threads (50 each)
+    calls, n = 4, 100 + 10 + 50 + 50
+    assert lines["loop"][line_of("total = 0")][0] == calls
+    assert lines["loop"][line_of("for i in range(n):")][0] == n + calls
+    assert lines["loop"][line_of("total += i")][0] == n
+    assert lines["loop"][line_of("return total")][0] == calls
+    assert lines["counting"][line_of("while i < n:")][0] == 8
+    assert lines["counting"][line_of("i += 1")][0] == 7
+
+
+def test_generators_recursion_and_exceptions(report):
+    lines = report[0]
+    assert lines["gen"][line_of("yield i * 2")][0] == 4
+    assert lines["gen"][line_of("for i in range(n):", "gen")][0] == 5
+    assert lines["recurse"][line_of("if n == 0:")][0] == 6
+    assert lines["recurse"][line_of("return 1 + recurse(n - 1)")][0] == 5
+    assert lines["recurse"][line_of("return 0")][0] == 1
+    assert lines["fails"][line_of('raise ValueError("x")')][0] == 1
+    assert lines["fails"][line_of("except ValueError:")][0] == 1
+    assert lines["fails"][line_of("return 2")][0] == 1
+    assert lines["fails"][line_of("return 1", "fails")][0] == 1
+
+
+def test_time_goes_to_the_line_that_spent_it(report):
+    sleepy = report[0]["sleepy"]
+    slept = sleepy[line_of("time.sleep(0.2)")][1]
+    assert slept >= 195_000          # microseconds
+    assert sleepy[line_of("return loop(10)")][1] < slept / 20
+
+
+def test_only_the_programs_own_code(report):
+    names = set(report[0])
+    assert {"loop", "counting", "gen", "consume", "recurse", "fails", "sleepy",
+            "uses_library", "in_threads", "main"} <= names
+    # json's and threading's functions ran but are not the program's: not line-profiled
+    assert not names & {"dumps", "encode", "iterencode", "start", "join", "run", "_bootstrap"}
+    assert "<module>" not in names
+
+
+def test_func_patterns_select(tmp_path):
+    proc = run_moth("profile", "--func", "loop", "--func", "lines_prog.rec*", PROG, check=0)
+    names = set(parse_report(proc.stdout))
+    assert names == {"loop", "recurse"}
+
+
+def test_decorator_selects_from_inside(program):
+    script = program("deco.py", """\
+import moth
+
+@moth.profile_lines
+def chosen(n):
+    s = 0
+    for i in range(n):
+        s += i
+    return s
+
+def other():
+    return chosen(5)
+
+other()
+""")
+    # with --func matching nothing: only the decorated function is line-profiled
+    proc = run_moth("profile", "--func", "nothing_matches", script, check=0)
+    lines = parse_report(proc.stdout)
+    assert set(lines) == {"chosen"}
+    assert lines["chosen"][6][0] == 6 and lines["chosen"][7][0] == 5
+
+
+def test_line_data_in_moth_file_stats_and_flame(tmp_path):
+    moth = tmp_path / "l.moth"
+    html = tmp_path / "l.html"
+    run_moth("profile", "--lines", "-q", "-o", moth, "--flame", html, PROG, check=0)
+    con = sqlite3.connect(moth)
+    rows = dict(con.execute(
+        "select l.line, l.hits from lines l join functions f on f.run = l.run and f.id = l.function "
+        "where f.name = 'counting'"))
+    assert rows[line_of("i += 1")] == 7 and rows[line_of("while i < n:")] == 8
+    out = run_moth("stats", "--lines", "--limit", "0", moth, check=0).stdout
+    assert parse_report(out)["counting"][line_of("i += 1")][0] == 7
+    assert "hottest lines" in html.read_text() and '"ln":[[' in html.read_text()
+    proc = run_moth("stats", "--lines", tmp_path / "none.prof")
+    assert proc.returncode != 0
+
+
+def test_line_profile_api(program):
+    script = program("api.py", """\
+import moth
+
+def work(n):
+    out = []
+    for i in range(n):
+        out.append(i)
+    return len(out)
+
+lp = moth.LineProfile(work)
+lp.runcall(work, 3)
+with lp:
+    work(2)
+lp.print_stats()
+
+p = moth.Profile(lines=True)
+p.runcall(work, 4)
+p.print_lines()
+""")
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    reports = proc.stdout.split("Timer unit:")[1:]
+    assert len(reports) == 2
+    first, second = parse_report(reports[0]), parse_report(reports[1])
+    assert first["work"][5][0] == 3 + 2 + 2     # for line: n + 1 per call
+    assert first["work"][6][0] == 5
+    assert second["work"][6][0] == 4
+
+
+def test_lines_with_builtins_is_refused():
+    proc = run_moth("profile", "--lines", "--builtins", "-c", "pass")
+    assert proc.returncode == 2 and "--builtins" in proc.stderr
