@@ -17,6 +17,7 @@ static const char USAGE[] =
     "  diff      compare two profiles, function by function\n"
     "  export    write a profile for speedscope, flamegraph.pl, KCachegrind, Perfetto, dot\n"
     "  flame     draw a profile as an interactive flame graph (one HTML file)\n"
+    "  advise    find the bytecode-level performance pitfalls in the code that takes the time\n"
     "\n"
     "Run `moth <command> --help` for a command's options.\n";
 
@@ -149,6 +150,7 @@ static const struct {
     {"diff", moth_cmd_diff},
     {"export", moth_cmd_export},
     {"flame", moth_cmd_flame},
+    {"advise", moth_cmd_advise},
 };
 
 static int dispatch(int argc, char **argv)

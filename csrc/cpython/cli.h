@@ -43,7 +43,16 @@ long moth_opt_count(const char *text, const char *long_name);
  * from o (the first positional argument ends the options). 0, or 2 after reporting. */
 int moth_opt_target(moth_opts *o, moth_target *target);
 
+/* Prepares the program (cli_run.c); -1 after reporting, with the exit status to return. */
+int moth_cli_prepare(moth_target *target, int *status);
+/* Runs the prepared program under prof (not yet enabled), waits for its threads, disables
+ * prof; *status is the program's exit status. -1 after reporting when prof cannot start. */
+struct moth_profiler;
+int moth_cli_run_profiled(moth_target *target, struct moth_profiler *prof, int *status,
+                          double *started, double *duration);
+
 int moth_cmd_profile(int argc, char **argv);
+int moth_cmd_advise(int argc, char **argv);
 int moth_cmd_stats(int argc, char **argv);
 int moth_cmd_diff(int argc, char **argv);
 int moth_cmd_export(int argc, char **argv);

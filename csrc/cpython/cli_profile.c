@@ -257,20 +257,9 @@ int moth_cmd_profile(int argc, char **argv)
     if (rc)
         return rc == 1 ? 0 : rc;
 
-    char message[600];
     int status;
-    rc = moth_target_prepare(&target, message, sizeof message, &status);
-    if (rc == -1) {
-        moth_target_clear(&target);
-        if (message[0])
-            moth_cli_error("%s", message);
+    if (moth_cli_prepare(&target, &status) < 0)
         return status;
-    }
-    if (rc == -2) { /* the program does not compile: report it as python would */
-        status = moth_program_exit_status(NULL);
-        moth_target_clear(&target);
-        return status;
-    }
 
     moth_profiler prof;
     if (moth_profiler_init(&prof, po.builtins ? MOTH_MODE_CLASSIC : MOTH_MODE_FRAMES, po.clock,
@@ -292,34 +281,25 @@ int moth_cmd_profile(int argc, char **argv)
             Py_XDECREF(pat);
         }
     }
-    if (moth_profiler_enable(&prof) < 0) {
+    double started, duration;
+    if (moth_cli_run_profiled(&target, &prof, &status, &started, &duration) < 0) {
         moth_profiler_free(&prof);
         moth_target_clear(&target);
-        PyErr_Clear();
-        return moth_cli_error("cannot start the profiler: another profiler is running");
+        return 2;
     }
-    struct timespec wall;
-    clock_gettime(CLOCK_REALTIME, &wall);
-    double started = (double)wall.tv_sec + (double)wall.tv_nsec * 1e-9;
-    uint64_t t0 = moth_monotonic_ns();
-    PyObject *result = moth_target_run(&target);
-    status = moth_program_exit_status(result); /* prints an uncaught exception's traceback */
-    Py_XDECREF(result);
-    /* Waiting for the program's threads is the interpreter's exit, not the program's work:
-     * the main thread records nothing meanwhile; the threads it waits for still do. */
-    moth_tstate *me = moth_current_tstate();
-    if (me)
-        me->busy++;
-    moth_wait_for_threads();
-    if (me && moth_tls_session == prof.session)
-        me->busy--;
-    moth_profiler_disable(&prof);
-    double duration = (double)(moth_monotonic_ns() - t0) * 1e-9;
 
     moth_profile profile;
     moth_pstats view;
-    if (moth_profiler_snapshot(&prof, &profile) < 0 || moth_pstats_fold(&profile, &view) < 0) {
+    if (moth_profiler_snapshot(&prof, &profile) < 0) {
         PyErr_Clear();
+        moth_profiler_free(&prof);
+        moth_target_clear(&target);
+        moth_cli_error("out of memory while building the report");
+        return status ? status : 1;
+    }
+    if (moth_pstats_fold(&profile, &view) < 0) {
+        PyErr_Clear();
+        moth_profile_free(&profile);
         moth_profiler_free(&prof);
         moth_target_clear(&target);
         moth_cli_error("out of memory while building the report");

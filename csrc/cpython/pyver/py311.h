@@ -85,3 +85,44 @@ static inline void moth_set_trace_all(Py_tracefunc func, PyObject *arg)
         if (_PyEval_SetTrace(ts, func, arg) < 0)
             PyErr_Clear();
 }
+
+/* ---- advice (bytecode.c): CPython 3.11's opcodes as moth's instruction kinds ----
+ * *argkind: 0 plain argument; 1 co_names index; 2 local index; 3 co_consts index;
+ * 4 co_names index of LOAD_GLOBAL (>> 1); 5 jump back by the argument. *method: a method load. */
+#ifdef MOTH_ADVICE_H /* only where advice.h (the instruction kinds) is included */
+#include "opcode.h"
+static inline int moth_opcode_kind(int op, int arg, int *argkind, int *method, int *binop)
+{
+    *argkind = 0;
+    *method = 0;
+    *binop = -1;
+    switch (op) {
+    case CACHE: case EXTENDED_ARG: case PRECALL: case NOP: case RESUME: case PUSH_NULL:
+    case KW_NAMES: case COPY_FREE_VARS: case MAKE_CELL:
+        return MOTH_I_SKIP;
+    case LOAD_GLOBAL: *argkind = 4; return MOTH_I_LOAD_GLOBAL;
+    case LOAD_ATTR: *argkind = 1; return MOTH_I_LOAD_ATTR;
+    case LOAD_METHOD: *argkind = 1; *method = 1; return MOTH_I_LOAD_ATTR;
+    case LOAD_FAST: case LOAD_FAST__LOAD_FAST: *argkind = 2; return MOTH_I_LOAD_FAST;
+    case STORE_FAST: *argkind = 2; return MOTH_I_STORE_FAST;
+    case LOAD_CONST: *argkind = 3; return MOTH_I_LOAD_CONST;
+    case CALL: case CALL_FUNCTION_EX: return MOTH_I_CALL;
+    case BINARY_OP: *binop = arg; return MOTH_I_BINARY_OP;
+    case BINARY_SUBSCR: return MOTH_I_SUBSCR;
+    case STORE_SUBSCR: return MOTH_I_STORE_SUBSCR;
+    case GET_ITER: return MOTH_I_GET_ITER;
+    case FOR_ITER: return MOTH_I_FOR_ITER;
+    case JUMP_BACKWARD: case POP_JUMP_BACKWARD_IF_FALSE: case POP_JUMP_BACKWARD_IF_TRUE:
+    case POP_JUMP_BACKWARD_IF_NONE: case POP_JUMP_BACKWARD_IF_NOT_NONE:
+        *argkind = 5; return MOTH_I_JUMP_BACK;
+    case COMPARE_OP: return MOTH_I_COMPARE;
+    case BUILD_LIST: return MOTH_I_BUILD_LIST;
+    case POP_TOP: return MOTH_I_POP_TOP;
+    case RETURN_VALUE: return MOTH_I_RETURN;
+    case IMPORT_NAME: *argkind = 1; return MOTH_I_IMPORT_NAME;
+    case STORE_NAME: case STORE_GLOBAL: *argkind = 1; return MOTH_I_STORE_NAME;
+    default:
+        return MOTH_I_OTHER;
+    }
+}
+#endif

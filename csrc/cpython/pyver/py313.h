@@ -57,3 +57,45 @@ static inline int moth_iframe_creates_generator(moth_iframe *f, PyCodeObject *co
 /* ---- lines (lines_engine.c) ----
  * sys.monitoring's LINE events, enabled only on the line-profiled code objects. */
 #define MOTH_LINES_BY_TRACE 0
+
+/* ---- advice (bytecode.c): CPython 3.13's opcodes as moth's instruction kinds (see
+ * py311.h for the argument kinds). 3.13 adds superinstructions that load or store two
+ * locals (argument kind 7: two 4-bit local indexes). */
+#ifdef MOTH_ADVICE_H /* only where advice.h (the instruction kinds) is included */
+#include "opcode.h"
+static inline int moth_opcode_kind(int op, int arg, int *argkind, int *method, int *binop)
+{
+    *argkind = 0;
+    *method = 0;
+    *binop = -1;
+    switch (op) {
+    case CACHE: case EXTENDED_ARG: case NOP: case RESUME: case PUSH_NULL:
+    case COPY_FREE_VARS: case MAKE_CELL:
+        return MOTH_I_SKIP;
+    case LOAD_GLOBAL: *argkind = 4; return MOTH_I_LOAD_GLOBAL;
+    case LOAD_ATTR: *argkind = 6; *method = arg & 1; return MOTH_I_LOAD_ATTR;
+    case LOAD_FAST: case LOAD_FAST_CHECK: case LOAD_FAST_AND_CLEAR:
+        *argkind = 2; return MOTH_I_LOAD_FAST;
+    case LOAD_FAST_LOAD_FAST: *argkind = 7; return MOTH_I_LOAD_FAST;
+    case STORE_FAST: *argkind = 2; return MOTH_I_STORE_FAST;
+    case STORE_FAST_STORE_FAST: *argkind = 7; return MOTH_I_STORE_FAST;
+    case STORE_FAST_LOAD_FAST: *argkind = 8; return MOTH_I_STORE_FAST;
+    case LOAD_CONST: *argkind = 3; return MOTH_I_LOAD_CONST;
+    case CALL: case CALL_KW: case CALL_FUNCTION_EX: return MOTH_I_CALL;
+    case BINARY_OP: *binop = arg; return MOTH_I_BINARY_OP;
+    case BINARY_SUBSCR: return MOTH_I_SUBSCR;
+    case STORE_SUBSCR: return MOTH_I_STORE_SUBSCR;
+    case GET_ITER: return MOTH_I_GET_ITER;
+    case FOR_ITER: return MOTH_I_FOR_ITER;
+    case JUMP_BACKWARD: *argkind = 5; return MOTH_I_JUMP_BACK;
+    case COMPARE_OP: return MOTH_I_COMPARE;
+    case BUILD_LIST: return MOTH_I_BUILD_LIST;
+    case POP_TOP: return MOTH_I_POP_TOP;
+    case RETURN_VALUE: case RETURN_CONST: return MOTH_I_RETURN;
+    case IMPORT_NAME: *argkind = 1; return MOTH_I_IMPORT_NAME;
+    case STORE_NAME: case STORE_GLOBAL: *argkind = 1; return MOTH_I_STORE_NAME;
+    default:
+        return MOTH_I_OTHER;
+    }
+}
+#endif

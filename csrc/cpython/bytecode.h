@@ -1,0 +1,16 @@
+/* bytecode.h: a code object's bytecode as advice.h's normalised instructions (bytecode.c). */
+#ifndef MOTH_BYTECODE_H
+#define MOTH_BYTECODE_H
+
+#include "advice.h"
+#include "pyver.h"
+
+/* Decodes code into *insns (malloc'd, *n of them). Names point into `names`, a list that keeps
+ * the strings alive (the caller releases it). -1 with a Python exception on failure. */
+int moth_decode_code(PyCodeObject *code, moth_insn **insns, size_t *n, PyObject *names);
+
+/* The names a module's code binds to imported modules (import x; import x.y as z). */
+int moth_module_aliases(PyCodeObject *module_code, PyObject *names, const char ***aliases,
+                        size_t *n);
+
+#endif
