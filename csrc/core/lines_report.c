@@ -9,18 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The text of lines first..last of a file (NULL entries where the file has none); the caller
- * frees the array and the buffer. */
-static char **source_lines(const char *path, uint32_t first, uint32_t last, char **buffer)
+static char *read_file_text(const char *path, void *ctx)
 {
-    *buffer = NULL;
-    size_t n = last >= first ? last - first + 1 : 0;
-    char **out = calloc(n ? n : 1, sizeof *out);
-    if (!out)
-        return NULL;
+    (void)ctx;
     FILE *f = path[0] != '<' ? fopen(path, "rb") : NULL;
     if (!f)
-        return out;
+        return NULL;
     moth_sb text = MOTH_SB_INIT;
     char chunk[65536];
     size_t got;
@@ -29,9 +23,21 @@ static char **source_lines(const char *path, uint32_t first, uint32_t last, char
     fclose(f);
     if (text.failed || !text.data) {
         moth_sb_free(&text);
-        return out;
+        return NULL;
     }
-    *buffer = moth_sb_take(&text);
+    return moth_sb_take(&text);
+}
+
+/* The text of lines first..last of a file (NULL entries where the file has none); the caller
+ * frees the array and the buffer. */
+static char **source_lines(const char *path, uint32_t first, uint32_t last, char **buffer,
+                           moth_source_fn source, void *ctx)
+{
+    size_t n = last >= first ? last - first + 1 : 0;
+    char **out = calloc(n ? n : 1, sizeof *out);
+    *buffer = NULL;
+    if (!out || !(*buffer = source(path, ctx)))
+        return out;
     uint32_t lineno = 1;
     for (char *p = *buffer; *p && lineno <= last;) {
         char *eol = strchr(p, '\n');
@@ -65,6 +71,12 @@ static int by_total(const void *a, const void *b)
 
 int moth_lines_report(const moth_profile *p, size_t limit, moth_sb *out, moth_error *err)
 {
+    return moth_lines_report_with(p, limit, read_file_text, NULL, out, err);
+}
+
+int moth_lines_report_with(const moth_profile *p, size_t limit, moth_source_fn source, void *ctx,
+                           moth_sb *out, moth_error *err)
+{
     const moth_lines *l = &p->lines;
     if (l->count == 0)
         return 0;
@@ -94,7 +106,7 @@ int moth_lines_report(const moth_profile *p, size_t limit, moth_sb *out, moth_er
         if (last - first > 100000) /* a corrupt file's line numbers: show the lines alone */
             last = first;
         char *buffer;
-        char **text = source_lines(f->file, first, last, &buffer);
+        char **text = source_lines(f->file, first, last, &buffer, source, ctx);
         size_t at = 0;
         for (uint32_t line = first; line <= last; line++) {
             while (at < fl->nlines && fl->lines[at].line < line)

@@ -19,6 +19,7 @@
 #include "calibrate.h"
 #include "export.h"
 #include "loadfile.h"
+#include "profile_type.h"
 #include "profiler.h"
 
 static const char HELP[] =
@@ -72,26 +73,20 @@ static PyCodeObject *find_code(PyObject *code, unsigned line, const char *name, 
     return NULL;
 }
 
+char *moth_source_from_linecache(const char *path, void *ctx);
+
+/* The module code of a file, compiled again from its source (linecache's, so that code typed
+ * into IPython is found too). */
 static PyObject *compile_file(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    char *text = moth_source_from_linecache(path, NULL);
+    if (!text)
         return NULL;
-    moth_sb text = MOTH_SB_INIT;
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        moth_sb_append(&text, buf, n);
-    fclose(f);
-    if (text.failed || !text.data) {
-        moth_sb_free(&text);
-        return NULL;
-    }
     PyObject *filename = PyUnicode_DecodeFSDefault(path);
-    PyObject *code = filename ? Py_CompileStringObject(text.data, filename, Py_file_input, NULL, -1)
+    PyObject *code = filename ? Py_CompileStringObject(text, filename, Py_file_input, NULL, -1)
                               : NULL;
     Py_XDECREF(filename);
-    moth_sb_free(&text);
+    free(text);
     PyErr_Clear();
     return code;
 }
@@ -251,6 +246,43 @@ static void report(const moth_profile *p, ranked_finding *r, size_t n, size_t li
         moth_sb_free(&why);
         moth_sb_putc(out, '\n');
     }
+}
+
+/* moth._moth.advise(profile, min_share=0.01, limit=20, json=False) -> str: the advice on
+ * what a moth.Profile with line data (lines=True) recorded; for the IPython magics. */
+PyObject *moth_py_advise(PyObject *module, PyObject *args, PyObject *kw)
+{
+    (void)module;
+    static char *kwlist[] = {"profile", "min_share", "limit", "json", NULL};
+    PyObject *prof;
+    double min_share = 0.01;
+    Py_ssize_t limit = 20;
+    int json = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|dnp:advise", kwlist, &MothProfile_Type,
+                                     &prof, &min_share, &limit, &json))
+        return NULL;
+    MothProfileObject *self = (MothProfileObject *)prof;
+    if (!self->initialised || moth_profiler_disable(&self->prof) < 0) {
+        PyErr_SetString(PyExc_ValueError, "the profile has not run");
+        return NULL;
+    }
+    moth_profile profile;
+    if (moth_profiler_snapshot(&self->prof, &profile) < 0)
+        return NULL;
+    ranked_finding *found;
+    size_t n;
+    if (analyse(&profile, min_share, &found, &n) < 0) {
+        moth_profile_free(&profile);
+        return PyErr_NoMemory();
+    }
+    moth_sb text = MOTH_SB_INIT;
+    report(&profile, found, n, limit > 0 ? (size_t)limit : 0, json, &text);
+    PyObject *result = PyUnicode_DecodeUTF8(text.data ? text.data : "", (Py_ssize_t)text.len,
+                                            "replace");
+    moth_sb_free(&text);
+    free(found);
+    moth_profile_free(&profile);
+    return result;
 }
 
 static int ends_with(const char *s, const char *suffix)

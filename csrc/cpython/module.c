@@ -27,7 +27,12 @@ static PyObject *profile_lines(PyObject *module, PyObject *func)
     return rc < 0 ? NULL : Py_NewRef(func);
 }
 
+PyObject *moth_py_advise(PyObject *module, PyObject *args, PyObject *kw);
+
 static PyMethodDef module_functions[] = {
+    {"advise", (PyCFunction)(void (*)(void))moth_py_advise, METH_VARARGS | METH_KEYWORDS,
+     "advise(profile, min_share=0.01, limit=20, json=False)\n\n"
+     "The performance pitfalls in what a Profile(lines=True) recorded, as text."},
     {"profile_lines", (PyCFunction)profile_lines, METH_O,
      "profile_lines(func)\n\nDecorator: profile func line by line when moth profiles lines."},
     {"main", (PyCFunction)moth_cli_main, METH_O,

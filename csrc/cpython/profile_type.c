@@ -500,6 +500,24 @@ static PyObject *Profile_add_function(MothProfileObject *self, PyObject *func)
     Py_RETURN_NONE;
 }
 
+/* The source of a file as linecache knows it (files, and code typed into IPython). */
+char *moth_source_from_linecache(const char *path, void *ctx)
+{
+    (void)ctx;
+    PyObject *linecache = PyImport_ImportModule("linecache");
+    PyObject *lines = linecache ? PyObject_CallMethod(linecache, "getlines", "s", path) : NULL;
+    PyObject *empty = lines ? PyUnicode_FromString("") : NULL;
+    PyObject *text = empty ? PyUnicode_Join(empty, lines) : NULL;
+    const char *utf8 = text ? PyUnicode_AsUTF8(text) : NULL;
+    char *copy = utf8 && *utf8 ? strdup(utf8) : NULL;
+    Py_XDECREF(text);
+    Py_XDECREF(empty);
+    Py_XDECREF(lines);
+    Py_XDECREF(linecache);
+    PyErr_Clear();
+    return copy;
+}
+
 /* print_lines(stream=None): the line_profiler-style report of what was line-profiled. */
 static PyObject *Profile_print_lines(MothProfileObject *self, PyObject *args, PyObject *kw)
 {
@@ -514,7 +532,7 @@ static PyObject *Profile_print_lines(MothProfileObject *self, PyObject *args, Py
         return NULL;
     moth_sb text = MOTH_SB_INIT;
     moth_error err;
-    int rc = moth_lines_report(&profile, 0, &text, &err);
+    int rc = moth_lines_report_with(&profile, 0, moth_source_from_linecache, NULL, &text, &err);
     moth_profile_free(&profile);
     if (rc < 0) {
         moth_sb_free(&text);

@@ -44,3 +44,9 @@ class LineProfile(Profile):
 
     def print_stats(self, stream=None):
         self.print_lines(stream)
+
+
+def load_ipython_extension(ipython):
+    """`%load_ext moth`: the %moth_prun, %moth_lprun and %moth_advise magics."""
+    from moth.ipython import load_ipython_extension as load
+    load(ipython)
