@@ -73,3 +73,10 @@ int moth_grow(void **items, size_t item_size, size_t *cap, size_t need, moth_err
     *cap = n;
     return 0;
 }
+
+void moth_qsort(void *items, size_t count, size_t item_size,
+               int (*compare)(const void *, const void *))
+{
+    if (count > 1)
+        qsort(items, count, item_size, compare);
+}

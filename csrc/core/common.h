@@ -43,4 +43,8 @@ char *moth_strndup(const char *s, size_t n, moth_error *err);
  * current capacity in items. Doubles, so appends are amortised O(1). */
 int moth_grow(void **items, size_t item_size, size_t *cap, size_t need, moth_error *err);
 
+/* qsort that accepts an empty (possibly NULL) array, which qsort itself must not be given. */
+void moth_qsort(void *items, size_t count, size_t item_size,
+               int (*compare)(const void *, const void *));
+
 #endif

@@ -81,7 +81,7 @@ int moth_diff_build(moth_diff *d, const moth_pstats *before, const moth_pstats *
         else if (delta < -noise)
             d->faster++;
     }
-    qsort(d->rows, d->nrows, sizeof *d->rows, by_regression);
+    moth_qsort(d->rows, d->nrows, sizeof *d->rows, by_regression);
     return 0;
 }
 

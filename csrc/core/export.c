@@ -73,6 +73,14 @@ static void frame_name(const moth_func *f, moth_sb *out)
                    f->line);
 }
 
+void moth_func_display_name(const moth_func *f, moth_sb *out)
+{
+    if (moth_func_is_builtin(f))
+        moth_func_label(f, out);
+    else
+        moth_sb_puts(out, f->qualname ? f->qualname : f->name);
+}
+
 static int need_tree(const moth_loaded *in, const char *format, moth_error *err)
 {
     if (in->has_tree)
@@ -136,10 +144,7 @@ static int export_speedscope(const moth_profile *p, moth_sb *out)
     for (size_t i = 0; i < p->funcs.count; i++) {
         const moth_func *f = &p->funcs.items[i];
         moth_sb name = MOTH_SB_INIT;
-        if (moth_func_is_builtin(f))
-            moth_func_label(f, &name);
-        else
-            moth_sb_puts(&name, f->qualname ? f->qualname : f->name);
+        moth_func_display_name(f, &name);
         moth_sb_puts(out, i ? ",{\"name\":" : "{\"name\":");
         moth_json_string(out, name.data ? name.data : "");
         moth_sb_free(&name);
@@ -203,10 +208,7 @@ static void chrome_node(const moth_profile *p, const moth_cct *t, uint32_t n, ui
     const moth_cct_node *node = &t->nodes[n];
     const moth_func *f = &p->funcs.items[node->func];
     moth_sb name = MOTH_SB_INIT;
-    if (moth_func_is_builtin(f))
-        moth_func_label(f, &name);
-    else
-        moth_sb_puts(&name, f->qualname ? f->qualname : f->name);
+    moth_func_display_name(f, &name);
     moth_sb_puts(out, *first ? "\n{" : ",\n{");
     *first = 0;
     moth_sb_puts(out, "\"name\":");

@@ -29,6 +29,9 @@ const char *moth_export_formats(void);
  * needs the calling-context tree when `in` is a pstats file. */
 int moth_export(const moth_loaded *in, const char *format, moth_sb *out, moth_error *err);
 
+/* A function's name for pictures: its qualname (or name), or pstats' label of a C function. */
+void moth_func_display_name(const moth_func *f, moth_sb *out);
+
 /* JSON string literal (quotes included) of UTF-8 text; invalid bytes become U+FFFD. Also
  * escapes '<', '>' and '&' so the text is safe inside an HTML <script>. */
 void moth_json_string(moth_sb *out, const char *s);

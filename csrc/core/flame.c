@@ -215,10 +215,7 @@ int moth_flame_html(const moth_profile *p, const moth_flame_opts *o, moth_sb *ou
     for (size_t i = 0; i < p->funcs.count; i++) {
         const moth_func *f = &p->funcs.items[i];
         moth_sb name = MOTH_SB_INIT;
-        if (moth_func_is_builtin(f))
-            moth_func_label(f, &name);
-        else
-            moth_sb_puts(&name, f->qualname ? f->qualname : f->name);
+        moth_func_display_name(f, &name);
         moth_sb_puts(out, i ? ",{\"n\":" : "{\"n\":");
         moth_json_string(out, name.data ? name.data : "");
         moth_sb_free(&name);

@@ -112,33 +112,13 @@ int moth_funcs_intern_n(moth_funcs *t, const char *file, size_t file_len, uint32
 int moth_funcs_intern(moth_funcs *t, const char *file, uint32_t line, const char *name,
                       const char *qualname, uint32_t *index, moth_error *err)
 {
-    uint64_t probe;
-    uint32_t found = lookup(t, file, line, name, &probe);
-    if (found != MOTH_MAP_ABSENT) {
-        *index = found;
-        return 0;
-    }
-    if (t->count >= MOTH_MAP_ABSENT - 1)
-        return moth_fail(err, "too many functions in one profile");
-    if (moth_grow((void **)&t->items, sizeof *t->items, &t->cap, t->count + 1, err) < 0)
+    size_t before = t->count;
+    if (moth_funcs_intern_n(t, file, strlen(file), line, name, strlen(name), index, err) < 0)
         return -1;
-    moth_func *f = &t->items[t->count];
-    memset(f, 0, sizeof *f);
-    f->line = line;
-    f->file = moth_strdup(file, err);
-    f->name = moth_strdup(name, err);
-    if (qualname && strcmp(qualname, name) != 0)
-        f->qualname = moth_strdup(qualname, err);
-    if (!f->file || !f->name || (qualname && strcmp(qualname, name) != 0 && !f->qualname))
-        goto fail;
-    if (moth_map_put(&t->by_label, label_hash(file, name), (uint64_t)line | probe << 32,
-                     (uint32_t)t->count, err) < 0)
-        goto fail;
-    *index = (uint32_t)t->count++;
+    /* A new function keeps the qualname it came with, when it says more than the name. It is
+     * only for display: out of memory, the function simply goes without. */
+    if (t->count != before && qualname && strcmp(qualname, name) != 0)
+        t->items[*index].qualname = moth_strdup(qualname, NULL);
+    (void)err;
     return 0;
-fail:
-    free(f->file);
-    free(f->name);
-    free(f->qualname);
-    return -1;
 }

@@ -81,7 +81,7 @@ void moth_lines_finish(moth_lines *l)
 {
     for (size_t i = 0; i < l->count; i++) {
         moth_func_lines *f = &l->funcs[i];
-        qsort(f->lines, f->nlines, sizeof *f->lines, by_line);
+        moth_qsort(f->lines, f->nlines, sizeof *f->lines, by_line);
         for (size_t k = 0; k < f->nlines; k++) /* the index follows the new order */
             moth_map_put(&l->by_func, f->func, (uint64_t)f->lines[k].line + 1, (uint32_t)k, NULL);
     }

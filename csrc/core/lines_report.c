@@ -87,7 +87,7 @@ int moth_lines_report_with(const moth_profile *p, size_t limit, moth_source_fn s
         order[i].lines = &l->funcs[i];
         order[i].total = moth_func_lines_total(&l->funcs[i]);
     }
-    qsort(order, l->count, sizeof *order, by_total);
+    moth_qsort(order, l->count, sizeof *order, by_total);
     size_t n = limit && limit < l->count ? limit : l->count;
     const double unit = 1e-6; /* the times in the table: microseconds, as line_profiler */
     moth_sb_printf(out, "Timer unit: %g s\n\n", unit);

@@ -491,7 +491,7 @@ static void call_line(const moth_pstats *s, size_t width, const char *label, cal
         return;
     }
     sort_items_view = s;
-    qsort(items, n, sizeof *items, compare_items);
+    moth_qsort(items, n, sizeof *items, compare_items);
     sort_items_view = NULL;
     for (size_t i = 0; i < n; i++) {
         moth_sb name = MOTH_SB_INIT;
@@ -525,84 +525,99 @@ static void call_line(const moth_pstats *s, size_t width, const char *label, cal
     }
 }
 
-int moth_report_callers(const moth_pstats *s, const moth_report_opts *o, moth_sb *out,
-                        moth_error *err)
+/* The edges to list under each row: a row's callers, or (callees) every edge naming the row's
+ * function as caller, grouped once by caller so that listing stays linear. */
+typedef struct edge_index {
+    size_t *start;        /* per function: first slot in `items` */
+    size_t *count;        /* per function: how many */
+    call_item *items;
+} edge_index;
+
+static void free_edge_index(edge_index *x)
+{
+    free(x->start);
+    free(x->count);
+    free(x->items);
+}
+
+static int index_callees(const moth_pstats *s, edge_index *x, moth_error *err)
+{
+    size_t nf = s->funcs.count ? s->funcs.count : 1, nedges = 0;
+    for (size_t r = 0; r < s->nrows; r++)
+        nedges += s->rows[r].ncallers;
+    x->start = moth_calloc(nf, sizeof *x->start, err);
+    x->count = moth_calloc(nf, sizeof *x->count, err);
+    x->items = moth_malloc((nedges ? nedges : 1) * sizeof *x->items, err);
+    if (!x->start || !x->count || !x->items)
+        return -1;
+    for (size_t r = 0; r < s->nrows; r++)
+        for (size_t e = 0; e < s->rows[r].ncallers; e++)
+            x->count[s->rows[r].callers[e].caller]++;
+    for (size_t f = 0, at = 0; f < s->funcs.count; f++) {
+        x->start[f] = at;
+        at += x->count[f];
+        x->count[f] = 0;
+    }
+    for (size_t r = 0; r < s->nrows; r++)
+        for (size_t e = 0; e < s->rows[r].ncallers; e++) {
+            uint32_t caller = s->rows[r].callers[e].caller;
+            call_item *it = &x->items[x->start[caller] + x->count[caller]++];
+            it->func = s->rows[r].func;
+            it->edge = &s->rows[r].callers[e];
+        }
+    return 0;
+}
+
+/* print_callers / print_callees: `callees` picks which edges go under each function. */
+static int call_report(const moth_pstats *s, const moth_report_opts *o, int callees,
+                       moth_sb *out, moth_error *err)
 {
     print_list pl;
-    if (build_print_list(s, o, 1, &pl, err) < 0) {
-        free_print_list(s, &pl);
-        return -1;
-    }
-    if (pl.n) {
+    edge_index x = {0};
+    call_item *items = NULL;
+    int rc = build_print_list(s, o, 1, &pl, err);
+    if (rc == 0 && pl.n) {
         moth_sb_append(out, pl.msg.data, pl.msg.len);
         moth_sb_putc(out, '\n');
-        call_heading(s, pl.width, "was called by...", out);
-        for (size_t i = 0; i < pl.n; i++) {
+        call_heading(s, pl.width, callees ? "called..." : "was called by...", out);
+        size_t most = 1;
+        for (size_t r = 0; r < s->nrows; r++)
+            most = s->rows[r].ncallers > most ? s->rows[r].ncallers : most;
+        if (callees)
+            rc = index_callees(s, &x, err);
+        else if (!(items = moth_malloc(most * sizeof *items, err)))
+            rc = -1;
+        for (size_t i = 0; rc == 0 && i < pl.n; i++) {
             const moth_pstats_row *row = &s->rows[pl.rows[i]];
-            call_item *items = moth_malloc((row->ncallers ? row->ncallers : 1) * sizeof *items, err);
-            if (!items) {
-                free_print_list(s, &pl);
-                return -1;
+            const char *label = pl.labels[pl.rows[i]];
+            if (callees) {
+                /* call_line sorts them: each function's group, sorted in place */
+                call_line(s, pl.width, label, x.items + x.start[row->func], x.count[row->func],
+                          "->", out);
+                continue;
             }
             for (size_t e = 0; e < row->ncallers; e++) {
                 items[e].func = row->callers[e].caller;
                 items[e].edge = &row->callers[e];
             }
-            call_line(s, pl.width, pl.labels[pl.rows[i]], items, row->ncallers, "<-", out);
-            free(items);
+            call_line(s, pl.width, label, items, row->ncallers, "<-", out);
         }
         moth_sb_puts(out, "\n\n");
     }
+    free(items);
+    free_edge_index(&x);
     free_print_list(s, &pl);
-    return moth_sb_check(out, err);
+    return rc < 0 ? -1 : moth_sb_check(out, err);
+}
+
+int moth_report_callers(const moth_pstats *s, const moth_report_opts *o, moth_sb *out,
+                        moth_error *err)
+{
+    return call_report(s, o, 0, out, err);
 }
 
 int moth_report_callees(const moth_pstats *s, const moth_report_opts *o, moth_sb *out,
                         moth_error *err)
 {
-    print_list pl;
-    if (build_print_list(s, o, 1, &pl, err) < 0) {
-        free_print_list(s, &pl);
-        return -1;
-    }
-    if (pl.n) {
-        moth_sb_append(out, pl.msg.data, pl.msg.len);
-        moth_sb_putc(out, '\n');
-        call_heading(s, pl.width, "called...", out);
-        /* callees of a function: every row whose callers name it */
-        size_t nedges = 0;
-        for (size_t r = 0; r < s->nrows; r++)
-            nedges += s->rows[r].ncallers;
-        call_item *all = moth_malloc((nedges ? nedges : 1) * sizeof *all, err);
-        uint32_t *caller_of = moth_malloc((nedges ? nedges : 1) * sizeof *caller_of, err);
-        if (!all || !caller_of) {
-            free(all);
-            free(caller_of);
-            free_print_list(s, &pl);
-            return -1;
-        }
-        size_t k = 0;
-        for (size_t r = 0; r < s->nrows; r++)
-            for (size_t e = 0; e < s->rows[r].ncallers; e++) {
-                caller_of[k] = s->rows[r].callers[e].caller;
-                all[k].func = s->rows[r].func;
-                all[k].edge = &s->rows[r].callers[e];
-                k++;
-            }
-        call_item *items = moth_malloc((nedges ? nedges : 1) * sizeof *items, err);
-        for (size_t i = 0; items && i < pl.n; i++) {
-            uint32_t func = s->rows[pl.rows[i]].func;
-            size_t n = 0;
-            for (size_t j = 0; j < nedges; j++)
-                if (caller_of[j] == func)
-                    items[n++] = all[j];
-            call_line(s, pl.width, pl.labels[pl.rows[i]], items, n, "->", out);
-        }
-        free(items);
-        free(all);
-        free(caller_of);
-        moth_sb_puts(out, "\n\n");
-    }
-    free_print_list(s, &pl);
-    return moth_sb_check(out, err);
+    return call_report(s, o, 1, out, err);
 }

@@ -116,7 +116,11 @@ static double finding_cost(const moth_profile *p, const moth_func_lines *fl, con
                  f->kind == MOTH_PIT_ATTR_CHAIN_IN_LOOP;
     uint64_t hits = lookup ? line_hits : max_hits;
     double seconds = (double)(lookup ? line_ticks : ticks) * p->tick_seconds;
-    if (hits < MIN_HITS || seconds / (double)hits > MAX_SECONDS_PER_HIT)
+    /* Building a string by += copies it on every iteration: a slow iteration is the pitfall
+     * itself there, not work that hides it. */
+    int slow_is_the_pitfall = f->kind == MOTH_PIT_STRING_CONCAT;
+    if (hits < MIN_HITS ||
+        (!slow_is_the_pitfall && seconds / (double)hits > MAX_SECONDS_PER_HIT))
         return -1;
     return seconds;
 }
@@ -183,7 +187,7 @@ static int analyse(const moth_profile *p, double min_share, ranked_finding **out
     }
     Py_DECREF(compiled);
     Py_DECREF(names); /* the names the findings hold were copied into them */
-    qsort(*out, *nout, sizeof **out, by_cost);
+    moth_qsort(*out, *nout, sizeof **out, by_cost);
     return 0;
 }
 
