@@ -176,3 +176,30 @@ int moth_module_aliases(PyCodeObject *module_code, PyObject *names, const char *
     *aliases = out;
     return 0;
 }
+
+/* The code object's first and last line (from co_lines()). */
+int moth_code_line_span(PyCodeObject *code, uint32_t *first, uint32_t *last)
+{
+    *first = code->co_firstlineno > 0 ? (uint32_t)code->co_firstlineno : 1;
+    *last = *first;
+    PyObject *it = PyObject_CallMethod((PyObject *)code, "co_lines", NULL);
+    PyObject *iter = it ? PyObject_GetIter(it) : NULL;
+    Py_XDECREF(it);
+    if (!iter)
+        return -1;
+    PyObject *item;
+    while ((item = PyIter_Next(iter))) {
+        PyObject *line = PyTuple_Check(item) && PyTuple_GET_SIZE(item) == 3
+                             ? PyTuple_GET_ITEM(item, 2) : NULL;
+        if (line && PyLong_Check(line)) {
+            long v = PyLong_AsLong(line);
+            if (v > 0 && (uint32_t)v < *first)
+                *first = (uint32_t)v;
+            if (v > 0 && (uint32_t)v > *last)
+                *last = (uint32_t)v;
+        }
+        Py_DECREF(item);
+    }
+    Py_DECREF(iter);
+    return PyErr_Occurred() ? -1 : 0;
+}

@@ -13,4 +13,7 @@ int moth_decode_code(PyCodeObject *code, moth_insn **insns, size_t *n, PyObject 
 int moth_module_aliases(PyCodeObject *module_code, PyObject *names, const char ***aliases,
                         size_t *n);
 
+/* The first and last line of code's own lines (co_lines()). -1 with a Python exception. */
+int moth_code_line_span(PyCodeObject *code, uint32_t *first, uint32_t *last);
+
 #endif

@@ -13,6 +13,8 @@ static const char USAGE[] =
     "commands:\n"
     "  profile   run a program under the deterministic profiler and print cProfile's table\n"
     "            moth profile [options] (script.py [args] | -m module [args] | -c code [args])\n"
+    "  debug     run a program under the debugger: pdb's commands, watchpoints, stepi\n"
+    "            moth debug [--command CMD] (script.py [args] | -m module [args] | -c code)\n"
     "  stats     print or browse (-i) profile files: moth's own and any pstats file\n"
     "  diff      compare two profiles, function by function\n"
     "  export    write a profile for speedscope, flamegraph.pl, KCachegrind, Perfetto, dot\n"
@@ -151,6 +153,7 @@ static const struct {
     {"export", moth_cmd_export},
     {"flame", moth_cmd_flame},
     {"advise", moth_cmd_advise},
+    {"debug", moth_cmd_debug},
 };
 
 static int dispatch(int argc, char **argv)

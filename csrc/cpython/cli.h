@@ -53,6 +53,7 @@ int moth_cli_run_profiled(moth_target *target, struct moth_profiler *prof, int *
 
 int moth_cmd_profile(int argc, char **argv);
 int moth_cmd_advise(int argc, char **argv);
+int moth_cmd_debug(int argc, char **argv);
 int moth_cmd_stats(int argc, char **argv);
 int moth_cmd_diff(int argc, char **argv);
 int moth_cmd_export(int argc, char **argv);

@@ -23,6 +23,11 @@ typedef struct moth_interp {
                                             measured from here, more exactly as time passes */
     /* lines (lines_engine.c) */
     PyObject *marked_code;               /* set of code objects marked by moth.profile_lines */
+    /* debugger (csrc/debugger) */
+    struct moth_engine *debugger;        /* the armed engine, or NULL */
+    _PyFrameEvalFunction debug_previous_eval; /* 3.11: the evaluator before the engine's */
+    Py_ssize_t code_extra_index;         /* the code objects' slot for the engine's decisions */
+    int code_extra_ready;
     /* runner (runner.c) */
     int die_of_sigint_at_exit;           /* an uncaught KeyboardInterrupt ended the program */
 } moth_interp;

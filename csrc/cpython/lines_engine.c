@@ -18,6 +18,7 @@
  *  - 3.11: a C trace function, installed on the thread while a selected frame is innermost and
  *    removed around the calls it makes to other code, which then run untraced.
  */
+#include "bytecode.h"
 #include "profiler.h"
 
 #include <fnmatch.h>
@@ -132,33 +133,6 @@ static int selected(moth_profiler *p, PyCodeObject *code)
     return is_user_file(file);
 }
 
-/* The code object's first and last line (from co_lines()). */
-static int line_span(PyCodeObject *code, uint32_t *first, uint32_t *last)
-{
-    *first = code->co_firstlineno > 0 ? (uint32_t)code->co_firstlineno : 1;
-    *last = *first;
-    PyObject *it = PyObject_CallMethod((PyObject *)code, "co_lines", NULL);
-    PyObject *iter = it ? PyObject_GetIter(it) : NULL;
-    Py_XDECREF(it);
-    if (!iter)
-        return -1;
-    PyObject *item;
-    while ((item = PyIter_Next(iter))) {
-        PyObject *line = PyTuple_Check(item) && PyTuple_GET_SIZE(item) == 3
-                             ? PyTuple_GET_ITEM(item, 2) : NULL;
-        if (line && PyLong_Check(line)) {
-            long v = PyLong_AsLong(line);
-            if (v > 0 && (uint32_t)v < *first)
-                *first = (uint32_t)v;
-            if (v > 0 && (uint32_t)v > *last)
-                *last = (uint32_t)v;
-        }
-        Py_DECREF(item);
-    }
-    Py_DECREF(iter);
-    return PyErr_Occurred() ? -1 : 0;
-}
-
 #if !MOTH_LINES_BY_TRACE
 static int set_local_events(PyObject *code, int events)
 {
@@ -179,7 +153,7 @@ uint32_t moth_lineprof_table_for(moth_profiler *p, PyCodeObject *code, uint32_t 
         return known;
     uint32_t result = 0;
     uint32_t first, last;
-    if (selected(p, code) && line_span(code, &first, &last) == 0 &&
+    if (selected(p, code) && moth_code_line_span(code, &first, &last) == 0 &&
         moth_grow((void **)&p->code_lines, sizeof *p->code_lines, &p->code_lines_cap,
                   p->ncode_lines + 1, NULL) == 0) {
         moth_code_lines *t = &p->code_lines[p->ncode_lines];

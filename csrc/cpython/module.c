@@ -3,6 +3,7 @@
 
 #include "cli.h"
 #include "common.h"
+#include "engine.h"
 #include "interp.h"
 #include "profile_type.h"
 #include "profiler.h"
@@ -51,13 +52,14 @@ static struct PyModuleDef moth_module = {
 PyMODINIT_FUNC PyInit__moth(void)
 {
     moth_clock_anchor_now(&moth_the_interp.clock_anchor);
-    if (PyType_Ready(&MothProfile_Type) < 0)
+    if (PyType_Ready(&MothProfile_Type) < 0 || PyType_Ready(&MothEngine_Type) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&moth_module);
     if (!m)
         return NULL;
     if (PyModule_AddStringConstant(m, "__version__", MOTH_VERSION) < 0 ||
-        PyModule_AddObjectRef(m, "Profile", (PyObject *)&MothProfile_Type) < 0) {
+        PyModule_AddObjectRef(m, "Profile", (PyObject *)&MothProfile_Type) < 0 ||
+        PyModule_AddObjectRef(m, "Engine", (PyObject *)&MothEngine_Type) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -2,10 +2,24 @@
 
 The profiler: `moth.Profile` is a drop-in for `cProfile.Profile` (every thread, far cheaper
 with builtins=False); `moth.run` / `moth.runctx` are cProfile's module functions.
+The debugger: `moth.Pdb` is a drop-in for `pdb.Pdb`; `moth.set_trace`, `moth.post_mortem`,
+`moth.pm`, `moth.runcall`, `moth.runeval` are pdb's module functions (pdb's `run` is
+`moth.debugger.run`, since `moth.run` is cProfile's). They load on first use.
 """
 from moth._moth import Profile, __version__, profile_lines  # noqa: F401
 
-__all__ = ["Profile", "LineProfile", "profile_lines", "run", "runctx"]
+__all__ = ["Profile", "LineProfile", "profile_lines", "run", "runctx",
+           "Pdb", "set_trace", "post_mortem", "pm", "runcall", "runeval"]
+
+_DEBUGGER_NAMES = ("Pdb", "set_trace", "post_mortem", "pm", "runcall", "runeval")
+
+
+def __getattr__(name):
+    """The debugger's names, imported when first used (pdb is a large import)."""
+    if name in _DEBUGGER_NAMES:
+        from moth import debugger
+        return getattr(debugger, name)
+    raise AttributeError("module 'moth' has no attribute %r" % name)
 
 
 def run(statement, filename=None, sort=-1):

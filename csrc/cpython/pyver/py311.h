@@ -86,6 +86,14 @@ static inline void moth_set_trace_all(Py_tracefunc func, PyObject *arg)
             PyErr_Clear();
 }
 
+/* The code of the frame the thread is running now (before a new frame starts: its caller),
+ * or NULL (the debugger's engine_trace.c). */
+static inline PyCodeObject *moth_thread_current_code(PyThreadState *ts)
+{
+    _PyInterpreterFrame *f = ts->cframe ? ts->cframe->current_frame : NULL;
+    return f ? f->f_code : NULL;
+}
+
 /* ---- advice (bytecode.c): CPython 3.11's opcodes as moth's instruction kinds ----
  * *argkind: 0 plain argument; 1 co_names index; 2 local index; 3 co_consts index;
  * 4 co_names index of LOAD_GLOBAL (>> 1); 5 jump back by the argument. *method: a method load. */

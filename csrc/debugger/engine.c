@@ -1,0 +1,302 @@
+/*
+ * engine.c: the debugger engine's decisions and its Python type, moth._moth.Engine.
+ *
+ * moth.Pdb owns one Engine. Each time pdb's stop information changes (a step, next, continue,
+ * a new breakpoint, a watch) it calls engine.configure(breaks, targets, stepping); the engine
+ * bumps its generation, so every code object's cached decision is made again when next seen,
+ * and re-arms the mechanism (engine_monitor.c or engine_trace.c) for the new wants.
+ */
+#include "engine.h"
+
+#include "bytecode.h"
+#include "interp.h"
+
+#include <stdlib.h>
+
+moth_engine *moth_engine_active(void)
+{
+    return moth_the_interp.debugger;
+}
+
+/* ---- per code object decisions, cached on the code object (co_extra) ---- */
+
+static void free_code_info(void *p)
+{
+    moth_code_info *ci = p;
+    if (ci) {
+        free(ci->lines);
+        free(ci);
+    }
+}
+
+static int by_value(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The breakpoint lines of code's file (a list in e->breaks, borrowed), or NULL. */
+static PyObject *file_breaks(moth_engine *e, PyCodeObject *code)
+{
+    if (PyDict_GET_SIZE(e->breaks) == 0)
+        return NULL;
+    PyObject *lines = PyDict_GetItemWithError(e->breaks, code->co_filename);
+    if (!lines && !PyErr_Occurred()) {
+        PyObject *canonic = PyObject_CallOneArg(e->canonic, code->co_filename);
+        lines = canonic ? PyDict_GetItemWithError(e->breaks, canonic) : NULL;
+        Py_XDECREF(canonic); /* the dict holds the list */
+    }
+    return lines && PyList_Check(lines) ? lines : NULL;
+}
+
+static void decide(moth_engine *e, PyCodeObject *code, moth_code_info *ci)
+{
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(e->targets); i++) {
+        PyCodeObject *c = PyFrame_GetCode((PyFrameObject *)PyTuple_GET_ITEM(e->targets, i));
+        ci->target_code |= c == code;
+        Py_DECREF(c);
+    }
+    PyObject *lines = file_breaks(e, code);
+    uint32_t first, last;
+    if (!lines || moth_code_line_span(code, &first, &last) < 0)
+        return;
+    Py_ssize_t n = PyList_GET_SIZE(lines);
+    ci->lines = malloc(sizeof *ci->lines * (size_t)(n ? n : 1));
+    if (!ci->lines)
+        return;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        long line = PyLong_AsLong(PyList_GET_ITEM(lines, i));
+        /* bdb matches any line of a function whose first line holds a breakpoint */
+        if (line == code->co_firstlineno)
+            ci->want = MOTH_WANT_ALL_LINES;
+        if (line >= (long)first && line <= (long)last)
+            ci->lines[ci->nlines++] = (uint32_t)line;
+    }
+    qsort(ci->lines, ci->nlines, sizeof *ci->lines, by_value);
+    if (ci->want == MOTH_WANT_NONE && ci->nlines)
+        ci->want = MOTH_WANT_BREAK_LINES;
+}
+
+const moth_code_info *moth_engine_code_info(moth_engine *e, PyCodeObject *code)
+{
+    Py_ssize_t index = moth_the_interp.code_extra_index;
+    void *extra = NULL;
+    if (_PyCode_GetExtra((PyObject *)code, index, &extra) < 0) {
+        PyErr_Clear();
+        return NULL;
+    }
+    moth_code_info *ci = extra;
+    if (ci && ci->generation == e->generation)
+        return ci;
+    if (!ci) {
+        ci = calloc(1, sizeof *ci);
+        if (!ci || _PyCode_SetExtra((PyObject *)code, index, ci) < 0) {
+            free(ci);
+            PyErr_Clear();
+            return NULL;
+        }
+    }
+    free(ci->lines);
+    *ci = (moth_code_info){.generation = e->generation};
+    PyObject *pending = moth_take_exception(); /* a generator may be resumed by a throw */
+    decide(e, code, ci);
+    PyErr_Clear();
+    moth_give_exception(pending);
+    return ci;
+}
+
+int moth_engine_is_target(moth_engine *e, PyObject *frame)
+{
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(e->targets); i++)
+        if (PyTuple_GET_ITEM(e->targets, i) == frame)
+            return 1;
+    return 0;
+}
+
+int moth_engine_wants_line(moth_engine *e, PyObject *frame, PyCodeObject *code, int line)
+{
+    if (moth_engine_is_target(e, frame))
+        return 1;
+    const moth_code_info *ci = moth_engine_code_info(e, code);
+    if (!ci || ci->want == MOTH_WANT_NONE)
+        return 0;
+    if (ci->want == MOTH_WANT_ALL_LINES)
+        return 1;
+    uint32_t key = (uint32_t)line;
+    return line > 0 && bsearch(&key, ci->lines, ci->nlines, sizeof key, by_value) != NULL;
+}
+
+int moth_engine_deliver(moth_engine *e, PyObject *frame, const char *event, PyObject *arg)
+{
+    Py_INCREF(e); /* the callback may end the session */
+    PyObject *name = PyUnicode_InternFromString(event);
+    PyObject *r = name ? PyObject_CallFunctionObjArgs(e->callback, frame, name,
+                                                      arg ? arg : Py_None, NULL)
+                       : NULL;
+    Py_XDECREF(name);
+    Py_XDECREF(r);
+    Py_DECREF(e);
+    return r ? 0 : -1;
+}
+
+/* ---- the Python type ---- */
+
+static int engine_init(moth_engine *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"callback", "canonic", NULL};
+    PyObject *callback, *canonic;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO:Engine", kwlist, &callback, &canonic))
+        return -1;
+    if (!moth_the_interp.code_extra_ready) {
+        Py_ssize_t index = _PyEval_RequestCodeExtraIndex(free_code_info);
+        if (index < 0) {
+            PyErr_SetString(PyExc_RuntimeError, "no code object extra slot left for moth");
+            return -1;
+        }
+        moth_the_interp.code_extra_index = index;
+        moth_the_interp.code_extra_ready = 1;
+    }
+    Py_XSETREF(self->callback, Py_NewRef(callback));
+    Py_XSETREF(self->canonic, Py_NewRef(canonic));
+    if (!self->breaks && !(self->breaks = PyDict_New()))
+        return -1;
+    if (!self->targets && !(self->targets = PyTuple_New(0)))
+        return -1;
+    return 0;
+}
+
+static PyObject *engine_stop(moth_engine *self, PyObject *unused)
+{
+    (void)unused;
+    if (self->installed)
+        moth_engine_uninstall(self);
+    self->stepping = NULL;
+    Py_RETURN_NONE;
+}
+
+/* configure(breaks, targets, stepping, frame=None): breaks is bdb's {canonic file: [lines]};
+ * targets the frames to follow; stepping, whether Python's trace function traces this thread
+ * now; frame, where the program stands (it resumes when pdb's command returns). Returns
+ * whether the engine is armed (it uninstalls itself when there is nothing to wait for). */
+static PyObject *engine_configure(moth_engine *self, PyObject *args)
+{
+    PyObject *breaks, *targets, *frame = Py_None;
+    int stepping;
+    if (!PyArg_ParseTuple(args, "O!O!p|O:configure", &PyDict_Type, &breaks, &PyTuple_Type,
+                          &targets, &stepping, &frame))
+        return NULL;
+    if (frame != Py_None && !PyFrame_Check(frame)) {
+        PyErr_SetString(PyExc_TypeError, "Engine.configure: frame must be a frame or None");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(targets); i++)
+        if (!PyFrame_Check(PyTuple_GET_ITEM(targets, i))) {
+            PyErr_SetString(PyExc_TypeError, "Engine targets must be frames");
+            return NULL;
+        }
+    PyObject *copy = PyDict_New(); /* lists copied: bdb changes its own in place */
+    PyObject *file, *lines;
+    Py_ssize_t pos = 0;
+    while (copy && PyDict_Next(breaks, &pos, &file, &lines)) {
+        PyObject *list = PySequence_List(lines);
+        if (!list || PyList_GET_SIZE(list) == 0 || PyDict_SetItem(copy, file, list) < 0) {
+            int failed = list == NULL || PyErr_Occurred();
+            Py_XDECREF(list);
+            if (failed)
+                Py_CLEAR(copy);
+            continue;
+        }
+        Py_DECREF(list);
+    }
+    if (!copy)
+        return NULL;
+    Py_SETREF(self->breaks, copy);
+    Py_SETREF(self->targets, Py_NewRef(targets));
+    self->stepping = stepping ? PyThreadState_Get() : NULL;
+    self->generation++;
+    int wanted = PyDict_GET_SIZE(self->breaks) > 0 || PyTuple_GET_SIZE(self->targets) > 0;
+    if (!wanted) {
+        if (self->installed)
+            moth_engine_uninstall(self);
+        Py_RETURN_FALSE;
+    }
+    if (!self->installed) {
+        if (moth_the_interp.debugger && moth_the_interp.debugger != self)
+            moth_engine_uninstall(moth_the_interp.debugger); /* one debugger at a time */
+        if (moth_engine_install(self) < 0)
+            return NULL;
+    }
+    if (moth_engine_rearm(self, frame == Py_None ? NULL : frame) < 0)
+        return NULL;
+    Py_RETURN_TRUE;
+}
+
+static int engine_traverse(moth_engine *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->callback);
+    Py_VISIT(self->canonic);
+    Py_VISIT(self->breaks);
+    Py_VISIT(self->targets);
+    Py_VISIT(self->instrumented);
+    Py_VISIT(self->disable);
+    return 0;
+}
+
+static int engine_clear(moth_engine *self)
+{
+    if (self->installed)
+        moth_engine_uninstall(self);
+    Py_CLEAR(self->callback);
+    Py_CLEAR(self->canonic);
+    Py_CLEAR(self->breaks);
+    Py_CLEAR(self->targets);
+    Py_CLEAR(self->instrumented);
+    Py_CLEAR(self->disable);
+    return 0;
+}
+
+static void engine_dealloc(moth_engine *self)
+{
+    PyObject_GC_UnTrack(self);
+    engine_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *engine_get_armed(moth_engine *self, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(self->installed);
+}
+
+static PyMethodDef engine_methods[] = {
+    {"configure", (PyCFunction)engine_configure, METH_VARARGS,
+     "configure(breaks, targets, stepping, frame=None) -> armed\n\n"
+     "breaks: {canonic filename: [lines]} (bdb.Bdb.breaks); targets: frames whose line,\n"
+     "return and exception events are all wanted; stepping: Python's trace function traces\n"
+     "the calling thread now, so the engine leaves it alone; frame: where the program\n"
+     "stands."},
+    {"stop", (PyCFunction)engine_stop, METH_NOARGS, "stop()\n\nRemoves every hook."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef engine_getset[] = {
+    {"armed", (getter)engine_get_armed, NULL, "whether the engine's hooks are installed", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+PyTypeObject MothEngine_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "moth._moth.Engine",
+    .tp_doc = "Engine(callback, canonic): where moth's debugger stops, beneath moth.Pdb.\n\n"
+              "callback(frame, event, arg) is called for the 'line', 'return' and 'exception'\n"
+              "events pdb may stop at; everything else runs untraced.",
+    .tp_basicsize = sizeof(moth_engine),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)engine_init,
+    .tp_dealloc = (destructor)engine_dealloc,
+    .tp_traverse = (traverseproc)engine_traverse,
+    .tp_clear = (inquiry)engine_clear,
+    .tp_methods = engine_methods,
+    .tp_getset = engine_getset,
+};

@@ -1,0 +1,78 @@
+/*
+ * engine.h: the debugger's engine, beneath moth.Pdb (src/moth/debugger.py).
+ *
+ * pdb's cost comes from its trace function: once any breakpoint is set it runs on every call
+ * of the program and on every line of every file that has a breakpoint. moth keeps pdb's own
+ * decision code (bdb's stop_here / break_here / effective, so stops, hit counts, ignore counts
+ * and conditions are pdb's exactly) but calls it only where it can stop:
+ *
+ *  - lines of code objects that hold a breakpoint (the breakpoint lines only, or every line
+ *    when the breakpoint is on the function's first line, which bdb matches on any line);
+ *  - line, return and exception events of the "target" frames: the frame `next`, `until` or
+ *    `return` will stop in (bdb's stopframe and returnframe) and the frames holding a watch.
+ *
+ * Everything else runs untraced, at full speed. While pdb steps everywhere (`step`, or the
+ * first stop of a run), Python's own trace function does the work for that thread exactly as
+ * in pdb, and the engine stays out of its way.
+ *
+ * Where the events come from is the mechanism, one per CPython generation (pyver.h,
+ * MOTH_LINES_BY_TRACE):
+ *  - engine_monitor.c (3.12+): sys.monitoring as the debugger tool. PY_START, seen once per
+ *    code object, enables LINE/PY_RETURN/PY_YIELD on the code objects above and disables
+ *    itself there; RAISE and PY_UNWIND are watched only while there are target frames.
+ *  - engine_trace.c (3.11): a frame-evaluation function sees each code object start and puts
+ *    a C trace function on the thread only while such code is the innermost frame.
+ */
+#ifndef MOTH_DEBUG_ENGINE_H
+#define MOTH_DEBUG_ENGINE_H
+
+#include "pyver.h"
+
+#include <stdint.h>
+
+typedef struct moth_engine {
+    PyObject_HEAD
+    PyObject *callback;     /* callback(frame, event, arg): bdb's dispatch for that event */
+    PyObject *canonic;      /* canonic(filename) -> the key of `breaks` (bdb.Bdb.canonic) */
+    PyObject *breaks;       /* dict: canonic filename -> list of breakpoint lines */
+    PyObject *targets;      /* tuple of frames whose every event is wanted */
+    PyThreadState *stepping;/* the thread whose events Python's trace function takes now */
+    uint32_t generation;    /* bumped whenever breaks or targets change */
+    int installed;
+    PyObject *instrumented; /* engine_monitor.c: the code objects given local events */
+    PyObject *disable;      /* engine_monitor.c: sys.monitoring.DISABLE */
+} moth_engine;
+
+/* What the engine wants of a code object's events (cached on the code, per generation). */
+typedef enum { MOTH_WANT_NONE, MOTH_WANT_BREAK_LINES, MOTH_WANT_ALL_LINES } moth_want;
+
+typedef struct moth_code_info {
+    uint32_t generation;
+    moth_want want;         /* for the breakpoints */
+    int target_code;        /* a target frame runs this code */
+    uint32_t nlines;        /* breakpoint lines of the code (sorted), for MOTH_WANT_BREAK_LINES */
+    uint32_t *lines;
+} moth_code_info;
+
+extern PyTypeObject MothEngine_Type;
+
+/* engine.c: decisions shared by the mechanisms. */
+/* The active engine (one per interpreter), or NULL. */
+moth_engine *moth_engine_active(void);
+/* What the engine wants of code, NULL on failure (a Python exception is then cleared). */
+const moth_code_info *moth_engine_code_info(moth_engine *e, PyCodeObject *code);
+/* Whether a line event at `line` of `code` run by `frame` is one pdb may stop at. */
+int moth_engine_wants_line(moth_engine *e, PyObject *frame, PyCodeObject *code, int line);
+/* Whether frame is one of the target frames. */
+int moth_engine_is_target(moth_engine *e, PyObject *frame);
+/* Calls the callback; -1 when it raised (the exception is left set, for the program). */
+int moth_engine_deliver(moth_engine *e, PyObject *frame, const char *event, PyObject *arg);
+
+/* The mechanism (engine_monitor.c or engine_trace.c). */
+int moth_engine_install(moth_engine *e);
+void moth_engine_uninstall(moth_engine *e);
+/* Breaks or targets changed (generation bumped): re-arm the events. frame (or NULL) is the
+ * frame the program is stopped in, which resumes on the calling thread. */
+int moth_engine_rearm(moth_engine *e, PyObject *frame);
+
+#endif

@@ -1,0 +1,117 @@
+/*
+ * engine_trace.c: the debugger engine's events on CPython 3.11, which has no per-code events.
+ *
+ * A frame-evaluation function (PEP 523, chained to whatever was installed before) sees every
+ * frame start and end. It puts a C trace function on the thread while the innermost frame runs
+ * code the engine wants (engine.h) and takes it off again for code it does not: when a frame
+ * starts, for the new frame's code; when it ends, for its caller's code. So a thread is traced
+ * only while such code is innermost, and all other code keeps CPython's specialised,
+ * untraced interpreter. The trace function then filters in C: a breakpoint line, or a target
+ * frame's line, return or exception, goes to pdb.
+ *
+ * A thread where Python's own trace function is installed (pdb stepping, or another tool)
+ * is left alone.
+ */
+#include "engine.h"
+
+#include "interp.h"
+
+#if MOTH_LINES_BY_TRACE
+
+static int engine_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
+{
+    (void)obj;
+    moth_engine *e = moth_engine_active();
+    if (!e || PyThreadState_Get() == e->stepping)
+        return 0;
+    int rc = 0;
+    if (what == PyTrace_LINE) {
+        PyCodeObject *code = PyFrame_GetCode(frame);
+        if (moth_engine_wants_line(e, (PyObject *)frame, code, PyFrame_GetLineNumber(frame)))
+            rc = moth_engine_deliver(e, (PyObject *)frame, "line", Py_None);
+        Py_DECREF(code);
+    } else if (what == PyTrace_RETURN && moth_engine_is_target(e, (PyObject *)frame)) {
+        rc = moth_engine_deliver(e, (PyObject *)frame, "return", arg); /* NULL: unwinding */
+    } else if (what == PyTrace_EXCEPTION && moth_engine_is_target(e, (PyObject *)frame)) {
+        rc = moth_engine_deliver(e, (PyObject *)frame, "exception", arg);
+    }
+    return rc;
+}
+
+/* Whether the engine wants the events of code's frames. */
+static int wanted(moth_engine *e, PyCodeObject *code)
+{
+    const moth_code_info *ci = code ? moth_engine_code_info(e, code) : NULL;
+    return ci && (ci->want != MOTH_WANT_NONE || ci->target_code);
+}
+
+/* Puts the engine's trace function on ts (or takes it off), unless someone else traces ts. */
+static void trace_thread(PyThreadState *ts, int on)
+{
+    Py_tracefunc current = ts->c_tracefunc;
+    if ((current != NULL && current != engine_trace) || (current == engine_trace) == on)
+        return;
+    PyObject *pending = moth_take_exception();
+    if (_PyEval_SetTrace(ts, on ? engine_trace : NULL, NULL) < 0)
+        PyErr_Clear();
+    moth_give_exception(pending);
+}
+
+static PyObject *debug_frame(PyThreadState *ts, moth_iframe *frame, int throwflag)
+{
+    _PyFrameEvalFunction next = moth_the_interp.debug_previous_eval;
+    moth_engine *e = moth_engine_active();
+    if (e && ts != e->stepping)
+        trace_thread(ts, wanted(e, moth_iframe_code(frame)));
+    PyCodeObject *caller = moth_thread_current_code(ts); /* it outlives this frame */
+    PyObject *result = next ? next(ts, frame, throwflag) : moth_eval_default(ts, frame, throwflag);
+    e = moth_engine_active(); /* the frame may have ended the session */
+    if (e && ts != e->stepping)
+        trace_thread(ts, wanted(e, caller));
+    return result;
+}
+
+int moth_engine_install(moth_engine *e)
+{
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    _PyFrameEvalFunction current = _PyInterpreterState_GetEvalFrameFunc(interp);
+    if (current != debug_frame) {
+        moth_the_interp.debug_previous_eval =
+            current == _PyEval_EvalFrameDefault ? NULL : current;
+        _PyInterpreterState_SetEvalFrameFunc(interp, debug_frame);
+    }
+    moth_the_interp.debugger = e;
+    e->installed = 1;
+    return 0;
+}
+
+void moth_engine_uninstall(moth_engine *e)
+{
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    if (_PyInterpreterState_GetEvalFrameFunc(interp) == debug_frame) {
+        _PyFrameEvalFunction previous = moth_the_interp.debug_previous_eval;
+        _PyInterpreterState_SetEvalFrameFunc(interp, previous ? previous
+                                                              : _PyEval_EvalFrameDefault);
+    }
+    for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts; ts = PyThreadState_Next(ts))
+        if (ts->c_tracefunc == engine_trace)
+            trace_thread(ts, 0);
+    if (moth_the_interp.debugger == e)
+        moth_the_interp.debugger = NULL;
+    e->installed = 0;
+}
+
+/* The frame pdb stopped in resumes next on this thread: trace it if its code is wanted now.
+ * (Frames that started under the evaluation function decide again as they end.) */
+int moth_engine_rearm(moth_engine *e, PyObject *frame)
+{
+    PyThreadState *ts = PyThreadState_Get();
+    if (frame && ts != e->stepping) {
+        PyCodeObject *code = PyFrame_GetCode((PyFrameObject *)frame);
+        trace_thread(ts, wanted(e, code));
+        Py_DECREF(code);
+    }
+    return 0;
+}
+
+#endif

@@ -1,0 +1,483 @@
+"""moth.Pdb: pdb's commands and API on moth's C engine.
+
+The command layer is the standard library's own pdb, so every command, message and format is
+pdb's. What changes is beneath it. pdb traces the whole program (a Python trace function on
+every call, and on every line of files with breakpoints); moth.Pdb hands "where can the
+program stop?" to moth._moth.Engine (csrc/debugger), which traces only the code holding a
+breakpoint and the frames `next`, `until`, `return` or a watch follow, so a breakpoint that is
+not reached costs nothing. Only while pdb steps everywhere (`step`, `stepi`) does Python's
+trace function run, for the stepping thread, exactly as in pdb.
+
+Beyond pdb: `watch`/`unwatch`/`info watch`, `stepi`/`nexti`, `disassemble`, `display/i`,
+`threads`, and breakpoints that stop in any thread.
+"""
+import bdb
+import copy
+import dis
+import pdb
+import sys
+import threading
+
+from moth._moth import Engine
+
+__all__ = ["Pdb", "run", "runeval", "runcall", "set_trace", "post_mortem", "pm"]
+
+_BDB_HAS_OPCODES = hasattr(bdb.Bdb, "dispatch_opcode")  # 3.13+
+
+
+class _Watch:
+    """A watched expression: its frame, its last value and the last line run in that frame."""
+
+    def __init__(self, number, expression, frame, value):
+        self.number = number
+        self.expression = expression
+        self.frame = frame
+        self.value = value
+        self.line = frame.f_lineno
+
+
+class Pdb(pdb.Pdb):
+    """pdb.Pdb with moth's engine beneath: same constructor, commands and output."""
+
+    _moth_engine = None
+    _moth_frame = None  # where the program stands: the frame of the last event
+    _moth_insn = None  # ("step" | "next", frame) while stepping one instruction
+    _moth_show_insn = False  # display/i
+    _moth_insn_stop = False  # the stop came from stepi/nexti: show the instruction
+    _moth_opcode_frames = ()
+    _moth_lock = threading.RLock()  # one thread at the prompt at a time
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._moth_watches = []
+        self._moth_watch_count = 0
+        self._moth_engine = Engine(self._moth_event, self.canonic)
+
+    # ---- where tracing happens ----
+
+    def _set_stopinfo(self, stopframe, returnframe, stoplineno=0, *rest):
+        super()._set_stopinfo(stopframe, returnframe, stoplineno, *rest)
+        self._moth_retarget()
+
+    def _moth_retarget(self):
+        """Tells the engine what pdb waits for now; Python's tracing only while stepping."""
+        engine = self._moth_engine
+        if engine is None:
+            return
+        if self.quitting:
+            self._moth_stop()
+            return
+        stepping = self._moth_insn is not None or self.stopframe is None
+        targets = [w.frame for w in self._moth_watches]
+        if not stepping:
+            if self.stoplineno != -1:
+                targets.append(self.stopframe)
+            if self.returnframe is not None:
+                targets.append(self.returnframe)
+        targets = tuple(dict.fromkeys(targets))
+        if stepping:
+            engine.configure(self.breaks, targets, True, None)
+            if self.botframe is not None:  # else reset(): run() or set_trace() will trace
+                self._moth_trace_stack()
+                sys.settrace(self.trace_dispatch)
+        else:
+            sys.settrace(None)
+            engine.configure(self.breaks, targets, False, self._moth_frame)
+
+    def _moth_trace_stack(self):
+        """Python's tracing for the frames the program stands in (as bdb.set_trace does)."""
+        frame = self._moth_frame
+        while frame is not None and frame is not self.botframe:
+            frame.f_trace = self.trace_dispatch
+            frame = frame.f_back
+
+    def _moth_stop(self):
+        if self._moth_engine is not None:
+            self._moth_engine.stop()
+        self._moth_watches.clear()
+        self._moth_insn = None
+        self._moth_opcodes_off()
+
+    def _moth_sync_breaks(self):
+        if self._moth_engine is not None and self._moth_engine.armed:
+            self._moth_retarget()
+
+    def set_break(self, *args, **kwargs):
+        result = super().set_break(*args, **kwargs)
+        self._moth_sync_breaks()
+        return result
+
+    def clear_break(self, *args, **kwargs):
+        result = super().clear_break(*args, **kwargs)
+        self._moth_sync_breaks()
+        return result
+
+    def clear_bpbynumber(self, arg):
+        result = super().clear_bpbynumber(arg)
+        self._moth_sync_breaks()
+        return result
+
+    def clear_all_file_breaks(self, filename):
+        result = super().clear_all_file_breaks(filename)
+        self._moth_sync_breaks()
+        return result
+
+    def clear_all_breaks(self):
+        result = super().clear_all_breaks()
+        self._moth_sync_breaks()
+        return result
+
+    def set_continue(self):
+        self._set_stopinfo(self.botframe, None, -1)
+        for frame, (lines, opcodes) in getattr(self, "frame_trace_lines_opcodes", {}).items():
+            frame.f_trace_lines, frame.f_trace_opcodes = lines, opcodes  # 3.13's bdb
+        if hasattr(self, "frame_trace_lines_opcodes"):
+            self.frame_trace_lines_opcodes = {}
+
+    def set_quit(self):
+        super().set_quit()
+        self._moth_stop()
+
+    def set_trace(self, frame=None):
+        if frame is None:
+            frame = sys._getframe().f_back
+        self._moth_frame = frame
+        super().set_trace(frame)
+
+    def run(self, cmd, globals=None, locals=None):
+        try:
+            return super().run(cmd, globals, locals)
+        finally:
+            self._moth_stop()
+
+    def runeval(self, expr, globals=None, locals=None):
+        try:
+            return super().runeval(expr, globals, locals)
+        finally:
+            self._moth_stop()
+
+    def runcall(self, func, /, *args, **kwds):
+        try:
+            return super().runcall(func, *args, **kwds)
+        finally:
+            self._moth_stop()
+
+    def _moth_run_program(self, code, globals, filename):
+        """What `moth debug` runs: the program's code in its fresh __main__ (runner.c)."""
+        self._wait_for_mainpyfile = True
+        self._user_requested_quit = False
+        self.mainpyfile = self.canonic(filename)
+        self.run(code, globals, globals)
+
+    # ---- events ----
+
+    def _moth_event(self, frame, event, arg):
+        """The engine's callback: an event pdb may stop at."""
+        self._moth_frame = frame
+        if self._moth_watches and event in ("line", "return") and \
+                self._moth_check_watches(frame, event):
+            return
+        self.trace_dispatch(frame, event, arg)
+
+    def trace_dispatch(self, frame, event, arg):
+        self._moth_frame = frame
+        if self._moth_insn is not None:
+            result = self._moth_instruction_event(frame, event)
+            if result is not NotImplemented:
+                return result
+        if event == "opcode" and not _BDB_HAS_OPCODES:
+            return self.trace_dispatch
+        if self._moth_watches and event in ("line", "return") and \
+                self._moth_check_watches(frame, event):
+            return self.trace_dispatch
+        return super().trace_dispatch(frame, event, arg)
+
+    def interaction(self, frame, traceback):
+        with self._moth_lock:
+            thread = threading.current_thread()
+            if thread is not threading.main_thread():
+                self.message("[thread %s: %s]" % (thread.ident, thread.name))
+            super().interaction(frame, traceback)
+
+    def preloop(self):
+        super().preloop()
+        if (self._moth_show_insn or self._moth_insn_stop) and self.curframe is not None:
+            self.message(self._moth_instruction(self.curframe))
+        self._moth_insn_stop = False
+
+    # ---- watches ----
+
+    @staticmethod
+    def _moth_snapshot(value):
+        try:
+            return copy.deepcopy(value)
+        except Exception:
+            return value
+
+    @staticmethod
+    def _moth_same(old, new):
+        if old is new:
+            return True
+        try:
+            return bool(old == new)
+        except Exception:
+            return False
+
+    def _moth_watch_value(self, watch):
+        try:
+            value = eval(watch.expression, watch.frame.f_globals, watch.frame.f_locals)
+        except Exception as e:
+            return "<%s>" % self._format_exc(e)
+        return self._moth_snapshot(value)
+
+    def _moth_check_watches(self, frame, event):
+        """After each line of a watch's frame: stop if its value changed. True when stopped."""
+        changed = []
+        for w in [w for w in self._moth_watches if w.frame is frame]:
+            new = self._moth_watch_value(w)
+            if not self._moth_same(w.value, new):
+                changed.append((w, w.value, new, w.line))
+                w.value = new
+            w.line = frame.f_lineno
+        ended = []
+        if event == "return":
+            ended = [w for w in self._moth_watches if w.frame is frame]
+            self._moth_watches = [w for w in self._moth_watches if w.frame is not frame]
+        for w, old, new, line in changed:
+            self.message("\nWatchpoint %d: %s\n\nOld value = %s\nNew value = %s" % (
+                w.number, w.expression, self._safe_repr(old, w.expression),
+                self._safe_repr(new, w.expression)))
+            source = self._moth_source_line(frame, line)
+            self.message("Changed by line %d: %s" % (line, source))
+        for w in ended:
+            self.message("\nWatchpoint %d deleted because the program has left the block in\n"
+                         "which its expression is valid." % w.number)
+        if changed:
+            self.interaction(frame, None)
+            if self.quitting:
+                raise bdb.BdbQuit
+        if ended:
+            self._moth_retarget()
+        return bool(changed)
+
+    @staticmethod
+    def _moth_source_line(frame, line):
+        import linecache
+        return linecache.getline(frame.f_code.co_filename, line, frame.f_globals).strip()
+
+    def do_watch(self, arg):
+        """watch expression
+        Stop right after a line of the current frame changes the value of
+        the expression, printing the old and new values and the line that
+        changed them. The watch ends when its frame returns."""
+        if not arg:
+            self.error("watch needs an expression")
+            return
+        frame = self.curframe
+        try:
+            value = eval(arg, frame.f_globals, self.curframe_locals)
+        except Exception as e:
+            self.error("cannot watch %s: %s" % (arg, self._format_exc(e)))
+            return
+        self._moth_watch_count += 1
+        w = _Watch(self._moth_watch_count, arg, frame, self._moth_snapshot(value))
+        self._moth_watches.append(w)
+        self.message("Watchpoint %d: %s = %s" % (w.number, arg, self._safe_repr(value, arg)))
+
+    def do_unwatch(self, arg):
+        """unwatch [number ...]
+        Delete the watches with the numbers given, or every watch."""
+        if not arg:
+            self._moth_watches.clear()
+            return
+        for word in arg.split():
+            try:
+                number = int(word)
+            except ValueError:
+                self.error("Non-numeric watch number %s" % word)
+                continue
+            kept = [w for w in self._moth_watches if w.number != number]
+            if len(kept) == len(self._moth_watches):
+                self.error("No watch number %d" % number)
+            else:
+                self.message("Deleted watchpoint %d" % number)
+            self._moth_watches = kept
+
+    def do_info(self, arg):
+        """info watch | info break
+        List the watches (number, frame, expression, value), or the
+        breakpoints (as "break" with no argument)."""
+        what = arg.strip()
+        if what in ("watch", "watches", "watchpoints"):
+            if not self._moth_watches:
+                self.message("No watchpoints.")
+                return
+            self.message("Num Type       Where                          What")
+            for w in self._moth_watches:
+                where = "%s() at line %d" % (w.frame.f_code.co_name, w.frame.f_lineno)
+                self.message("%-3d watchpoint %-30s %s = %s" % (
+                    w.number, where, w.expression, self._safe_repr(w.value, w.expression)))
+        elif what in ("break", "breakpoints", "b"):
+            self.do_break("")
+        else:
+            self.error("info watch | info break")
+
+    # ---- instructions ----
+
+    def _moth_instruction(self, frame):
+        """The instruction frame is about to execute, as dis shows it."""
+        for ins in dis.get_instructions(frame.f_code):
+            if ins.offset == frame.f_lasti:
+                return "--> %6d %-24s %s" % (ins.offset, ins.opname, ins.argrepr)
+        return "--> %6d (no instruction here)" % frame.f_lasti
+
+    def _moth_opcodes_on(self, frames):
+        self._moth_opcode_frames = tuple(frames)
+        for f in self._moth_opcode_frames:
+            f.f_trace_opcodes = True
+
+    def _moth_opcodes_off(self):
+        for f in self._moth_opcode_frames:
+            f.f_trace_opcodes = False
+        self._moth_opcode_frames = ()
+
+    def _moth_step_instruction(self, mode):
+        frame = self.stack[-1][0] if self.stack else self.curframe
+        self._moth_insn = (mode, frame)
+        frames = []
+        f = frame
+        while f is not None and f is not self.botframe:
+            frames.append(f)
+            f = f.f_back
+        self._moth_opcodes_on(frames if mode == "step" else frames[:1])
+        self._moth_frame = frame
+        self._set_stopinfo(self.botframe, None, -1)  # lines do not stop; the next opcode does
+
+    def _moth_instruction_event(self, frame, event):
+        mode, home = self._moth_insn
+        if event == "call":
+            if mode == "step":
+                frame.f_trace_opcodes = True
+                self._moth_opcode_frames += (frame,)
+                return self.trace_dispatch
+            return NotImplemented
+        if event == "opcode":
+            if mode == "step" or frame is home:
+                self._moth_insn = None
+                self._moth_opcodes_off()
+                self._moth_insn_stop = True
+                self._moth_frame = frame
+                self._set_stopinfo(None, None)
+                self.interaction(frame, None)
+                if self.quitting:
+                    raise bdb.BdbQuit
+            return self.trace_dispatch
+        if event == "return" and frame is home and frame.f_back is not None:
+            caller = frame.f_back
+            self._moth_insn = (mode, caller)  # the next instruction is the caller's
+            caller.f_trace = self.trace_dispatch
+            caller.f_trace_opcodes = True
+            self._moth_opcode_frames += (caller,)
+        return NotImplemented
+
+    def do_stepi(self, arg):
+        """stepi | si
+        Execute one bytecode instruction, entering calls; stop before the
+        next instruction and show it."""
+        self._moth_step_instruction("step")
+        return 1
+
+    def do_nexti(self, arg):
+        """nexti | ni
+        Execute one bytecode instruction of the current frame; a call runs
+        to its end."""
+        self._moth_step_instruction("next")
+        return 1
+
+    do_si = do_stepi
+    do_ni = do_nexti
+
+    def do_disassemble(self, arg):
+        """disassemble | dis
+        Show the bytecode of the current function, the instruction about to
+        run marked with -->."""
+        frame = self.curframe
+        dis.disassemble(frame.f_code, lasti=frame.f_lasti, file=self.stdout)
+
+    do_dis = do_disassemble
+
+    def do_display(self, arg):
+        """display [expression] | display/i
+        Display the value of the expression if it changed, each time
+        execution stops in the current frame. display/i shows the current
+        instruction at every stop. Without expression, list all display
+        expressions for the current frame."""
+        if arg.strip() in ("/i", "/i $pc"):
+            self._moth_show_insn = True
+            self.message("display/i: " + self._moth_instruction(self.curframe))
+            return
+        return super().do_display(arg)
+
+    def do_undisplay(self, arg):
+        """undisplay [expression] | undisplay/i
+        Do not display the expression any more in the current frame; without
+        expression, clear all display expressions (and display/i)."""
+        if arg.strip() in ("/i", "/i $pc") or not arg.strip():
+            self._moth_show_insn = False
+            if arg.strip():
+                return
+        return super().do_undisplay(arg)
+
+    # ---- threads ----
+
+    def do_threads(self, arg):
+        """threads
+        List the threads: identifier, name and where each stands; the thread
+        at the prompt is marked with *. The others keep running."""
+        frames = sys._current_frames()
+        me = threading.get_ident()
+        for t in threading.enumerate():
+            frame = self.stack[-1][0] if t.ident == me and self.stack else frames.get(t.ident)
+            if frame is None:
+                where = "(not started)"
+            else:
+                where = "%s(%d)%s()" % (self.canonic(frame.f_code.co_filename),
+                                        frame.f_lineno, frame.f_code.co_name)
+            self.message("%s %-16s %-20s %s" % ("*" if t.ident == me else " ", t.ident,
+                                                 t.name, where))
+
+
+# ---- the module functions, as pdb's ----
+
+def run(statement, globals=None, locals=None):
+    Pdb().run(statement, globals, locals)
+
+
+def runeval(expression, globals=None, locals=None):
+    return Pdb().runeval(expression, globals, locals)
+
+
+def runcall(*args, **kwds):
+    return Pdb().runcall(*args, **kwds)
+
+
+def set_trace(*, header=None):
+    debugger = Pdb()
+    if header is not None:
+        debugger.message(header)
+    debugger.set_trace(sys._getframe().f_back)
+
+
+def post_mortem(t=None):
+    if t is None:
+        t = sys.exc_info()[2]
+    if t is None:
+        raise ValueError("A valid traceback must be passed if no exception is being handled")
+    debugger = Pdb()
+    debugger.reset()
+    debugger.interaction(None, t)
+
+
+def pm():
+    exc = getattr(sys, "last_exc", None)
+    post_mortem(exc.__traceback__ if exc is not None else sys.last_traceback)
