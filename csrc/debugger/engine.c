@@ -279,7 +279,15 @@ static PyMethodDef engine_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static PyObject *engine_get_stepping(moth_engine *self, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(self->stepping != NULL && self->stepping == PyThreadState_Get());
+}
+
 static PyGetSetDef engine_getset[] = {
+    {"stepping", (getter)engine_get_stepping, NULL,
+     "whether Python's trace function traces the calling thread (configure's stepping)", NULL},
     {"armed", (getter)engine_get_armed, NULL, "whether the engine's hooks are installed", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };

@@ -23,16 +23,33 @@ from moth._moth import Engine
 __all__ = ["Pdb", "run", "runeval", "runcall", "set_trace", "post_mortem", "pm"]
 
 _BDB_HAS_OPCODES = hasattr(bdb.Bdb, "dispatch_opcode")  # 3.13+
+# 3.13 gives a line event to the tools in turn: Python's trace function, switched on while the
+# engine's callback stops at a line, then gets that same line event once more.
+_LINE_EVENT_REPEATS = sys.version_info >= (3, 13)
+
+
+class _NoValue:
+    """A watched expression that cannot be evaluated now (a name not yet bound...)."""
+
+    def __init__(self, text):
+        self.text = text
+
+    def __eq__(self, other):
+        return isinstance(other, _NoValue) and other.text == self.text
+
+    def __repr__(self):
+        return self.text
 
 
 class _Watch:
     """A watched expression: its frame, its last value and the last line run in that frame."""
 
-    def __init__(self, number, expression, frame, value):
+    def __init__(self, number, expression, code, frame):
         self.number = number
         self.expression = expression
+        self.code = code
         self.frame = frame
-        self.value = value
+        self.value = None
         self.line = frame.f_lineno
 
 
@@ -41,9 +58,12 @@ class Pdb(pdb.Pdb):
 
     _moth_engine = None
     _moth_frame = None  # where the program stands: the frame of the last event
-    _moth_insn = None  # ("step" | "next", frame) while stepping one instruction
+    _moth_insn = None  # ("step" | "next", frame, lasti not yet run) while stepping one
+    # instruction
     _moth_show_insn = False  # display/i
     _moth_insn_stop = False  # the stop came from stepi/nexti: show the instruction
+    _moth_at_stop = False
+    _moth_repeat = None  # (frame, line): a line event 3.13 repeats to Python's tracing
     _moth_opcode_frames = ()
     _moth_lock = threading.RLock()  # one thread at the prompt at a time
 
@@ -76,10 +96,16 @@ class Pdb(pdb.Pdb):
                 targets.append(self.returnframe)
         targets = tuple(dict.fromkeys(targets))
         if stepping:
+            was_stepping = engine.stepping
             engine.configure(self.breaks, targets, True, None)
             if self.botframe is not None:  # else reset(): run() or set_trace() will trace
                 self._moth_trace_stack()
                 sys.settrace(self.trace_dispatch)
+                for f in self._moth_opcode_frames:  # 3.13 takes them only while tracing
+                    f.f_trace_opcodes = True
+                frame = self._moth_frame
+                if _LINE_EVENT_REPEATS and not was_stepping and frame is not None:
+                    self._moth_repeat = (frame, frame.f_lineno)
         else:
             sys.settrace(None)
             engine.configure(self.breaks, targets, False, self._moth_frame)
@@ -180,6 +206,9 @@ class Pdb(pdb.Pdb):
         self.trace_dispatch(frame, event, arg)
 
     def trace_dispatch(self, frame, event, arg):
+        repeat, self._moth_repeat = self._moth_repeat, None
+        if repeat is not None and event == "line" and repeat == (frame, frame.f_lineno):
+            return self.trace_dispatch
         self._moth_frame = frame
         if self._moth_insn is not None:
             result = self._moth_instruction_event(frame, event)
@@ -193,17 +222,32 @@ class Pdb(pdb.Pdb):
         return super().trace_dispatch(frame, event, arg)
 
     def interaction(self, frame, traceback):
+        if self._moth_insn is not None:  # a breakpoint or watch stopped an instruction step
+            self._moth_insn = None
+            self._moth_opcodes_off()
         with self._moth_lock:
             thread = threading.current_thread()
             if thread is not threading.main_thread():
                 self.message("[thread %s: %s]" % (thread.ident, thread.name))
             super().interaction(frame, traceback)
 
-    def preloop(self):
-        super().preloop()
-        if (self._moth_show_insn or self._moth_insn_stop) and self.curframe is not None:
-            self.message(self._moth_instruction(self.curframe))
-        self._moth_insn_stop = False
+    def setup(self, f, tb):
+        self._moth_at_stop = True  # the next stack entry printed is the stop's
+        return super().setup(f, tb)
+
+    def print_stack_entry(self, frame_lineno, prompt_prefix=pdb.line_prefix):
+        super().print_stack_entry(frame_lineno, prompt_prefix)
+        if self._moth_at_stop and (self._moth_show_insn or self._moth_insn_stop):
+            self.message(self._moth_instruction(frame_lineno[0]))
+        self._moth_at_stop = self._moth_insn_stop = False
+
+    def precmd(self, line):
+        # "display/i" is one word to pdb's parser (and a division to 3.13's)
+        stripped = line.lstrip()
+        for command in ("display/i", "undisplay/i"):
+            if stripped.startswith(command):
+                line = command[:-2] + " /i" + stripped[len(command):]
+        return super().precmd(line)
 
     # ---- watches ----
 
@@ -223,11 +267,15 @@ class Pdb(pdb.Pdb):
         except Exception:
             return False
 
-    def _moth_watch_value(self, watch):
+    def _moth_watch_value(self, watch, locals=None):
+        frame = watch.frame
         try:
-            value = eval(watch.expression, watch.frame.f_globals, watch.frame.f_locals)
+            value = eval(watch.code, frame.f_globals,
+                         frame.f_locals if locals is None else locals)
+        except NameError:
+            return _NoValue("<undefined>")
         except Exception as e:
-            return "<%s>" % self._format_exc(e)
+            return _NoValue("<%s>" % self._format_exc(e))
         return self._moth_snapshot(value)
 
     def _moth_check_watches(self, frame, event):
@@ -273,16 +321,16 @@ class Pdb(pdb.Pdb):
         if not arg:
             self.error("watch needs an expression")
             return
-        frame = self.curframe
         try:
-            value = eval(arg, frame.f_globals, self.curframe_locals)
-        except Exception as e:
+            code = compile(arg, "<watch>", "eval")
+        except SyntaxError as e:
             self.error("cannot watch %s: %s" % (arg, self._format_exc(e)))
             return
         self._moth_watch_count += 1
-        w = _Watch(self._moth_watch_count, arg, frame, self._moth_snapshot(value))
+        w = _Watch(self._moth_watch_count, arg, code, self.curframe)
+        w.value = self._moth_watch_value(w, self.curframe_locals)
         self._moth_watches.append(w)
-        self.message("Watchpoint %d: %s = %s" % (w.number, arg, self._safe_repr(value, arg)))
+        self.message("Watchpoint %d: %s = %s" % (w.number, arg, self._safe_repr(w.value, arg)))
 
     def do_unwatch(self, arg):
         """unwatch [number ...]
@@ -343,7 +391,7 @@ class Pdb(pdb.Pdb):
 
     def _moth_step_instruction(self, mode):
         frame = self.stack[-1][0] if self.stack else self.curframe
-        self._moth_insn = (mode, frame)
+        self._moth_insn = (mode, frame, frame.f_lasti)  # that instruction has not run yet
         frames = []
         f = frame
         while f is not None and f is not self.botframe:
@@ -354,7 +402,7 @@ class Pdb(pdb.Pdb):
         self._set_stopinfo(self.botframe, None, -1)  # lines do not stop; the next opcode does
 
     def _moth_instruction_event(self, frame, event):
-        mode, home = self._moth_insn
+        mode, home, not_run = self._moth_insn
         if event == "call":
             if mode == "step":
                 frame.f_trace_opcodes = True
@@ -362,6 +410,9 @@ class Pdb(pdb.Pdb):
                 return self.trace_dispatch
             return NotImplemented
         if event == "opcode":
+            if frame is home and frame.f_lasti == not_run:
+                self._moth_insn = (mode, home, None)  # its own event, after a line event
+                return self.trace_dispatch
             if mode == "step" or frame is home:
                 self._moth_insn = None
                 self._moth_opcodes_off()
@@ -374,7 +425,7 @@ class Pdb(pdb.Pdb):
             return self.trace_dispatch
         if event == "return" and frame is home and frame.f_back is not None:
             caller = frame.f_back
-            self._moth_insn = (mode, caller)  # the next instruction is the caller's
+            self._moth_insn = (mode, caller, None)  # the next instruction is the caller's
             caller.f_trace = self.trace_dispatch
             caller.f_trace_opcodes = True
             self._moth_opcode_frames += (caller,)
@@ -441,7 +492,7 @@ class Pdb(pdb.Pdb):
             if frame is None:
                 where = "(not started)"
             else:
-                where = "%s(%d)%s()" % (self.canonic(frame.f_code.co_filename),
+                where = "%s(%s)%s()" % (self.canonic(frame.f_code.co_filename),
                                         frame.f_lineno, frame.f_code.co_name)
             self.message("%s %-16s %-20s %s" % ("*" if t.ident == me else " ", t.ident,
                                                  t.name, where))
