@@ -13,11 +13,6 @@
 
 #include <stdlib.h>
 
-moth_engine *moth_engine_active(void)
-{
-    return moth_the_interp.debugger;
-}
-
 /* ---- per code object decisions, cached on the code object (co_extra) ---- */
 
 static void free_code_info(void *p)
@@ -77,7 +72,7 @@ static void decide(moth_engine *e, PyCodeObject *code, moth_code_info *ci)
         ci->want = MOTH_WANT_BREAK_LINES;
 }
 
-const moth_code_info *moth_engine_code_info(moth_engine *e, PyCodeObject *code)
+const moth_code_info *moth_engine_decide(moth_engine *e, PyCodeObject *code)
 {
     Py_ssize_t index = moth_the_interp.code_extra_index;
     void *extra = NULL;

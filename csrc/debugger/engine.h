@@ -30,6 +30,8 @@
 
 #include <stdint.h>
 
+#include "interp.h"
+
 typedef struct moth_engine {
     PyObject_HEAD
     PyObject *callback;     /* callback(frame, event, arg): bdb's dispatch for that event */
@@ -58,9 +60,24 @@ extern PyTypeObject MothEngine_Type;
 
 /* engine.c: decisions shared by the mechanisms. */
 /* The active engine (one per interpreter), or NULL. */
-moth_engine *moth_engine_active(void);
-/* What the engine wants of code, NULL on failure (a Python exception is then cleared). */
-const moth_code_info *moth_engine_code_info(moth_engine *e, PyCodeObject *code);
+static inline moth_engine *moth_engine_active(void)
+{
+    return moth_the_interp.debugger;
+}
+
+/* What the engine wants of code, decided anew (engine.c). */
+const moth_code_info *moth_engine_decide(moth_engine *e, PyCodeObject *code);
+
+/* What the engine wants of code, NULL on failure (a Python exception is then cleared). The
+ * frame hook asks this at every call: the decision made in this generation is reused. */
+static inline const moth_code_info *moth_engine_code_info(moth_engine *e, PyCodeObject *code)
+{
+    void *extra = NULL;
+    if (_PyCode_GetExtra((PyObject *)code, moth_the_interp.code_extra_index, &extra) == 0 &&
+        extra && ((moth_code_info *)extra)->generation == e->generation)
+        return extra;
+    return moth_engine_decide(e, code);
+}
 /* Whether a line event at `line` of `code` run by `frame` is one pdb may stop at. */
 int moth_engine_wants_line(moth_engine *e, PyObject *frame, PyCodeObject *code, int line);
 /* Whether frame is one of the target frames. */

@@ -14,6 +14,7 @@
  */
 #include "engine.h"
 
+#include "common.h"
 #include "interp.h"
 
 #if MOTH_LINES_BY_TRACE
@@ -61,12 +62,20 @@ static PyObject *debug_frame(PyThreadState *ts, moth_iframe *frame, int throwfla
 {
     _PyFrameEvalFunction next = moth_the_interp.debug_previous_eval;
     moth_engine *e = moth_engine_active();
-    if (e && ts != e->stepping)
-        trace_thread(ts, wanted(e, moth_iframe_code(frame)));
+    if (MOTH_UNLIKELY(!e || ts == e->stepping))
+        return next ? next(ts, frame, throwflag) : moth_eval_default(ts, frame, throwflag);
     PyCodeObject *caller = moth_thread_current_code(ts); /* it outlives this frame */
+    int traced = ts->c_tracefunc == engine_trace;
+    int want = wanted(e, moth_iframe_code(frame));
+    uint32_t generation = e->generation;
+    if (want != traced)
+        trace_thread(ts, want);
     PyObject *result = next ? next(ts, frame, throwflag) : moth_eval_default(ts, frame, throwflag);
+    /* The common case costs nothing more: the caller resumes as it was, nothing changed. */
     e = moth_engine_active(); /* the frame may have ended the session */
-    if (e && ts != e->stepping)
+    if (MOTH_UNLIKELY(e && ts != e->stepping &&
+                      (want != traced || e->generation != generation ||
+                       (ts->c_tracefunc == engine_trace) != traced)))
         trace_thread(ts, wanted(e, caller));
     return result;
 }

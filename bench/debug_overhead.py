@@ -1,0 +1,116 @@
+"""What a debugger costs a program it is not stopping: moth debug against pdb.
+
+    python bench/debug_overhead.py [--python PY] [--reps N] [--write]
+
+Two sessions, each given to `moth debug` and to `python -m pdb` as the same -c/--command
+commands (then `quit` at the restart prompt):
+  - breakpoint not reached: a breakpoint in json.dumps (a function the program never calls,
+    in a file it never runs), continue;
+  - next over a long call: a breakpoint on the workload's `result = main(...)` line, continue,
+    then `next`, which runs the whole computation in the frame below.
+Workloads: fib (recursion of tiny calls) and newton (numeric loops with small calls), sized
+so that pdb's runs stay short. Paired runs (bench/pairing.py), whole-process wall time,
+median ratio to the plain run.
+"""
+import argparse
+import datetime
+import os
+import shlex
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from pairing import machine_line, paired  # noqa: E402
+
+WORKLOADS = {"fib": ["29"], "newton": ["2500"]}
+
+
+def main_call_line(script):
+    with open(script) as f:
+        for number, text in enumerate(f, 1):
+            if text.strip().startswith("result = main("):
+                return number
+    raise SystemExit("no `result = main(` line in " + script)
+
+
+def unreached_line(py):
+    """A line of json.dumps: a function the workloads never call, in a file they never run."""
+    path = subprocess.run([py, "-c", "import json; print(json.__file__)"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    with open(path) as f:
+        text = f.read().splitlines()
+    start = next(i for i, t in enumerate(text) if t.startswith("def dumps("))
+    line = next(i for i in range(start, len(text)) if text[i].startswith("    return "))
+    return "%s:%d" % (path, line + 1)
+
+
+def sessions(py, script):
+    return {
+        "breakpoint not reached": ["break " + unreached_line(py), "continue"],
+        "next over main()": ["break %s:%d" % (script, main_call_line(script)), "continue",
+                             "next", "continue"],
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--python", default=sys.executable)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--write", action="store_true")
+    args = ap.parse_args()
+    py = args.python
+    version = subprocess.run([py, "-c", "import sys; print(sys.version.split()[0])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "src"), NO_COLOR="1")
+    quit_file = os.path.join(HERE, "workloads", ".quit")
+    with open(quit_file, "w") as f:
+        f.write("quit\n" * 4)
+    rows = []
+    for w, wargs in WORKLOADS.items():
+        script = os.path.join(HERE, "workloads", w + ".py")
+        for session, commands in sessions(py, script).items():
+            tools = {
+                "moth debug": ["sh", "-c", 'exec "$@" < ' + shlex.quote(quit_file), "sh",
+                               py, "-m", "moth", "debug"]
+                + sum((["--command", c] for c in commands), []) + [script] + wargs,
+                "pdb": ["sh", "-c", 'exec "$@" < ' + shlex.quote(quit_file), "sh",
+                        py, "-m", "pdb"] + sum((["-c", c] for c in commands), []) + [script]
+                + wargs,
+            }
+            print("== %s, %s (CPython %s)" % (w, session, version), file=sys.stderr)
+            series = paired([py, script] + wargs, tools, reps=args.reps, env=env,
+                            same_output=False)
+            for s in series.values():  # the program must have run to its end under both
+                if not s.failed and any(w + " " + wargs[0] not in t.stdout for _, t in s.pairs):
+                    s.failed = "the program's output is missing"
+            rows.append((w, session, series))
+    os.unlink(quit_file)
+    cmd = "python bench/debug_overhead.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    names = ["moth debug", "pdb"]
+    lines = ["### Debugger overhead, CPython %s (%s)" % (
+                 version, datetime.datetime.now().strftime("%Y-%m-%d %H:%M")), "",
+             "`%s`; %s; %d paired runs; whole-process wall time (startup included), "
+             "debugger / plain, median (min-max)." % (cmd, machine_line(), args.reps), "",
+             "| workload | session | moth debug | pdb |", "|---|---|---|---|"]
+    for w, session, series in rows:
+        cells = []
+        for n in names:
+            s = series[n]
+            if s.failed or not s.pairs:
+                cells.append("failed: " + s.failed[:60])
+            else:
+                r = s.ratios()
+                cells.append("%.2fx (%.2f-%.2f)" % (s.median(), min(r), max(r)))
+        lines.append("| %s | %s | %s |" % (w, session, " | ".join(cells)))
+    lines.append("")
+    text = "\n".join(lines)
+    print(text)
+    if args.write:
+        with open(os.path.join(HERE, "RESULTS.md"), "a") as f:
+            f.write("\n" + text + "\n")
+
+
+if __name__ == "__main__":
+    main()
