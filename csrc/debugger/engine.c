@@ -234,6 +234,7 @@ static int engine_traverse(moth_engine *self, visitproc visit, void *arg)
     Py_VISIT(self->targets);
     Py_VISIT(self->instrumented);
     Py_VISIT(self->disable);
+    Py_VISIT(self->pin_frame);
     return 0;
 }
 
@@ -247,6 +248,7 @@ static int engine_clear(moth_engine *self)
     Py_CLEAR(self->targets);
     Py_CLEAR(self->instrumented);
     Py_CLEAR(self->disable);
+    Py_CLEAR(self->pin_frame);
     return 0;
 }
 

@@ -41,6 +41,8 @@ typedef struct moth_engine {
     PyThreadState *stepping;/* the thread whose events Python's trace function takes now */
     uint32_t generation;    /* bumped whenever breaks or targets change */
     int installed;
+    PyThreadState *pin_ts;  /* engine_trace.c: the thread pinned traced, see there */
+    PyObject *pin_frame;    /* engine_trace.c: its innermost frame from before the pin */
     PyObject *instrumented; /* engine_monitor.c: the code objects given local events */
     PyObject *disable;      /* engine_monitor.c: sys.monitoring.DISABLE */
 } moth_engine;

@@ -19,11 +19,15 @@
 
 #if MOTH_LINES_BY_TRACE
 
+static void trace_thread(PyThreadState *ts, int on);
+static void pin_moves_out(moth_engine *e, PyThreadState *ts, PyFrameObject *returning);
+
 static int engine_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
 {
     (void)obj;
     moth_engine *e = moth_engine_active();
-    if (!e || PyThreadState_Get() == e->stepping)
+    PyThreadState *ts = PyThreadState_Get();
+    if (!e || ts == e->stepping)
         return 0;
     int rc = 0;
     if (what == PyTrace_LINE) {
@@ -31,8 +35,12 @@ static int engine_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject 
         if (moth_engine_wants_line(e, (PyObject *)frame, code, PyFrame_GetLineNumber(frame)))
             rc = moth_engine_deliver(e, (PyObject *)frame, "line", Py_None);
         Py_DECREF(code);
-    } else if (what == PyTrace_RETURN && moth_engine_is_target(e, (PyObject *)frame)) {
-        rc = moth_engine_deliver(e, (PyObject *)frame, "return", arg); /* NULL: unwinding */
+    } else if (what == PyTrace_RETURN) {
+        if (moth_engine_is_target(e, (PyObject *)frame))
+            rc = moth_engine_deliver(e, (PyObject *)frame, "return", arg); /* NULL: unwinding */
+        e = moth_engine_active();
+        if (e && e->pin_ts == ts && e->pin_frame == (PyObject *)frame)
+            pin_moves_out(e, ts, frame);
     } else if (what == PyTrace_EXCEPTION && moth_engine_is_target(e, (PyObject *)frame)) {
         rc = moth_engine_deliver(e, (PyObject *)frame, "exception", arg);
     }
@@ -44,6 +52,23 @@ static int wanted(moth_engine *e, PyCodeObject *code)
 {
     const moth_code_info *ci = code ? moth_engine_code_info(e, code) : NULL;
     return ci && (ci->want != MOTH_WANT_NONE || ci->target_code);
+}
+
+/* Whether f or a frame below it runs wanted code. */
+static int chain_wanted(moth_engine *e, PyFrameObject *f)
+{
+    int found = 0;
+    Py_XINCREF(f);
+    while (f && !found) {
+        PyCodeObject *code = PyFrame_GetCode(f);
+        found = wanted(e, code);
+        Py_DECREF(code);
+        PyFrameObject *back = PyFrame_GetBack(f);
+        Py_DECREF(f);
+        f = back;
+    }
+    Py_XDECREF(f);
+    return found;
 }
 
 /* Puts the engine's trace function on ts (or takes it off), unless someone else traces ts. */
@@ -58,25 +83,65 @@ static void trace_thread(PyThreadState *ts, int on)
     moth_give_exception(pending);
 }
 
+/*
+ * The pin. The frames that were running when the engine was (re)armed started without the
+ * evaluation function deciding for them (it was not installed, or pdb was stepping), so
+ * nothing would switch tracing back on when the program returns into one of them. While one
+ * of them runs wanted code, the thread stays traced whenever one of them is innermost
+ * (pin_frame: the innermost of them); each one's return event moves the pin out a frame, and
+ * when none of the rest runs wanted code the pin is dropped.
+ */
+static void pin(moth_engine *e, PyThreadState *ts, PyFrameObject *f)
+{
+    Py_CLEAR(e->pin_frame);
+    e->pin_ts = NULL;
+    if (f && chain_wanted(e, f)) {
+        e->pin_ts = ts;
+        e->pin_frame = Py_NewRef((PyObject *)f);
+    }
+}
+
+static void pin_moves_out(moth_engine *e, PyThreadState *ts, PyFrameObject *returning)
+{
+    PyFrameObject *back = PyFrame_GetBack(returning);
+    pin(e, ts, back);
+    if (!e->pin_ts) { /* the caller resumes as the engine wants its code */
+        PyCodeObject *code = back ? PyFrame_GetCode(back) : NULL;
+        trace_thread(ts, wanted(e, code));
+        Py_XDECREF(code);
+    }
+    Py_XDECREF(back);
+}
+
+/* The tracing the caller (iframe `caller`, running `code`) resumes with, after a change. */
+static int resume_traced(moth_engine *e, PyThreadState *ts, moth_iframe *caller)
+{
+    if (e->pin_ts == ts && caller &&
+        caller == moth_frame_iframe((PyFrameObject *)e->pin_frame))
+        return 1;
+    return wanted(e, caller ? moth_iframe_code(caller) : NULL);
+}
+
 static PyObject *debug_frame(PyThreadState *ts, moth_iframe *frame, int throwflag)
 {
     _PyFrameEvalFunction next = moth_the_interp.debug_previous_eval;
     moth_engine *e = moth_engine_active();
-    if (MOTH_UNLIKELY(!e || ts == e->stepping))
+    if (MOTH_UNLIKELY(!e))
         return next ? next(ts, frame, throwflag) : moth_eval_default(ts, frame, throwflag);
-    PyCodeObject *caller = moth_thread_current_code(ts); /* it outlives this frame */
+    /* (A thread pdb steps through is traced by Python's trace function, which trace_thread
+     * leaves alone; its frames still take part, as stepping may end while they run.) */
+    moth_iframe *caller = moth_thread_current_iframe(ts); /* it outlives this frame */
     int traced = ts->c_tracefunc == engine_trace;
     int want = wanted(e, moth_iframe_code(frame));
     uint32_t generation = e->generation;
     if (want != traced)
         trace_thread(ts, want);
     PyObject *result = next ? next(ts, frame, throwflag) : moth_eval_default(ts, frame, throwflag);
-    /* The common case costs nothing more: the caller resumes as it was, nothing changed. */
+    /* The common case costs one test: the caller resumes as it was, nothing changed. */
     e = moth_engine_active(); /* the frame may have ended the session */
-    if (MOTH_UNLIKELY(e && ts != e->stepping &&
-                      (want != traced || e->generation != generation ||
-                       (ts->c_tracefunc == engine_trace) != traced)))
-        trace_thread(ts, wanted(e, caller));
+    if (MOTH_UNLIKELY(e && (want != traced || e->generation != generation ||
+                            (ts->c_tracefunc == engine_trace) != traced)))
+        trace_thread(ts, e->generation != generation ? resume_traced(e, ts, caller) : traced);
     return result;
 }
 
@@ -108,18 +173,19 @@ void moth_engine_uninstall(moth_engine *e)
     if (moth_the_interp.debugger == e)
         moth_the_interp.debugger = NULL;
     e->installed = 0;
+    e->pin_ts = NULL;
+    Py_CLEAR(e->pin_frame);
 }
 
-/* The frame pdb stopped in resumes next on this thread: trace it if its code is wanted now.
- * (Frames that started under the evaluation function decide again as they end.) */
+/* The frame pdb stopped in resumes next on this thread: pin the frames running now.
+ * (Frames that start from now on decide for themselves as they start and end.) */
 int moth_engine_rearm(moth_engine *e, PyObject *frame)
 {
     PyThreadState *ts = PyThreadState_Get();
-    if (frame && ts != e->stepping) {
-        PyCodeObject *code = PyFrame_GetCode((PyFrameObject *)frame);
-        trace_thread(ts, wanted(e, code));
-        Py_DECREF(code);
-    }
+    if (ts == e->stepping)
+        return 0;
+    pin(e, ts, (PyFrameObject *)frame);
+    trace_thread(ts, e->pin_ts == ts);
     return 0;
 }
 

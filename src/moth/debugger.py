@@ -11,9 +11,11 @@ trace function run, for the stepping thread, exactly as in pdb.
 Beyond pdb: `watch`/`unwatch`/`info watch`, `stepi`/`nexti`, `disassemble`, `display/i`,
 `threads`, and breakpoints that stop in any thread.
 """
+import atexit
 import bdb
 import copy
 import dis
+import os
 import pdb
 import sys
 import threading
@@ -26,6 +28,15 @@ _BDB_HAS_OPCODES = hasattr(bdb.Bdb, "dispatch_opcode")  # 3.13+
 # 3.13 gives a line event to the tools in turn: Python's trace function, switched on while the
 # engine's callback stops at a line, then gets that same line event once more.
 _LINE_EVENT_REPEATS = sys.version_info >= (3, 13)
+
+
+def _wants_colour(stream):
+    """Colour only for a terminal, and never with NO_COLOR or TERM=dumb."""
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+    return tty and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
 class _NoValue:
@@ -67,16 +78,63 @@ class Pdb(pdb.Pdb):
     _moth_opcode_frames = ()
     _moth_lock = threading.RLock()  # one thread at the prompt at a time
 
+    _moth_history_loaded = False
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._moth_watches = []
         self._moth_watch_count = 0
         self._moth_engine = Engine(self._moth_event, self.canonic)
+        self._moth_colour = _wants_colour(self.stdout)
+        if self._moth_colour and self.use_rawinput and self.prompt == "(Pdb) ":
+            self.prompt = "\x01\x1b[1;34m\x02(Pdb)\x01\x1b[0m\x02 "  # \x01..\x02: no width
+        if self.use_rawinput and _wants_colour(self.stdin):
+            self._moth_keep_history()
+
+    # ---- a person at the terminal ----
+
+    @classmethod
+    def _moth_keep_history(cls):
+        """readline history kept across sessions in ~/.moth_history (MOTH_HISTORY)."""
+        if Pdb._moth_history_loaded:
+            return
+        Pdb._moth_history_loaded = True
+        try:
+            import readline
+        except ImportError:
+            return
+        path = os.environ.get("MOTH_HISTORY") or os.path.expanduser("~/.moth_history")
+        try:
+            readline.read_history_file(path)
+        except OSError:
+            pass
+        readline.set_history_length(1000)
+
+        def save():
+            try:
+                readline.write_history_file(path)
+            except OSError:
+                pass
+        atexit.register(save)
+
+    def print_stack_entry(self, frame_lineno, prompt_prefix=pdb.line_prefix):
+        if not self._moth_colour:
+            super().print_stack_entry(frame_lineno, prompt_prefix)
+        else:  # where in bold, the current line in green
+            frame = frame_lineno[0]
+            text = self.format_stack_entry(frame_lineno, prompt_prefix)
+            where, sep, source = text.partition(prompt_prefix)
+            self.message("\x1b[1m%s%s\x1b[0m%s" % (
+                "> " if frame is self.curframe else "  ", where,
+                sep and "\x1b[32m" + sep + source + "\x1b[0m"))
+        if self._moth_at_stop and (self._moth_show_insn or self._moth_insn_stop):
+            self.message(self._moth_instruction(frame_lineno[0]))
+        self._moth_at_stop = self._moth_insn_stop = False
 
     # ---- where tracing happens ----
 
-    def _set_stopinfo(self, stopframe, returnframe, stoplineno=0, *rest):
-        super()._set_stopinfo(stopframe, returnframe, stoplineno, *rest)
+    def _set_stopinfo(self, stopframe, returnframe, stoplineno=0, *rest, **options):
+        super()._set_stopinfo(stopframe, returnframe, stoplineno, *rest, **options)
         self._moth_retarget()
 
     def _moth_retarget(self):
@@ -90,7 +148,9 @@ class Pdb(pdb.Pdb):
         stepping = self._moth_insn is not None or self.stopframe is None
         targets = [w.frame for w in self._moth_watches]
         if not stepping:
-            if self.stoplineno != -1:
+            # (bdb.run's own frame, below the program, is never traced: pdb does not stop there)
+            if self.stoplineno != -1 and not (self.stopframe is self.botframe and
+                                              self.botframe.f_trace is None):
                 targets.append(self.stopframe)
             if self.returnframe is not None:
                 targets.append(self.returnframe)
@@ -160,6 +220,15 @@ class Pdb(pdb.Pdb):
         if hasattr(self, "frame_trace_lines_opcodes"):
             self.frame_trace_lines_opcodes = {}
 
+    def sigint_handler(self, signum, frame):
+        """Ctrl-C while the program runs: stop at the line it is on (as pdb). Tracing starts
+        in set_trace, and nothing of moth's is called after it, so nothing of moth's stops."""
+        if self.allow_kbdint:
+            raise KeyboardInterrupt
+        self.message("\nProgram interrupted. (Use 'cont' to resume).")
+        self._moth_frame = frame
+        bdb.Bdb.set_trace(self, frame)
+
     def set_quit(self):
         super().set_quit()
         self._moth_stop()
@@ -200,6 +269,7 @@ class Pdb(pdb.Pdb):
     def _moth_event(self, frame, event, arg):
         """The engine's callback: an event pdb may stop at."""
         self._moth_frame = frame
+        frame.f_trace = self.trace_dispatch  # `jump` sets f_lineno, only for a traced frame
         if self._moth_watches and event in ("line", "return") and \
                 self._moth_check_watches(frame, event):
             return
@@ -234,12 +304,6 @@ class Pdb(pdb.Pdb):
     def setup(self, f, tb):
         self._moth_at_stop = True  # the next stack entry printed is the stop's
         return super().setup(f, tb)
-
-    def print_stack_entry(self, frame_lineno, prompt_prefix=pdb.line_prefix):
-        super().print_stack_entry(frame_lineno, prompt_prefix)
-        if self._moth_at_stop and (self._moth_show_insn or self._moth_insn_stop):
-            self.message(self._moth_instruction(frame_lineno[0]))
-        self._moth_at_stop = self._moth_insn_stop = False
 
     def precmd(self, line):
         # "display/i" is one word to pdb's parser (and a division to 3.13's)

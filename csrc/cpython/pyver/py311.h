@@ -86,12 +86,17 @@ static inline void moth_set_trace_all(Py_tracefunc func, PyObject *arg)
             PyErr_Clear();
 }
 
-/* The code of the frame the thread is running now (before a new frame starts: its caller),
- * or NULL (the debugger's engine_trace.c). */
-static inline PyCodeObject *moth_thread_current_code(PyThreadState *ts)
+/* The interpreter frame of a frame object. */
+static inline moth_iframe *moth_frame_iframe(PyFrameObject *f)
 {
-    _PyInterpreterFrame *f = ts->cframe ? ts->cframe->current_frame : NULL;
-    return f ? f->f_code : NULL;
+    return f->f_frame;
+}
+
+/* The frame the thread is running now (before a new frame starts: its caller), or NULL
+ * (the debugger's engine_trace.c). */
+static inline moth_iframe *moth_thread_current_iframe(PyThreadState *ts)
+{
+    return ts->cframe ? ts->cframe->current_frame : NULL;
 }
 
 /* ---- advice (bytecode.c): CPython 3.11's opcodes as moth's instruction kinds ----

@@ -1,0 +1,409 @@
+"""moth debug and moth.Pdb: pdb's sessions exactly, on an engine that traces only what can stop;
+watches, instruction stepping, threads, post-mortem, set_trace, a real terminal."""
+import dis
+import io
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import PROGRAMS, moth_env, run_moth
+
+DEBUGGEE = PROGRAMS / "debuggee.py"
+SOURCE = DEBUGGEE.read_text().splitlines()
+
+
+def line_of(text, source=SOURCE):
+    """The number of the first line of the program that holds text."""
+    return next(i for i, line in enumerate(source, 1) if text in line)
+
+
+def moth_session(commands, script=DEBUGGEE, *args, env=None):
+    return run_moth("debug", script, *args, input="\n".join(commands) + "\n", env=env,
+                    timeout=60)
+
+
+def pdb_session(commands, script=DEBUGGEE):
+    proc = subprocess.run([sys.executable, "-m", "pdb", str(script)],
+                          input="\n".join(commands) + "\n", capture_output=True, text=True,
+                          env=moth_env(), timeout=60)
+    # pdb runs the script through exec of a string: one frame moth does not have
+    return "".join(line for line in proc.stdout.splitlines(True)
+                   if line != "  <string>(1)<module>()\n")
+
+
+# Each session is run by pdb and by moth debug; the transcripts must be identical.
+SESSIONS = {
+    "stepping": ["break add", "continue", "where", "args", "p a, b", "pp [a, b]", "whatis a",
+                 "next", "step", "step", "retval", "until", "return", "continue", "break",
+                 "tbreak fact", "continue", "bt", "up", "down", "list", "longlist"],
+    "conditions and counts": ["break add", "condition 1 a > 3", "continue", "p a, b",
+                              "disable 1", "break guarded", "continue", "step", "next", "next",
+                              "ignore 3 1", "enable 1", "continue", "continue", "break",
+                              "clear 1", "break", "continue"],
+    "commands and displays": ["break add", "commands 1", "silent", "p 'in add', a, b", "end",
+                              "continue", "display c", "next", "continue", "undisplay",
+                              "alias pa p a", "pa", "unalias pa", "clear", "y", "continue"],
+    "recursion and generators": ["break fact", "continue", "continue", "where", "return",
+                                 "return", "clear", "y", "break squares", "continue", "next",
+                                 "next", "next", "continue"],
+    "exceptions": ["break guarded", "continue", "step", "step", "step", "step", "continue"],
+    "bad input": ["frobnicate", "p undefined_name", "break 9999", "break nofile.py:3",
+                  "list 5000", "condition 99 x", "enable 42", "p 1 +", "up 99", "jump",
+                  "break add", "continue", "jump 1", "continue"],
+    "module breakpoints and jump": ["break %d" % line_of("print(\"results\""), "continue",
+                                    "p x, y, z, g", "jump %d" % line_of("return x"),
+                                    "continue"],
+    "help": ["help break", "help next", "help p", "continue"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SESSIONS))
+def test_session_is_pdbs(name):
+    commands = SESSIONS[name] + ["quit"]
+    moth = moth_session(commands)
+    assert moth.returncode == 0, moth.stderr
+    expected = pdb_session(commands)
+    assert moth.stdout == expected
+    assert moth.stdout.count("(Pdb)") >= len(SESSIONS[name]) // 2  # the session ran
+
+
+def test_help_lists_the_new_commands():
+    out = moth_session(["help", "help watch", "help stepi", "quit"]).stdout
+    for command in ("watch", "unwatch", "stepi", "nexti", "disassemble", "threads", "info"):
+        assert re.search(r"\b%s\b" % command, out.split("(Pdb)")[1]), command
+    assert "Stop right after a line of the current frame changes the value" in out
+    assert "Execute one bytecode instruction" in out
+
+
+def test_first_stop_end_and_restart():
+    proc = moth_session(["continue", "continue", "quit"], DEBUGGEE, "a", "b")
+    out = proc.stdout
+    assert out.startswith("> %s(1)<module>()\n" % DEBUGGEE)
+    assert out.count("results 10 120 5 -1\ndone 3\n") == 2  # the program's own sys.argv
+    assert out.count("The program finished and will be restarted") == 2
+    assert proc.returncode == 0
+
+
+def test_post_mortem_at_the_frame_that_raised(program):
+    script = program("boom.py", textwrap.dedent("""\
+        def inner(value):
+            local = value * 2
+            raise ValueError("bad %d" % local)
+
+        def outer():
+            inner(21)
+
+        outer()
+        """))
+    proc = moth_session(["continue", "p local", "where", "quit"], script)
+    out = proc.stdout
+    assert "Uncaught exception. Entering post mortem debugging" in out
+    assert "Running 'cont' or 'step' will restart the program" in out
+    assert "> %s(3)inner()\n-> raise ValueError" % script in out
+    assert "(Pdb) 42\n" in out
+    assert 'ValueError: bad 42' in proc.stdout + proc.stderr
+
+
+def test_sys_exit_is_reported(program):
+    script = program("exits.py", "import sys\nprint('bye')\nsys.exit(7)\n")
+    proc = moth_session(["continue", "quit"], script)
+    assert "bye\nThe program exited via sys.exit(). Exit status: 7\n" in proc.stdout
+
+
+def test_restart_with_new_arguments(program):
+    script = program("args.py", "import sys\nprint('argv', sys.argv[1:])\n")
+    proc = moth_session(["run one two", "continue", "quit"], script, "zero")
+    assert "Restarting %s with arguments:\n\tone two\n" % script in proc.stdout
+    assert "argv ['one', 'two']" in proc.stdout
+
+
+def test_bad_command_lines():
+    missing = run_moth("debug", "no_such_script.py", input="quit\n")
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+    assert "no_such_script.py" in missing.stderr and "Traceback" not in missing.stderr
+    bogus = run_moth("debug", "--bogus", DEBUGGEE)
+    assert bogus.returncode == 2 and "unknown option '--bogus'" in bogus.stderr
+    nothing = run_moth("debug")
+    assert nothing.returncode == 2 and "debug what?" in nothing.stderr
+
+
+def test_program_behaves_as_without_moth():
+    plain = subprocess.run([sys.executable, str(DEBUGGEE)], capture_output=True, text=True)
+    proc = run_moth("debug", "--command", "break %s:%d" % (DEBUGGEE, line_of('print("reached")')),
+                    "--command", "continue", DEBUGGEE, input="quit\n")
+    program_output = proc.stdout.split("The program finished")[0]
+    assert program_output.endswith(plain.stdout)
+    assert "reached" not in proc.stdout
+
+
+def test_only_breakpoint_code_is_traced(program):
+    """With a breakpoint set but not reached, nothing runs a trace function: 3.12+ gives local
+    events to the breakpoint's code object only; 3.11 and all versions have no Python tracer."""
+    script = program("untraced.py", textwrap.dedent("""\
+        import sys
+
+        def maybe(flag):
+            if flag:
+                print("reached")
+            return 1
+
+        def busy():
+            return sum(i for i in range(10))
+
+        maybe(False)
+        busy()
+        print("gettrace", sys.gettrace())
+        if sys.version_info >= (3, 12):
+            events = sys.monitoring.get_local_events
+            print("maybe", events(0, maybe.__code__) & sys.monitoring.events.LINE)
+            print("busy", events(0, busy.__code__))
+        """))
+    proc = moth_session(["break 5", "continue", "quit"], script)
+    assert "reached" not in proc.stdout
+    assert "gettrace None\n" in proc.stdout
+    if sys.version_info >= (3, 12):
+        assert "maybe 32\n" in proc.stdout
+        assert "busy 0\n" in proc.stdout
+
+
+def test_watch_a_local(program):
+    script = program("watched.py", textwrap.dedent("""\
+        def work(n):
+            x = 0
+            items = []
+            for i in range(n):
+                x = x + i
+                if i == 3:
+                    items.append(i)
+            return x
+
+        print("total", work(6))
+        """))
+    proc = moth_session(["break work", "continue", "watch x", "watch items", "info watch",
+                         "continue", "continue", "continue", "unwatch 1", "continue",
+                         "continue", "quit"], script)
+    out = proc.stdout
+    assert "Watchpoint 1: x = <undefined>" in out
+    assert ("Watchpoint 1: x\n\nOld value = <undefined>\nNew value = 0\n"
+            "Changed by line 2: x = 0\n> %s(3)work()" % script) in out
+    assert ("Watchpoint 2: items\n\nOld value = <undefined>\nNew value = []\n"
+            "Changed by line 3: items = []\n") in out
+    # x stays 0 after i == 0: the first change is x = 0 + 1, at line 5
+    assert ("Watchpoint 1: x\n\nOld value = 0\nNew value = 1\n"
+            "Changed by line 5: x = x + i\n> %s(6)work()" % script) in out
+    assert "Deleted watchpoint 1" in out
+    assert ("Watchpoint 2: items\n\nOld value = []\nNew value = [3]\n"
+            "Changed by line 7: items.append(i)\n") in out
+    assert ("Watchpoint 2 deleted because the program has left the block in\n"
+            "which its expression is valid.\ntotal 15\n") in out
+    assert "1   watchpoint work() at line 2" in out
+
+
+def test_watch_a_module_level_name(program):
+    script = program("counter.py", textwrap.dedent("""\
+        counter = 0
+
+        def bump():
+            return 5
+
+        counter = counter + 1
+        counter = counter + bump()
+        print("counter", counter)
+        """))
+    proc = moth_session(["watch counter"] + ["continue"] * 4 + ["quit"], script)
+    out = proc.stdout
+    assert "Old value = <undefined>\nNew value = 0\nChanged by line 1: counter = 0" in out
+    assert "Old value = 0\nNew value = 1\nChanged by line 6: counter = counter + 1" in out
+    assert "Old value = 1\nNew value = 6\nChanged by line 7: counter = counter + bump()" in out
+    assert "counter 6" in out
+
+
+def _shown_instructions(text):
+    return [(int(m.group(1)), m.group(2))
+            for m in re.finditer(r"^--> +(\d+) (\w+)", text, re.M)]
+
+
+def test_stepi_and_nexti_follow_the_bytecode(program):
+    script = program("straight.py", textwrap.dedent("""\
+        def double(v):
+            return v * 2
+
+        def straight(a, b):
+            c = a + b
+            d = double(c) - a
+            return d
+
+        print(straight(3, 4))
+        """))
+    proc = moth_session(["break 5", "continue"] + ["nexti"] * 8 + ["continue", "quit"], script)
+    shown = _shown_instructions(proc.stdout)
+    namespace = {}
+    exec(compile(script.read_text(), str(script), "exec"), namespace)
+    code = namespace["straight"].__code__
+    listing = [(i.offset, i.opname) for i in dis.get_instructions(code)]
+    assert len(shown) == 8
+    # nexti never leaves straight(): each stop is the next instruction of its bytecode
+    positions = [listing.index(s) for s in shown]
+    assert positions == list(range(positions[0], positions[0] + 8))
+    assert "double()" not in proc.stdout.split("(Pdb)", 3)[-1].split("continue")[0]
+    # stepi enters the call
+    into = moth_session(["break 6", "continue"] + ["stepi"] * 12 + ["continue", "quit"], script)
+    assert "> %s(2)double()" % script in into.stdout
+
+
+def test_disassemble_marks_the_current_instruction():
+    proc = moth_session(["break add", "continue", "disassemble", "display/i", "next",
+                         "undisplay/i", "next", "quit"])
+    out = proc.stdout
+    assert re.search(r"^ +-->", out, re.M) or re.search(r"-->\s+\d+ \w+", out)
+    after_display = out.split("display/i: ")[1]
+    stop = after_display.split("(Pdb)")[1]
+    assert re.search(r"^--> +\d+ \w+", stop, re.M)          # shown at the next stop
+    later = after_display.split("(Pdb)")[3]
+    assert "-->" not in later                                 # not after undisplay/i
+
+
+def test_breakpoint_in_another_thread(program):
+    script = program("threaded_debug.py", textwrap.dedent("""\
+        import threading
+
+        def worker(n):
+            total = 0
+            for i in range(n):
+                total += i
+            return total
+
+        t = threading.Thread(target=worker, args=(10,), name="worker-1")
+        t.start()
+        t.join()
+        print("joined")
+        """))
+    proc = moth_session(["break 6", "continue", "p i", "threads", "clear 1", "continue",
+                         "quit"], script)
+    out = proc.stdout
+    assert re.search(r"\[thread \d+: worker-1\]\n> .*threaded_debug.py\(6\)worker\(\)", out)
+    assert "(Pdb) 0\n" in out
+    assert re.search(r"^\* \d+ +worker-1 +.*threaded_debug.py\(6\)worker\(\)$", out, re.M)
+    assert re.search(r" \d+ +MainThread ", out)
+    assert "joined" in out
+
+
+def test_set_trace_and_breakpoint_builtin(program):
+    script = program("tracepoint.py", textwrap.dedent("""\
+        def compute(x):
+            y = x * 3
+            breakpoint()
+            z = y + 1
+            return z
+
+        print("result", compute(4))
+        """))
+    proc = subprocess.run([sys.executable, str(script)], input="p y\nnext\np z\ncontinue\n",
+                          capture_output=True, text=True, timeout=60,
+                          env=moth_env({"PYTHONBREAKPOINT": "moth.set_trace"}))
+    out = proc.stdout
+    assert "> %s(4)compute()\n-> z = y + 1\n(Pdb) 12\n" % script in out
+    assert "(Pdb) 13\n" in out
+    assert "result 13" in out and proc.returncode == 0
+
+
+def test_api_matches_pdb_in_process():
+    """moth.Pdb given stdin/stdout, as code written for pdb.Pdb would: the same transcript."""
+    import bdb
+    import pdb
+
+    import moth
+
+    sys.path.insert(0, str(PROGRAMS))
+    try:
+        def transcript(cls):
+            out = io.StringIO()
+            debugger = cls(stdin=io.StringIO("step\nnext\np a + b\nreturn\ncontinue\n"),
+                           stdout=out, nosigint=True, readrc=False)
+            result = debugger.runcall(add, 2, 3)
+            return out.getvalue(), result
+
+        from debuggee_api import add
+        assert transcript(moth.Pdb) == transcript(pdb.Pdb)
+        assert issubclass(moth.Pdb, pdb.Pdb) and issubclass(moth.Pdb, bdb.Bdb)
+        debugger = moth.Pdb(stdout=io.StringIO())
+        debugger.set_break(str(PROGRAMS / "debuggee_api.py"), 2)
+        assert any(b.line == 2 for b in bdb.Breakpoint.bplist.get(
+            (str(PROGRAMS / "debuggee_api.py"), 2), []))
+        debugger.clear_all_breaks()
+    finally:
+        sys.path.remove(str(PROGRAMS))
+        sys.modules.pop("debuggee_api", None)
+
+
+def test_pytest_pdbcls(tmp_path):
+    test_file = tmp_path / "test_fails.py"
+    test_file.write_text("def test_x():\n    x = 41\n    assert x + 1 == 43\n")
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "--pdb", "--pdbcls=moth:Pdb", str(test_file)],
+                          input="p x + 1\ncontinue\n", capture_output=True, text=True,
+                          timeout=120, env=moth_env(), cwd=tmp_path)
+    assert "(Pdb) 42" in proc.stdout
+    assert "1 failed" in proc.stdout
+
+
+pexpect = pytest.importorskip("pexpect")
+
+
+def spawn(*args, env=None):
+    child = pexpect.spawn(sys.executable, ["-m", "moth", "debug", *map(str, args)],
+                          env=moth_env(dict(env or {}, TERM="xterm",
+                                            MOTH_HISTORY=os.devnull)),
+                          encoding="utf-8", timeout=30)
+    child.expect(r"\(Pdb\)")
+    return child
+
+
+def test_terminal_session_colour_and_completion():
+    child = spawn(DEBUGGEE)
+    child.sendline("break add")
+    child.expect("Breakpoint 1 at")
+    child.expect(r"\(Pdb\)")
+    child.sendline("continue")
+    child.expect(r"debuggee.py\(8\)add\(\)")
+    assert "\x1b[" in child.before + child.after          # colour on a terminal
+    child.expect(r"\(Pdb\)")
+    child.send("whe\t")                                    # tab completes the command
+    child.expect("where")
+    child.sendline("")
+    child.expect(r"loop\(\)")
+    child.expect(r"\(Pdb\)")
+    child.sendline("quit")
+    child.expect(pexpect.EOF)
+
+
+def test_terminal_no_colour_with_no_color():
+    child = spawn(DEBUGGEE, env={"NO_COLOR": "1"})
+    assert "\x1b[" not in child.before
+    child.sendline("quit")
+    child.expect(pexpect.EOF)
+
+
+def test_ctrl_c_stops_the_running_program(program):
+    script = program("forever.py", textwrap.dedent("""\
+        import time
+        n = 0
+        while True:
+            n += 1
+            time.sleep(0.001)
+        """))
+    child = spawn(script)
+    child.sendline("continue")
+    import time
+    time.sleep(1.0)
+    child.sendintr()
+    child.expect("Program interrupted")
+    child.expect(r"\(Pdb\)")
+    child.sendline("p n > 0")
+    child.expect("True")
+    child.sendline("quit")
+    child.expect(pexpect.EOF)
