@@ -25,9 +25,11 @@ from moth._moth import Engine
 __all__ = ["Pdb", "run", "runeval", "runcall", "set_trace", "post_mortem", "pm"]
 
 _BDB_HAS_OPCODES = hasattr(bdb.Bdb, "dispatch_opcode")  # 3.13+
-# 3.13 gives a line event to the tools in turn: Python's trace function, switched on while the
-# engine's callback stops at a line, then gets that same line event once more.
-_LINE_EVENT_REPEATS = sys.version_info >= (3, 13)
+_BDB_TRACES_CALLERS = hasattr(bdb.Bdb, "_set_caller_tracefunc")  # 3.13+
+# 3.12+ give a line event to the sys.monitoring tools in turn: when pdb switches between
+# Python's trace function and the engine while stopped at a line, the one switched on gets
+# that same line event once more, which must not stop pdb a second time.
+_LINE_EVENT_REPEATS = sys.version_info >= (3, 12)
 
 
 def _wants_colour(stream):
@@ -74,7 +76,7 @@ class Pdb(pdb.Pdb):
     _moth_show_insn = False  # display/i
     _moth_insn_stop = False  # the stop came from stepi/nexti: show the instruction
     _moth_at_stop = False
-    _moth_repeat = None  # (frame, line): a line event 3.13 repeats to Python's tracing
+    _moth_repeat = None  # (frame, f_lasti): a line event 3.12+ may give twice
     _moth_opcode_frames = ()
     _moth_lock = threading.RLock()  # one thread at the prompt at a time
 
@@ -148,27 +150,30 @@ class Pdb(pdb.Pdb):
         stepping = self._moth_insn is not None or self.stopframe is None
         targets = [w.frame for w in self._moth_watches]
         if not stepping:
-            # (bdb.run's own frame, below the program, is never traced: pdb does not stop there)
+            # (bdb.run's own frame, below the program, is not traced before 3.13's bdb gives
+            # a returning frame's caller a trace function: pdb does not stop there)
             if self.stoplineno != -1 and not (self.stopframe is self.botframe and
-                                              self.botframe.f_trace is None):
+                                              self.botframe.f_trace is None and
+                                              not _BDB_TRACES_CALLERS):
                 targets.append(self.stopframe)
             if self.returnframe is not None:
                 targets.append(self.returnframe)
         targets = tuple(dict.fromkeys(targets))
+        was_stepping = engine.stepping
         if stepping:
-            was_stepping = engine.stepping
             engine.configure(self.breaks, targets, True, None)
             if self.botframe is not None:  # else reset(): run() or set_trace() will trace
                 self._moth_trace_stack()
                 sys.settrace(self.trace_dispatch)
                 for f in self._moth_opcode_frames:  # 3.13 takes them only while tracing
+                    f.f_trace_opcodes = False  # (and only as a change)
                     f.f_trace_opcodes = True
-                frame = self._moth_frame
-                if _LINE_EVENT_REPEATS and not was_stepping and frame is not None:
-                    self._moth_repeat = (frame, frame.f_lineno)
         else:
             sys.settrace(None)
             engine.configure(self.breaks, targets, False, self._moth_frame)
+        frame = self._moth_frame
+        if _LINE_EVENT_REPEATS and was_stepping != stepping and frame is not None:
+            self._moth_repeat = (frame, frame.f_lasti)
 
     def _moth_trace_stack(self):
         """Python's tracing for the frames the program stands in (as bdb.set_trace does)."""
@@ -268,6 +273,8 @@ class Pdb(pdb.Pdb):
 
     def _moth_event(self, frame, event, arg):
         """The engine's callback: an event pdb may stop at."""
+        if self._moth_is_repeat(frame, event):
+            return
         self._moth_frame = frame
         frame.f_trace = self.trace_dispatch  # `jump` sets f_lineno, only for a traced frame
         if self._moth_watches and event in ("line", "return") and \
@@ -275,9 +282,13 @@ class Pdb(pdb.Pdb):
             return
         self.trace_dispatch(frame, event, arg)
 
-    def trace_dispatch(self, frame, event, arg):
+    def _moth_is_repeat(self, frame, event):
+        """Whether this is the line event pdb stopped at, given again (_LINE_EVENT_REPEATS)."""
         repeat, self._moth_repeat = self._moth_repeat, None
-        if repeat is not None and event == "line" and repeat == (frame, frame.f_lineno):
+        return repeat is not None and event == "line" and repeat == (frame, frame.f_lasti)
+
+    def trace_dispatch(self, frame, event, arg):
+        if self._moth_is_repeat(frame, event):
             return self.trace_dispatch
         self._moth_frame = frame
         if self._moth_insn is not None:
