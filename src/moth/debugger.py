@@ -484,7 +484,10 @@ class Pdb(pdb.Pdb):
                 self._moth_opcode_frames += (frame,)
                 return self.trace_dispatch
             return NotImplemented
-        if event == "opcode":
+        # A line event elsewhere: the callee's first instruction (3.13 gives no opcode events
+        # to a frame whose opcode tracing is switched on at its call event)
+        entered = mode == "step" and event == "line" and frame is not home
+        if event == "opcode" or entered:
             if frame is home and frame.f_lasti == not_run:
                 self._moth_insn = (mode, home, None)  # its own event, after a line event
                 return self.trace_dispatch
