@@ -15,15 +15,6 @@
 
 /* ---- per code object decisions, cached on the code object (co_extra) ---- */
 
-static void free_code_info(void *p)
-{
-    moth_code_info *ci = p;
-    if (ci) {
-        free(ci->lines);
-        free(ci);
-    }
-}
-
 static int by_value(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -44,58 +35,56 @@ static PyObject *file_breaks(moth_engine *e, PyCodeObject *code)
     return lines && PyList_Check(lines) ? lines : NULL;
 }
 
-static void decide(moth_engine *e, PyCodeObject *code, moth_code_info *ci)
+/* Fills e->lines with the breakpoint lines among code's own lines; returns what the
+ * breakpoints want of code. (canonic may run Python, and so this again for other code: the
+ * cache is written only after it.) */
+static moth_want break_lines(moth_engine *e, PyCodeObject *code)
 {
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(e->targets); i++) {
-        PyCodeObject *c = PyFrame_GetCode((PyFrameObject *)PyTuple_GET_ITEM(e->targets, i));
-        ci->target_code |= c == code;
-        Py_DECREF(c);
-    }
     PyObject *lines = file_breaks(e, code);
     uint32_t first, last;
-    if (!lines || moth_code_line_span(code, &first, &last) < 0)
-        return;
-    Py_ssize_t n = PyList_GET_SIZE(lines);
-    ci->lines = malloc(sizeof *ci->lines * (size_t)(n ? n : 1));
-    if (!ci->lines)
-        return;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        long line = PyLong_AsLong(PyList_GET_ITEM(lines, i));
-        /* bdb matches any line of a function whose first line holds a breakpoint */
-        if (line == code->co_firstlineno)
-            ci->want = MOTH_WANT_ALL_LINES;
-        if (line >= (long)first && line <= (long)last)
-            ci->lines[ci->nlines++] = (uint32_t)line;
-    }
-    qsort(ci->lines, ci->nlines, sizeof *ci->lines, by_value);
-    if (ci->want == MOTH_WANT_NONE && ci->nlines)
-        ci->want = MOTH_WANT_BREAK_LINES;
-}
-
-const moth_code_info *moth_engine_decide(moth_engine *e, PyCodeObject *code)
-{
-    Py_ssize_t index = moth_the_interp.code_extra_index;
-    void *extra = NULL;
-    if (_PyCode_GetExtra((PyObject *)code, index, &extra) < 0) {
-        PyErr_Clear();
-        return NULL;
-    }
-    moth_code_info *ci = extra;
-    if (ci && ci->generation == e->generation)
-        return ci;
-    if (!ci) {
-        ci = calloc(1, sizeof *ci);
-        if (!ci || _PyCode_SetExtra((PyObject *)code, index, ci) < 0) {
-            free(ci);
-            PyErr_Clear();
-            return NULL;
+    moth_want want = MOTH_WANT_NONE;
+    e->nlines = 0;
+    if (lines && moth_code_line_span(code, &first, &last) == 0) {
+        Py_ssize_t n = PyList_GET_SIZE(lines);
+        uint32_t *room = realloc(e->lines, sizeof *room * (size_t)(n ? n : 1));
+        if (room) {
+            e->lines = room;
+            for (Py_ssize_t i = 0; i < n; i++) {
+                long line = PyLong_AsLong(PyList_GET_ITEM(lines, i));
+                /* bdb matches any line of a function whose first line holds a breakpoint */
+                if (line == code->co_firstlineno)
+                    want = MOTH_WANT_ALL_LINES;
+                if (line >= (long)first && line <= (long)last)
+                    e->lines[e->nlines++] = (uint32_t)line;
+            }
+            qsort(e->lines, e->nlines, sizeof *e->lines, by_value);
         }
     }
-    free(ci->lines);
-    *ci = (moth_code_info){.generation = e->generation};
+    Py_XSETREF(e->lines_code, Py_NewRef((PyObject *)code));
+    e->lines_generation = e->generation;
+    return want == MOTH_WANT_NONE && e->nlines ? MOTH_WANT_BREAK_LINES : want;
+}
+
+moth_code_info moth_engine_decide(moth_engine *e, PyCodeObject *code)
+{
+    moth_code_info ci = {MOTH_WANT_NONE, 0};
+    /* Deciding runs Python (bdb's canonic): meanwhile this code counts as decided, unwanted. */
+    if (_PyCode_SetExtra((PyObject *)code, moth_the_interp.code_extra_index,
+                         moth_code_info_pack(e->generation, ci)) < 0) {
+        PyErr_Clear();
+        return ci;
+    }
     PyObject *pending = moth_take_exception(); /* a generator may be resumed by a throw */
-    decide(e, code, ci);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(e->targets); i++) {
+        PyCodeObject *c = PyFrame_GetCode((PyFrameObject *)PyTuple_GET_ITEM(e->targets, i));
+        ci.target_code |= c == code;
+        Py_DECREF(c);
+    }
+    ci.want = break_lines(e, code);
     PyErr_Clear();
+    if (_PyCode_SetExtra((PyObject *)code, moth_the_interp.code_extra_index,
+                         moth_code_info_pack(e->generation, ci)) < 0)
+        PyErr_Clear();
     moth_give_exception(pending);
     return ci;
 }
@@ -112,13 +101,17 @@ int moth_engine_wants_line(moth_engine *e, PyObject *frame, PyCodeObject *code, 
 {
     if (moth_engine_is_target(e, frame))
         return 1;
-    const moth_code_info *ci = moth_engine_code_info(e, code);
-    if (!ci || ci->want == MOTH_WANT_NONE)
-        return 0;
-    if (ci->want == MOTH_WANT_ALL_LINES)
-        return 1;
+    moth_code_info ci = moth_engine_code_info(e, code);
+    if (ci.want != MOTH_WANT_BREAK_LINES)
+        return ci.want == MOTH_WANT_ALL_LINES;
+    if (e->lines_code != (PyObject *)code || e->lines_generation != e->generation) {
+        PyObject *pending = moth_take_exception();
+        break_lines(e, code);
+        PyErr_Clear();
+        moth_give_exception(pending);
+    }
     uint32_t key = (uint32_t)line;
-    return line > 0 && bsearch(&key, ci->lines, ci->nlines, sizeof key, by_value) != NULL;
+    return line > 0 && bsearch(&key, e->lines, e->nlines, sizeof key, by_value) != NULL;
 }
 
 int moth_engine_deliver(moth_engine *e, PyObject *frame, const char *event, PyObject *arg)
@@ -143,7 +136,7 @@ static int engine_init(moth_engine *self, PyObject *args, PyObject *kw)
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OO:Engine", kwlist, &callback, &canonic))
         return -1;
     if (!moth_the_interp.code_extra_ready) {
-        Py_ssize_t index = _PyEval_RequestCodeExtraIndex(free_code_info);
+        Py_ssize_t index = _PyEval_RequestCodeExtraIndex(NULL);
         if (index < 0) {
             PyErr_SetString(PyExc_RuntimeError, "no code object extra slot left for moth");
             return -1;
@@ -235,6 +228,7 @@ static int engine_traverse(moth_engine *self, visitproc visit, void *arg)
     Py_VISIT(self->instrumented);
     Py_VISIT(self->disable);
     Py_VISIT(self->pin_frame);
+    Py_VISIT(self->lines_code);
     return 0;
 }
 
@@ -249,6 +243,10 @@ static int engine_clear(moth_engine *self)
     Py_CLEAR(self->instrumented);
     Py_CLEAR(self->disable);
     Py_CLEAR(self->pin_frame);
+    Py_CLEAR(self->lines_code);
+    free(self->lines);
+    self->lines = NULL;
+    self->nlines = 0;
     return 0;
 }
 

@@ -40,6 +40,10 @@ typedef struct moth_engine {
     PyObject *targets;      /* tuple of frames whose every event is wanted */
     PyThreadState *stepping;/* the thread whose events Python's trace function takes now */
     uint32_t generation;    /* bumped whenever breaks or targets change */
+    PyObject *lines_code;   /* the code whose breakpoint lines are in `lines` (a cache) */
+    uint32_t lines_generation;
+    uint32_t nlines;
+    uint32_t *lines;        /* sorted */
     int installed;
     PyThreadState *pin_ts;  /* engine_trace.c: the thread pinned traced, see there */
     PyObject *pin_frame;    /* engine_trace.c: its innermost frame from before the pin */
@@ -47,16 +51,29 @@ typedef struct moth_engine {
     PyObject *disable;      /* engine_monitor.c: sys.monitoring.DISABLE */
 } moth_engine;
 
-/* What the engine wants of a code object's events (cached on the code, per generation). */
+/* What the engine wants of a code object's events: decided once per generation and kept in
+ * the code object's extra slot as a tagged value (no allocation, so nothing to free when
+ * CPython drops code objects at exit without calling extra slots' free functions). */
 typedef enum { MOTH_WANT_NONE, MOTH_WANT_BREAK_LINES, MOTH_WANT_ALL_LINES } moth_want;
 
 typedef struct moth_code_info {
-    uint32_t generation;
     moth_want want;         /* for the breakpoints */
     int target_code;        /* a target frame runs this code */
-    uint32_t nlines;        /* breakpoint lines of the code (sorted), for MOTH_WANT_BREAK_LINES */
-    uint32_t *lines;
 } moth_code_info;
+
+#define MOTH_CODE_INFO_TAG 1u /* never 0 (an empty slot) */
+
+static inline void *moth_code_info_pack(uint32_t generation, moth_code_info ci)
+{
+    return (void *)(((uintptr_t)generation << 8) | ((uintptr_t)ci.target_code << 4) |
+                    ((uintptr_t)ci.want << 1) | MOTH_CODE_INFO_TAG);
+}
+
+static inline moth_code_info moth_code_info_unpack(void *packed)
+{
+    uintptr_t v = (uintptr_t)packed;
+    return (moth_code_info){.want = (moth_want)((v >> 1) & 3), .target_code = (v >> 4) & 1};
+}
 
 extern PyTypeObject MothEngine_Type;
 
@@ -68,18 +85,19 @@ static inline moth_engine *moth_engine_active(void)
 }
 
 /* What the engine wants of code, decided anew (engine.c). */
-const moth_code_info *moth_engine_decide(moth_engine *e, PyCodeObject *code);
+moth_code_info moth_engine_decide(moth_engine *e, PyCodeObject *code);
 
-/* What the engine wants of code, NULL on failure (a Python exception is then cleared). The
- * frame hook asks this at every call: the decision made in this generation is reused. */
-static inline const moth_code_info *moth_engine_code_info(moth_engine *e, PyCodeObject *code)
+/* What the engine wants of code. The frame hook asks this at every call: the decision made in
+ * this generation is reused. */
+static inline moth_code_info moth_engine_code_info(moth_engine *e, PyCodeObject *code)
 {
     void *extra = NULL;
     if (_PyCode_GetExtra((PyObject *)code, moth_the_interp.code_extra_index, &extra) == 0 &&
-        extra && ((moth_code_info *)extra)->generation == e->generation)
-        return extra;
+        extra && (uint32_t)((uintptr_t)extra >> 8) == e->generation)
+        return moth_code_info_unpack(extra);
     return moth_engine_decide(e, code);
 }
+
 /* Whether a line event at `line` of `code` run by `frame` is one pdb may stop at. */
 int moth_engine_wants_line(moth_engine *e, PyObject *frame, PyCodeObject *code, int line);
 /* Whether frame is one of the target frames. */

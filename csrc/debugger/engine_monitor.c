@@ -74,8 +74,8 @@ static PyObject *disable_or_none(moth_engine *e, int disable)
 /* Gives code the local events if the engine wants it. */
 static int instrument(moth_engine *e, PyCodeObject *code)
 {
-    const moth_code_info *ci = moth_engine_code_info(e, code);
-    if (!ci || (ci->want == MOTH_WANT_NONE && !ci->target_code))
+    moth_code_info ci = moth_engine_code_info(e, code);
+    if (ci.want == MOTH_WANT_NONE && !ci.target_code)
         return 0;
     int known = PySet_Contains(e->instrumented, (PyObject *)code);
     if (known != 0)
@@ -108,8 +108,8 @@ static PyObject *on_line(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     if (moth_engine_wants_line(e, frame, code, line))
         return moth_engine_deliver(e, frame, "line", Py_None) < 0 ? NULL : Py_NewRef(Py_None);
     /* A line that cannot stop in this generation, in code no target frame runs: never again. */
-    const moth_code_info *ci = moth_engine_code_info(e, code);
-    return disable_or_none(e, ci && !ci->target_code && ci->want != MOTH_WANT_ALL_LINES);
+    moth_code_info ci = moth_engine_code_info(e, code);
+    return disable_or_none(e, !ci.target_code && ci.want != MOTH_WANT_ALL_LINES);
 }
 
 /* PY_RETURN and PY_YIELD: (code, offset, value) */

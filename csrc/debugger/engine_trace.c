@@ -50,8 +50,10 @@ static int engine_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject 
 /* Whether the engine wants the events of code's frames. */
 static int wanted(moth_engine *e, PyCodeObject *code)
 {
-    const moth_code_info *ci = code ? moth_engine_code_info(e, code) : NULL;
-    return ci && (ci->want != MOTH_WANT_NONE || ci->target_code);
+    if (!code)
+        return 0;
+    moth_code_info ci = moth_engine_code_info(e, code);
+    return ci.want != MOTH_WANT_NONE || ci.target_code;
 }
 
 /* Whether f or a frame below it runs wanted code. */
