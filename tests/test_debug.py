@@ -410,3 +410,33 @@ def test_ctrl_c_stops_the_running_program(program):
     child.expect("True")
     child.sendline("quit")
     child.expect(pexpect.EOF)
+
+
+@pytest.mark.nosanitize
+def test_no_growth_in_memory_over_repeated_sessions():
+    """Arming and disarming the engine, stopping and stepping, leave nothing behind."""
+    import moth
+
+    sys.path.insert(0, str(PROGRAMS))
+    try:
+        from debuggee_api import add
+        commands = "break %s:3\ncontinue\nnext\ncontinue\n" % (PROGRAMS / "debuggee_api.py")
+
+        def one_session():
+            debugger = moth.Pdb(stdin=io.StringIO(commands), stdout=io.StringIO(),
+                                nosigint=True, readrc=False)
+            assert debugger.runcall(add, 1, 2) == 3
+            debugger.clear_all_breaks()
+
+        for _ in range(300):
+            one_session()
+        growth = []
+        for _ in range(3):
+            before = sys.getallocatedblocks()
+            for _ in range(200):
+                one_session()
+            growth.append(sys.getallocatedblocks() - before)
+        assert min(growth) < 30, growth
+    finally:
+        sys.path.remove(str(PROGRAMS))
+        sys.modules.pop("debuggee_api", None)
