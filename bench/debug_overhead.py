@@ -24,7 +24,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from pairing import machine_line, paired  # noqa: E402
+from pairing import machine_line, paired, publish  # noqa: E402
 
 WORKLOADS = {"fib": ["30"], "newton": ["3000"]}
 
@@ -122,12 +122,7 @@ def main():
                 process.append(cell(s.ratios()))
         lines.append("| %s | %s | %s | %s |" % (w, session, " | ".join(program),
                                                  " | ".join(process)))
-    lines.append("")
-    text = "\n".join(lines)
-    print(text)
-    if args.write:
-        with open(os.path.join(HERE, "RESULTS.md"), "a") as f:
-            f.write("\n" + text + "\n")
+    publish(lines, args.write)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from pairing import machine_line, paired  # noqa: E402
+from pairing import machine_line, paired, publish  # noqa: E402
 
 SELECTED = {"fib": ["fib"], "newton": ["poly", "dpoly", "newton"]}
 
@@ -80,12 +80,7 @@ def main():
                 cells.append("%.2fx (%.2f-%.2f)" % (s.median(), min(r), max(r)))
         share = "%.2f" % (med["moth --lines"] / med["line_profiler"]) if len(med) == 2 else "-"
         lines.append("| %s | %s | %s |" % (w, " | ".join(cells), share))
-    lines.append("")
-    text = "\n".join(lines)
-    print(text)
-    if args.write:
-        with open(os.path.join(HERE, "RESULTS.md"), "a") as f:
-            f.write("\n" + text + "\n")
+    publish(lines, args.write)
 
 
 if __name__ == "__main__":

@@ -96,3 +96,13 @@ def machine_line():
     except OSError:
         pass
     return "%d cores, %s" % (os.cpu_count() or 0, cpu)
+
+
+def publish(lines, write):
+    """Prints a result table (lines of Markdown); with write, appends it to bench/RESULTS.md."""
+    text = "\n".join(lines + [""])
+    print(text)
+    if write:
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md"),
+                  "a") as f:
+            f.write("\n" + text + "\n")

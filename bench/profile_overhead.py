@@ -25,7 +25,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from pairing import machine_line, paired  # noqa: E402
+from pairing import machine_line, paired, publish  # noqa: E402
 
 WORKLOADS = ["fib", "newton", "stdlib", "threads"]
 TOOLS = ["floor", "moth", "moth-builtins", "cprofile", "yappi"]
@@ -133,12 +133,7 @@ def main():
                 r = s.ratios()
                 cells.append("%.2fx (%.2f-%.2f)" % (s.median(), min(r), max(r)))
         lines.append("| %s | %s | %s |" % (w, " | ".join(cells), fidelity or "-"))
-    lines.append("")
-    text = "\n".join(lines)
-    print(text)
-    if args.write:
-        with open(os.path.join(HERE, "RESULTS.md"), "a") as f:
-            f.write("\n" + text + "\n")
+    publish(lines, args.write)
 
 
 if __name__ == "__main__":

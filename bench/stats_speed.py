@@ -22,7 +22,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from pairing import machine_line, paired  # noqa: E402
+from pairing import machine_line, paired, publish  # noqa: E402
 
 
 def make_profile(path, n):
@@ -68,7 +68,7 @@ def main():
     version = subprocess.run([py, "-c", "import sys; print(sys.version.split()[0])"],
                              capture_output=True, text=True).stdout.strip()
     cmd = "python bench/stats_speed.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    text = "\n".join([
+    publish([
         "### moth stats vs pstats, %d functions, CPython %s (%s)" % (
             args.functions, version, datetime.datetime.now().strftime("%Y-%m-%d %H:%M")),
         "",
@@ -81,13 +81,7 @@ def main():
             statistics.median(b.seconds for b, t in s.pairs),
             statistics.median(t.seconds for b, t in s.pairs),
             statistics.median(speedups), min(speedups), max(speedups)),
-        "",
-    ])
-    print(text)
-    if args.write:
-        with open(os.path.join(HERE, "RESULTS.md"), "a") as f:
-            f.write("\n" + text)
-
+    ], args.write)
 
 if __name__ == "__main__":
     main()

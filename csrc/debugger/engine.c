@@ -114,6 +114,23 @@ int moth_engine_wants_line(moth_engine *e, PyObject *frame, PyCodeObject *code, 
     return line > 0 && bsearch(&key, e->lines, e->nlines, sizeof key, by_value) != NULL;
 }
 
+int moth_engine_each_frame(moth_engine *e, PyFrameObject *f,
+                           int (*visit)(moth_engine *e, PyCodeObject *code))
+{
+    int result = 0;
+    Py_XINCREF(f);
+    while (f && result == 0) {
+        PyCodeObject *code = PyFrame_GetCode(f);
+        result = visit(e, code);
+        Py_DECREF(code);
+        PyFrameObject *back = PyFrame_GetBack(f);
+        Py_DECREF(f);
+        f = back;
+    }
+    Py_XDECREF(f);
+    return result;
+}
+
 int moth_engine_deliver(moth_engine *e, PyObject *frame, const char *event, PyObject *arg)
 {
     Py_INCREF(e); /* the callback may end the session */

@@ -102,6 +102,10 @@ static inline moth_code_info moth_engine_code_info(moth_engine *e, PyCodeObject 
 int moth_engine_wants_line(moth_engine *e, PyObject *frame, PyCodeObject *code, int line);
 /* Whether frame is one of the target frames. */
 int moth_engine_is_target(moth_engine *e, PyObject *frame);
+/* Calls visit(e, code) for the code of f and of each frame below it, until visit returns
+ * non-zero; returns that value (0 when all were visited). */
+int moth_engine_each_frame(moth_engine *e, PyFrameObject *f,
+                           int (*visit)(moth_engine *e, PyCodeObject *code));
 /* Calls the callback; -1 when it raised (the exception is left set, for the program). */
 int moth_engine_deliver(moth_engine *e, PyObject *frame, const char *event, PyObject *arg);
 

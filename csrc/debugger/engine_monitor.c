@@ -230,18 +230,8 @@ static int instrument_running(moth_engine *e)
     PyObject *ident, *top;
     Py_ssize_t pos = 0;
     int rc = 0;
-    while (rc == 0 && PyDict_Next(frames, &pos, &ident, &top)) {
-        PyFrameObject *f = (PyFrameObject *)Py_NewRef(top);
-        while (f && rc == 0) {
-            PyCodeObject *code = PyFrame_GetCode(f);
-            rc = instrument(e, code);
-            Py_DECREF(code);
-            PyFrameObject *back = PyFrame_GetBack(f);
-            Py_DECREF(f);
-            f = back;
-        }
-        Py_XDECREF(f);
-    }
+    while (rc == 0 && PyDict_Next(frames, &pos, &ident, &top))
+        rc = moth_engine_each_frame(e, (PyFrameObject *)top, instrument);
     Py_DECREF(frames);
     return rc;
 }

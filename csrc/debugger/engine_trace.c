@@ -59,18 +59,7 @@ static int wanted(moth_engine *e, PyCodeObject *code)
 /* Whether f or a frame below it runs wanted code. */
 static int chain_wanted(moth_engine *e, PyFrameObject *f)
 {
-    int found = 0;
-    Py_XINCREF(f);
-    while (f && !found) {
-        PyCodeObject *code = PyFrame_GetCode(f);
-        found = wanted(e, code);
-        Py_DECREF(code);
-        PyFrameObject *back = PyFrame_GetBack(f);
-        Py_DECREF(f);
-        f = back;
-    }
-    Py_XDECREF(f);
-    return found;
+    return moth_engine_each_frame(e, f, wanted);
 }
 
 /* Puts the engine's trace function on ts (or takes it off), unless someone else traces ts. */
