@@ -31,9 +31,13 @@ def pdb_session(commands, script=DEBUGGEE):
     proc = subprocess.run([sys.executable, "-m", "pdb", str(script)],
                           input="\n".join(commands) + "\n", capture_output=True, text=True,
                           env=moth_env(), timeout=60)
-    # pdb runs the script through exec of a string: one frame moth does not have
-    return "".join(line for line in proc.stdout.splitlines(True)
-                   if line != "  <string>(1)<module>()\n")
+    # pdb runs the script through exec of a string: one frame, just above the script's module
+    # frame, that moth does not have
+    lines = proc.stdout.splitlines(True)
+    below = "  %s(" % script
+    return "".join(line for i, line in enumerate(lines)
+                   if not (line == "  <string>(1)<module>()\n" and i + 1 < len(lines) and
+                           lines[i + 1].startswith(below)))
 
 
 # Each session is run by pdb and by moth debug; the transcripts must be identical.
@@ -59,6 +63,9 @@ SESSIONS = {
                                     "p x, y, z, g", "jump %d" % line_of("return x"),
                                     "continue"],
     "help": ["help break", "help next", "help p", "continue"],
+    "recursive debugger and interact": ["break add", "continue", "debug fact(3)", "step",
+                                        "step", "where", "continue", "p a", "interact",
+                                        "print(a + 1)", "\x04", "continue"],
 }
 
 

@@ -40,11 +40,17 @@ static PyObject *file_breaks(moth_engine *e, PyCodeObject *code)
  * cache is written only after it.) */
 static moth_want break_lines(moth_engine *e, PyCodeObject *code)
 {
+    /* The Python this runs is moth's, not the program's: no trace function may see it (a
+     * debugger pdb's `debug` command starts, stepping). */
+    PyThreadState *ts = PyThreadState_Get();
+    PyThreadState_EnterTracing(ts);
     PyObject *lines = file_breaks(e, code);
     uint32_t first, last;
     moth_want want = MOTH_WANT_NONE;
     e->nlines = 0;
-    if (lines && moth_code_line_span(code, &first, &last) == 0) {
+    int spanned = lines && moth_code_line_span(code, &first, &last) == 0;
+    PyThreadState_LeaveTracing(ts);
+    if (spanned) {
         Py_ssize_t n = PyList_GET_SIZE(lines);
         uint32_t *room = realloc(e->lines, sizeof *room * (size_t)(n ? n : 1));
         if (room) {
