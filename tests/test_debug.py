@@ -322,6 +322,26 @@ def test_set_trace_and_breakpoint_builtin(program):
     assert "result 13" in out and proc.returncode == 0
 
 
+def test_breakpoints_outlive_the_set_trace_session(program):
+    """After `continue`, nothing of the program's holds the debugger: the engine keeps it."""
+    script = program("later.py", textwrap.dedent("""\
+        import gc
+
+        def later():
+            x = 41
+            return x + 1
+
+        breakpoint()
+        gc.collect()
+        print("got", later())
+        """))
+    proc = subprocess.run([sys.executable, str(script)], input="break 5\ncontinue\np x\ncontinue\n",
+                          capture_output=True, text=True, timeout=60,
+                          env=moth_env({"PYTHONBREAKPOINT": "moth.set_trace"}))
+    assert "> %s(5)later()\n-> return x + 1\n(Pdb) 41\n" % script in proc.stdout
+    assert "got 42" in proc.stdout
+
+
 def test_api_matches_pdb_in_process():
     """moth.Pdb given stdin/stdout, as code written for pdb.Pdb would: the same transcript."""
     import bdb

@@ -120,6 +120,24 @@ int moth_engine_wants_line(moth_engine *e, PyObject *frame, PyCodeObject *code, 
     return line > 0 && bsearch(&key, e->lines, e->nlines, sizeof key, by_value) != NULL;
 }
 
+void moth_engine_activate(moth_engine *e)
+{
+    if (!e->installed)
+        Py_INCREF(e);
+    e->installed = 1;
+    moth_the_interp.debugger = e;
+}
+
+void moth_engine_deactivate(moth_engine *e)
+{
+    if (moth_the_interp.debugger == e)
+        moth_the_interp.debugger = NULL;
+    if (e->installed) {
+        e->installed = 0;
+        Py_DECREF(e);
+    }
+}
+
 int moth_engine_each_frame(moth_engine *e, PyFrameObject *f,
                            int (*visit)(moth_engine *e, PyCodeObject *code))
 {
@@ -257,8 +275,7 @@ static int engine_traverse(moth_engine *self, visitproc visit, void *arg)
 
 static int engine_clear(moth_engine *self)
 {
-    if (self->installed)
-        moth_engine_uninstall(self);
+    /* (never installed here: the interpreter holds installed engines) */
     Py_CLEAR(self->callback);
     Py_CLEAR(self->canonic);
     Py_CLEAR(self->breaks);

@@ -109,6 +109,13 @@ int moth_engine_each_frame(moth_engine *e, PyFrameObject *f,
 /* Calls the callback; -1 when it raised (the exception is left set, for the program). */
 int moth_engine_deliver(moth_engine *e, PyObject *frame, const char *event, PyObject *arg);
 
+/* The mechanism calls these as it installs and uninstalls itself. While installed, the
+ * interpreter holds a reference to the engine (as it would to a trace function), so
+ * breakpoints outlive the moth.Pdb that set them (a set_trace() session that continued).
+ * moth_engine_deactivate may free e: the mechanism touches nothing of e after it. */
+void moth_engine_activate(moth_engine *e);
+void moth_engine_deactivate(moth_engine *e);
+
 /* The mechanism (engine_monitor.c or engine_trace.c). */
 int moth_engine_install(moth_engine *e);
 void moth_engine_uninstall(moth_engine *e);

@@ -182,8 +182,7 @@ int moth_engine_install(moth_engine *e)
         rc = f ? call_monitoring("register_callback", "(iiO)", TOOL, callback_events[i], f) : -1;
         Py_XDECREF(f);
     }
-    moth_the_interp.debugger = e;
-    e->installed = 1;
+    moth_engine_activate(e);
     if (rc < 0) {
         moth_engine_uninstall(e);
         return -1;
@@ -214,10 +213,8 @@ void moth_engine_uninstall(moth_engine *e)
     if (call_monitoring("set_events", "(ii)", TOOL, 0) < 0 ||
         call_monitoring("free_tool_id", "(i)", TOOL) < 0)
         PyErr_Clear();
-    if (moth_the_interp.debugger == e)
-        moth_the_interp.debugger = NULL;
-    e->installed = 0;
     moth_give_exception(pending);
+    moth_engine_deactivate(e);
 }
 
 /* Gives local events to the code of every frame running now, in every thread: PY_START will

@@ -145,8 +145,7 @@ int moth_engine_install(moth_engine *e)
             current == _PyEval_EvalFrameDefault ? NULL : current;
         _PyInterpreterState_SetEvalFrameFunc(interp, debug_frame);
     }
-    moth_the_interp.debugger = e;
-    e->installed = 1;
+    moth_engine_activate(e);
     return 0;
 }
 
@@ -161,11 +160,9 @@ void moth_engine_uninstall(moth_engine *e)
     for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts; ts = PyThreadState_Next(ts))
         if (ts->c_tracefunc == engine_trace)
             trace_thread(ts, 0);
-    if (moth_the_interp.debugger == e)
-        moth_the_interp.debugger = NULL;
-    e->installed = 0;
     e->pin_ts = NULL;
     Py_CLEAR(e->pin_frame);
+    moth_engine_deactivate(e);
 }
 
 /* The frame pdb stopped in resumes next on this thread: pin the frames running now.
