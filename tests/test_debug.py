@@ -211,6 +211,35 @@ def test_watch_a_local(program):
     assert "1   watchpoint work() at line 2" in out
 
 
+def test_a_watch_traces_only_its_function(program):
+    script = program("watch_cost.py", textwrap.dedent("""\
+        import sys
+
+        def helper(v):
+            return v + 1
+
+        def work():
+            x = 0
+            for i in range(3):
+                x = helper(x)
+            if sys.version_info >= (3, 12):
+                events = sys.monitoring.get_local_events
+                print("work", events(0, work.__code__) & sys.monitoring.events.LINE)
+                print("helper", events(0, helper.__code__))
+            print("gettrace", sys.gettrace())
+            return x
+
+        work()
+        """))
+    proc = moth_session(["break work", "continue", "watch x"] + ["continue"] * 6 + ["quit"],
+                        script)
+    out = proc.stdout
+    assert "New value = 3\nChanged by line 9" in out
+    assert "gettrace None\n" in out
+    if sys.version_info >= (3, 12):
+        assert "work 32\n" in out and "helper 0\n" in out
+
+
 def test_watch_a_module_level_name(program):
     script = program("counter.py", textwrap.dedent("""\
         counter = 0
