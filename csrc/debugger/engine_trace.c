@@ -4,10 +4,12 @@
  * A frame-evaluation function (PEP 523, chained to whatever was installed before) sees every
  * frame start and end. It puts a C trace function on the thread while the innermost frame runs
  * code the engine wants (engine.h) and takes it off again for code it does not: when a frame
- * starts, for the new frame's code; when it ends, for its caller's code. So a thread is traced
- * only while such code is innermost, and all other code keeps CPython's specialised,
- * untraced interpreter. The trace function then filters in C: a breakpoint line, or a target
- * frame's line, return or exception, goes to pdb.
+ * starts, as the new frame's code is wanted; when it ends, back as the caller had it (or, if
+ * the wants changed meanwhile, as the caller's code is wanted now). So a thread is traced only
+ * while such code is innermost, and all other code keeps CPython's specialised, untraced
+ * interpreter. The trace function then filters in C: a breakpoint line, or a target frame's
+ * line, return or exception, goes to pdb. Frames that started before the hook could decide
+ * for them are covered by the pin (below).
  *
  * A thread where Python's own trace function is installed (pdb stepping, or another tool)
  * is left alone.
