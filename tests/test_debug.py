@@ -69,6 +69,21 @@ SESSIONS = {
 }
 
 
+def test_break_module_function_with_condition_is_pdbs(program):
+    script = program("uses_textwrap.py", textwrap.dedent("""\
+        import textwrap
+
+        for n in range(4):
+            print(textwrap.dedent("  x%d" % n))
+        """))
+    commands = ["break textwrap.dedent, text == '  x2'", "continue", "p text", "break",
+                "continue", "quit"]
+    moth = moth_session(commands, script)
+    assert moth.stdout == pdb_session(commands, script)
+    assert "(Pdb) '  x2'\n" in moth.stdout
+    assert "breakpoint already hit 3 times" in moth.stdout
+
+
 @pytest.mark.parametrize("name", sorted(SESSIONS))
 def test_session_is_pdbs(name):
     commands = SESSIONS[name] + ["quit"]
