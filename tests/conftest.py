@@ -1,5 +1,6 @@
 """Shared helpers for moth's end-to-end tests: run `python -m moth ...` as a user would."""
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -31,12 +32,18 @@ def tool_env():
     return env
 
 
+def default_sigint():
+    """For child processes: Ctrl-C as a terminal gives it, even when the tests themselves run
+    with SIGINT ignored (a background job), which children would inherit."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_moth(*args, cwd=None, input=None, timeout=120, env=None, check=None):
     """Runs `python -m moth args...`; returns the CompletedProcess (text mode)."""
     proc = subprocess.run(
         [sys.executable, "-m", "moth", *map(str, args)],
         cwd=cwd, input=input, capture_output=True, text=True, timeout=timeout,
-        env=moth_env(env),
+        env=moth_env(env), preexec_fn=default_sigint,
     )
     if check is not None:
         assert proc.returncode == check, (proc.returncode, proc.stdout, proc.stderr)
@@ -47,7 +54,7 @@ def run_python(*args, cwd=None, input=None, timeout=120, env=None):
     """Runs plain `python args...` for comparison with moth."""
     return subprocess.run(
         [sys.executable, *map(str, args)], cwd=cwd, input=input, capture_output=True,
-        text=True, timeout=timeout, env=moth_env(env),
+        text=True, timeout=timeout, env=moth_env(env), preexec_fn=default_sigint,
     )
 
 
