@@ -111,6 +111,16 @@ def test_first_stop_end_and_restart():
     assert proc.returncode == 0
 
 
+def test_module_and_code_targets(program, tmp_path):
+    module = program("dbgmod.py", "import sys\nvalue = 6 * 7\nprint('module', value, sys.argv[1:])\n")
+    proc = run_moth("debug", "-m", "dbgmod", "x", cwd=tmp_path, input="next\nnext\np value\ncontinue\nquit\n")
+    assert proc.stdout.startswith("> %s(1)<module>()\n-> import sys\n" % module)
+    assert "(Pdb) 42\n" in proc.stdout and "module 42 ['x']" in proc.stdout
+    code = run_moth("debug", "-c", "a = 1\nb = a + 1\nprint('code', b)", input="next\nnext\np a, b\ncontinue\nquit\n")
+    assert code.stdout.startswith("> <string>(1)<module>()\n")
+    assert "(Pdb) (1, 2)\n" in code.stdout and "code 2" in code.stdout
+
+
 def test_post_mortem_at_the_frame_that_raised(program):
     script = program("boom.py", textwrap.dedent("""\
         def inner(value):
