@@ -321,7 +321,10 @@ def test_disassemble_marks_the_current_instruction():
     proc = moth_session(["break add", "continue", "disassemble", "display/i", "next",
                          "undisplay/i", "next", "quit"])
     out = proc.stdout
-    assert re.search(r"^ +-->", out, re.M) or re.search(r"-->\s+\d+ \w+", out)
+    listing = out.split("(Pdb)")[3]                           # the disassemble command's
+    marked = re.findall(r"^\s+(?:\d+\s+)?-->\s+(?:\d+\s+)?([A-Z_]+)", listing, re.M)
+    assert len(marked) == 1 and marked[0].startswith("LOAD_FAST")  # c = a + b, about to run
+    assert len(re.findall(r"^\s+(-->\s+)?(\d+\s+)?[A-Z_]{4,}", listing, re.M)) > 3
     after_display = out.split("display/i: ")[1]
     stop = after_display.split("(Pdb)")[1]
     assert re.search(r"^--> +\d+ \w+", stop, re.M)          # shown at the next stop
