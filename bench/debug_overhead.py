@@ -24,7 +24,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from pairing import machine_line, paired, publish  # noqa: E402
+from pairing import machine_line, paired, publish, python_version  # noqa: E402
 
 WORKLOADS = {"fib": ["30"], "newton": ["3000"]}
 
@@ -74,8 +74,7 @@ def main():
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     py = args.python
-    version = subprocess.run([py, "-c", "import sys; print(sys.version.split()[0])"],
-                             capture_output=True, text=True, check=True).stdout.strip()
+    version = python_version(py)
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "src"), NO_COLOR="1")
     quit_file = os.path.join(HERE, "workloads", ".quit")
     with open(quit_file, "w") as f:

@@ -20,7 +20,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from pairing import machine_line, paired, publish  # noqa: E402
+from pairing import machine_line, paired, publish, python_version  # noqa: E402
 
 SELECTED = {"fib": ["fib"], "newton": ["poly", "dpoly", "newton"]}
 
@@ -42,8 +42,7 @@ def main():
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     py = args.python
-    version = subprocess.run([py, "-c", "import sys; print(sys.version.split()[0])"],
-                             capture_output=True, text=True, check=True).stdout.strip()
+    version = python_version(py)
     kernprof = os.path.join(os.path.dirname(py), "kernprof")
     have_kernprof = os.path.exists(kernprof)
     tmp = tempfile.mkdtemp(prefix="moth-lines-")

@@ -106,3 +106,9 @@ def publish(lines, write):
         with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md"),
                   "a") as f:
             f.write("\n" + text + "\n")
+
+
+def python_version(py):
+    """The version of interpreter py, e.g. '3.12.1'."""
+    return subprocess.run([py, "-c", "import sys; print(sys.version.split()[0])"],
+                          capture_output=True, text=True, check=True).stdout.strip()

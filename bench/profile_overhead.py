@@ -25,7 +25,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from pairing import machine_line, paired, publish  # noqa: E402
+from pairing import machine_line, paired, publish, python_version  # noqa: E402
 
 WORKLOADS = ["fib", "newton", "stdlib", "threads"]
 TOOLS = ["floor", "moth", "moth-builtins", "cprofile", "yappi"]
@@ -83,8 +83,7 @@ def main():
     args = ap.parse_args()
 
     py = args.python
-    version = subprocess.run([py, "-c", "import sys; print(sys.version.split()[0])"],
-                             capture_output=True, text=True, check=True).stdout.strip()
+    version = python_version(py)
     env = dict(os.environ)
     tmp = tempfile.mkdtemp(prefix="moth-bench-")
     env["PYTHONPATH"] = os.pathsep.join([os.path.join(ROOT, "src"), build_floor(py, tmp),

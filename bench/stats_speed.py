@@ -15,14 +15,13 @@ import os
 import random
 import shlex
 import statistics
-import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from pairing import machine_line, paired, publish  # noqa: E402
+from pairing import machine_line, paired, publish, python_version  # noqa: E402
 
 
 def make_profile(path, n):
@@ -65,8 +64,7 @@ def main():
         print("moth stats failed:", s.failed)
         sys.exit(1)
     speedups = [b.seconds / t.seconds for b, t in s.pairs]
-    version = subprocess.run([py, "-c", "import sys; print(sys.version.split()[0])"],
-                             capture_output=True, text=True).stdout.strip()
+    version = python_version(py)
     cmd = "python bench/stats_speed.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     publish([
         "### moth stats vs pstats, %d functions, CPython %s (%s)" % (
