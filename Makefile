@@ -35,7 +35,8 @@ fuzz:
 	  clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	    -Icsrc/core -o $$b $$f $(CORE_SRC) -lsqlite3 -lm; \
 	  mkdir -p tests/c/build/corpus-$$(basename $$f .c); \
-	  $$b -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 tests/c/build/corpus-$$(basename $$f .c) tests/c/corpus/$$(basename $$f .c); \
+	  seeds=tests/c/corpus/$$(basename $$f .c); [ -d $$seeds ] || seeds=; \
+	  $$b -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 tests/c/build/corpus-$$(basename $$f .c) $$seeds; \
 	done
 
 clean:
