@@ -8,6 +8,7 @@
  * raised it; `quit` (or the end of the commands) ends the session.
  */
 #include "cli.h"
+#include "pycall.h"
 
 #include <string.h>
 
@@ -23,15 +24,13 @@ static const char USAGE[] =
 
 static PyObject *new_debugger(PyObject *commands)
 {
-    PyObject *module = PyImport_ImportModule("moth.debugger");
-    PyObject *cls = module ? PyObject_GetAttrString(module, "Pdb") : NULL;
+    PyObject *cls = moth_module_attr("moth.debugger", "Pdb");
     PyObject *dbg = cls ? PyObject_CallNoArgs(cls) : NULL;
     PyObject *rc = dbg ? PyObject_GetAttrString(dbg, "rcLines") : NULL;
     PyObject *r = rc ? PyObject_CallMethod(rc, "extend", "O", commands) : NULL;
     Py_XDECREF(r);
     Py_XDECREF(rc);
     Py_XDECREF(cls);
-    Py_XDECREF(module);
     if (!r)
         Py_CLEAR(dbg);
     return dbg;
@@ -39,21 +38,17 @@ static PyObject *new_debugger(PyObject *commands)
 
 static int is_instance_of(PyObject *exc, const char *module, const char *name)
 {
-    PyObject *m = PyImport_ImportModule(module);
-    PyObject *cls = m ? PyObject_GetAttrString(m, name) : NULL;
+    PyObject *cls = moth_module_attr(module, name);
     int match = cls && PyErr_GivenExceptionMatches(exc, cls);
     Py_XDECREF(cls);
-    Py_XDECREF(m);
     PyErr_Clear();
     return match;
 }
 
 static void print_exception(PyObject *exc)
 {
-    PyObject *tb = PyImport_ImportModule("traceback");
-    PyObject *r = tb ? PyObject_CallMethod(tb, "print_exception", "O", exc) : NULL;
+    PyObject *r = moth_call_function("traceback", "print_exception", "(O)", exc);
     Py_XDECREF(r);
-    Py_XDECREF(tb);
     PyErr_Clear();
 }
 

@@ -2,41 +2,11 @@
 #include "runner.h"
 
 #include <signal.h>
-#include <stdarg.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "interp.h"
-
-/* module.name(*args), args built as by Py_BuildValue(fmt, ...) which must make a tuple. */
-static PyObject *call_function(const char *module, const char *name, const char *fmt, ...)
-{
-    PyObject *mod = PyImport_ImportModule(module);
-    if (!mod)
-        return NULL;
-    PyObject *fn = PyObject_GetAttrString(mod, name);
-    Py_DECREF(mod);
-    if (!fn)
-        return NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    PyObject *args = Py_VaBuildValue(fmt, ap);
-    va_end(ap);
-    PyObject *r = args ? PyObject_CallObject(fn, args) : NULL;
-    Py_XDECREF(args);
-    Py_DECREF(fn);
-    return r;
-}
-
-static PyObject *module_attr(const char *module, const char *name)
-{
-    PyObject *mod = PyImport_ImportModule(module);
-    if (!mod)
-        return NULL;
-    PyObject *attr = PyObject_GetAttrString(mod, name);
-    Py_DECREF(mod);
-    return attr;
-}
+#include "pycall.h"
 
 /* Replaces sys.argv with [first] + args. */
 static int set_argv(PyObject *first, PyObject *args)
@@ -115,10 +85,10 @@ static void take_os_error_text(char *out, size_t size)
 
 static int prepare_script(moth_target *t, char *message, size_t size, int *status)
 {
-    PyObject *abspath = call_function("os.path", "abspath", "(O)", t->what);
+    PyObject *abspath = moth_call_function("os.path", "abspath", "(O)", t->what);
     if (!abspath)
         return -1;
-    PyObject *source = NULL, *file = call_function("io", "open_code", "(O)", abspath);
+    PyObject *source = NULL, *file = moth_call_function("io", "open_code", "(O)", abspath);
     if (file) {
         source = PyObject_CallMethod(file, "read", NULL);
         PyObject *closed = PyObject_CallMethod(file, "close", NULL);
@@ -137,13 +107,13 @@ static int prepare_script(moth_target *t, char *message, size_t size, int *statu
     }
     int rc = -1;
     /* sys.path[0]: the script's directory with symbolic links resolved, as python sets it. */
-    PyObject *real = call_function("os.path", "realpath", "(O)", t->what);
-    PyObject *dir = real ? call_function("os.path", "dirname", "(O)", real) : NULL;
+    PyObject *real = moth_call_function("os.path", "realpath", "(O)", t->what);
+    PyObject *dir = real ? moth_call_function("os.path", "dirname", "(O)", real) : NULL;
     PyObject *loader = NULL;
     if (!dir || set_path0(dir) < 0 || set_argv(t->what, t->args) < 0 ||
         !(t->globals = fresh_main()))
         goto done;
-    loader = call_function("importlib.machinery", "SourceFileLoader", "(sO)", "__main__", abspath);
+    loader = moth_call_function("importlib.machinery", "SourceFileLoader", "(sO)", "__main__", abspath);
     if (!loader || PyDict_SetItemString(t->globals, "__loader__", loader) < 0 ||
         PyDict_SetItemString(t->globals, "__file__", abspath) < 0 ||
         PyDict_SetItemString(t->globals, "__cached__", Py_None) < 0)
@@ -169,7 +139,7 @@ static int prepare_code(moth_target *t)
     if (!dash_c || !empty || !filename || !text || set_argv(dash_c, t->args) < 0 ||
         set_path0(empty) < 0 || !(t->globals = fresh_main()))
         goto done;
-    importer = module_attr("importlib.machinery", "BuiltinImporter");
+    importer = moth_module_attr("importlib.machinery", "BuiltinImporter");
     if (!importer || PyDict_SetItemString(t->globals, "__loader__", importer) < 0)
         goto done;
     t->code = Py_CompileStringObject(text, filename, Py_file_input, NULL, -1);
@@ -189,12 +159,12 @@ static int prepare_module(moth_target *t, char *message, size_t size, int *statu
     PyObject *dash_m = PyUnicode_FromString("-m");
     int rc = dash_m ? set_argv(dash_m, t->args) : -1;
     Py_XDECREF(dash_m);
-    PyObject *cwd = rc == 0 ? call_function("os", "getcwd", "()") : NULL;
+    PyObject *cwd = rc == 0 ? moth_call_function("os", "getcwd", "()") : NULL;
     rc = cwd ? set_path0(cwd) : -1;
     Py_XDECREF(cwd);
     if (rc < 0)
         return -1;
-    PyObject *details = call_function("runpy", "_get_module_details", "(O)", t->what);
+    PyObject *details = moth_call_function("runpy", "_get_module_details", "(O)", t->what);
     if (!details) {
         if (PyErr_ExceptionMatches(PyExc_ImportError)) {
             take_error_text(message, size, "module not found");
@@ -259,7 +229,7 @@ static PyMethodDef exit_hook_def = {"_moth_exit_hook", exit_hook, METH_NOARGS, N
 static int register_exit_hook(void)
 {
     PyObject *hook = PyCFunction_New(&exit_hook_def, NULL);
-    PyObject *r = hook ? call_function("atexit", "register", "(O)", hook) : NULL;
+    PyObject *r = hook ? moth_call_function("atexit", "register", "(O)", hook) : NULL;
     Py_XDECREF(hook);
     Py_XDECREF(r);
     return r ? 0 : -1;

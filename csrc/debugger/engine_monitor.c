@@ -12,8 +12,7 @@
 #include "engine.h"
 
 #include "interp.h"
-
-#include <stdarg.h>
+#include "pycall.h"
 
 #if !MOTH_LINES_BY_TRACE
 
@@ -35,21 +34,16 @@ static PyObject *monitoring(void)
     return m;
 }
 
+/* sys.monitoring.method(*args): 0, or -1 with the exception set. */
 static int call_monitoring(const char *method, const char *format, ...)
 {
     PyObject *m = monitoring();
     if (!m)
         return -1;
-    PyObject *f = PyObject_GetAttrString(m, method);
-    if (!f)
-        return -1;
     va_list va;
     va_start(va, format);
-    PyObject *args = Py_VaBuildValue(format, va);
+    PyObject *r = moth_call_attr_v(m, method, format, va);
     va_end(va);
-    PyObject *r = args ? PyObject_CallObject(f, args) : NULL;
-    Py_XDECREF(args);
-    Py_DECREF(f);
     Py_XDECREF(r);
     return r ? 0 : -1;
 }
