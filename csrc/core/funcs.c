@@ -119,6 +119,5 @@ int moth_funcs_intern(moth_funcs *t, const char *file, uint32_t line, const char
      * only for display: out of memory, the function simply goes without. */
     if (t->count != before && qualname && strcmp(qualname, name) != 0)
         t->items[*index].qualname = moth_strdup(qualname, NULL);
-    (void)err;
     return 0;
 }

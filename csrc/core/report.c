@@ -580,13 +580,15 @@ static int call_report(const moth_pstats *s, const moth_report_opts *o, int call
         moth_sb_append(out, pl.msg.data, pl.msg.len);
         moth_sb_putc(out, '\n');
         call_heading(s, pl.width, callees ? "called..." : "was called by...", out);
-        size_t most = 1;
-        for (size_t r = 0; r < s->nrows; r++)
-            most = s->rows[r].ncallers > most ? s->rows[r].ncallers : most;
-        if (callees)
+        if (callees) {
             rc = index_callees(s, &x, err);
-        else if (!(items = moth_malloc(most * sizeof *items, err)))
-            rc = -1;
+        } else { /* one buffer, as large as the longest list of callers */
+            size_t most = 1;
+            for (size_t r = 0; r < s->nrows; r++)
+                most = s->rows[r].ncallers > most ? s->rows[r].ncallers : most;
+            if (!(items = moth_malloc(most * sizeof *items, err)))
+                rc = -1;
+        }
         for (size_t i = 0; rc == 0 && i < pl.n; i++) {
             const moth_pstats_row *row = &s->rows[pl.rows[i]];
             const char *label = pl.labels[pl.rows[i]];

@@ -227,15 +227,10 @@ static PyObject *engine_configure(moth_engine *self, PyObject *args)
     PyObject *file, *lines;
     Py_ssize_t pos = 0;
     while (copy && PyDict_Next(breaks, &pos, &file, &lines)) {
-        PyObject *list = PySequence_List(lines);
-        if (!list || PyList_GET_SIZE(list) == 0 || PyDict_SetItem(copy, file, list) < 0) {
-            int failed = list == NULL || PyErr_Occurred();
-            Py_XDECREF(list);
-            if (failed)
-                Py_CLEAR(copy);
-            continue;
-        }
-        Py_DECREF(list);
+        PyObject *list = PySequence_List(lines); /* (files left with no lines are dropped) */
+        if (!list || (PyList_GET_SIZE(list) && PyDict_SetItem(copy, file, list) < 0))
+            Py_CLEAR(copy);
+        Py_XDECREF(list);
     }
     if (!copy)
         return NULL;

@@ -69,6 +69,11 @@ static inline void *moth_code_info_pack(uint32_t generation, moth_code_info ci)
                     ((uintptr_t)ci.want << 1) | MOTH_CODE_INFO_TAG);
 }
 
+static inline uint32_t moth_code_info_generation(void *packed)
+{
+    return (uint32_t)((uintptr_t)packed >> 8);
+}
+
 static inline moth_code_info moth_code_info_unpack(void *packed)
 {
     uintptr_t v = (uintptr_t)packed;
@@ -93,7 +98,7 @@ static inline moth_code_info moth_engine_code_info(moth_engine *e, PyCodeObject 
 {
     void *extra = NULL;
     if (_PyCode_GetExtra((PyObject *)code, moth_the_interp.code_extra_index, &extra) == 0 &&
-        extra && (uint32_t)((uintptr_t)extra >> 8) == e->generation)
+        extra && moth_code_info_generation(extra) == e->generation)
         return moth_code_info_unpack(extra);
     return moth_engine_decide(e, code);
 }
