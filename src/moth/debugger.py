@@ -15,6 +15,7 @@ import atexit
 import bdb
 import copy
 import dis
+import linecache
 import os
 import pdb
 import sys
@@ -272,14 +273,8 @@ class Pdb(pdb.Pdb):
     # ---- events ----
 
     def _moth_event(self, frame, event, arg):
-        """The engine's callback: an event pdb may stop at."""
-        if self._moth_is_repeat(frame, event):
-            return
-        self._moth_frame = frame
+        """The engine's callback: an event pdb may stop at, dispatched as a trace function's."""
         frame.f_trace = self.trace_dispatch  # `jump` sets f_lineno, only for a traced frame
-        if self._moth_watches and event in ("line", "return") and \
-                self._moth_check_watches(frame, event):
-            return
         self.trace_dispatch(frame, event, arg)
 
     def _moth_is_repeat(self, frame, event):
@@ -385,7 +380,6 @@ class Pdb(pdb.Pdb):
 
     @staticmethod
     def _moth_source_line(frame, line):
-        import linecache
         return linecache.getline(frame.f_code.co_filename, line, frame.f_globals).strip()
 
     def do_watch(self, arg):
