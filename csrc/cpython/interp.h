@@ -30,6 +30,7 @@ typedef struct moth_interp {
     int code_extra_ready;
     /* runner (runner.c) */
     int die_of_sigint_at_exit;           /* an uncaught KeyboardInterrupt ended the program */
+    int exit_hook_registered;            /* once per process, whatever moth debug restarts */
 } moth_interp;
 
 extern moth_interp moth_the_interp;

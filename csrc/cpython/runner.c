@@ -228,10 +228,13 @@ static PyMethodDef exit_hook_def = {"_moth_exit_hook", exit_hook, METH_NOARGS, N
 
 static int register_exit_hook(void)
 {
+    if (moth_the_interp.exit_hook_registered)
+        return 0; /* the first registration runs last, after every handler of the program's */
     PyObject *hook = PyCFunction_New(&exit_hook_def, NULL);
     PyObject *r = hook ? moth_call_function("atexit", "register", "(O)", hook) : NULL;
     Py_XDECREF(hook);
     Py_XDECREF(r);
+    moth_the_interp.exit_hook_registered = r != NULL;
     return r ? 0 : -1;
 }
 
