@@ -59,9 +59,9 @@ def unreached_line(py):
     return "%s:%d" % (path, line + 1)
 
 
-def sessions(py, script):
+def sessions(unreached, script):
     return {
-        "breakpoint not reached": ["break " + unreached_line(py), "continue"],
+        "breakpoint not reached": ["break " + unreached, "continue"],
         "next over main()": ["break %s:%d" % (script, main_call_line(script)), "continue",
                              "next", "continue"],
     }
@@ -80,9 +80,10 @@ def main():
     with open(quit_file, "w") as f:
         f.write("quit\n" * 4)
     rows = []
+    unreached = unreached_line(py)
     for w, wargs in WORKLOADS.items():
         script = os.path.join(HERE, "workloads", w + ".py")
-        for session, commands in sessions(py, script).items():
+        for session, commands in sessions(unreached, script).items():
             tools = {
                 "moth debug": ["sh", "-c", 'exec "$@" < ' + shlex.quote(quit_file), "sh",
                                py, "-m", "moth", "debug"]
