@@ -32,10 +32,11 @@ def tool_env():
     return env
 
 
-def default_sigint():
-    """For child processes: Ctrl-C as a terminal gives it, even when the tests themselves run
-    with SIGINT ignored (a background job), which children would inherit."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+# Child processes get Ctrl-C's default action even when the tests themselves run with SIGINT
+# ignored (a background job), which they would inherit. A handler is not inherited across
+# exec, so one handler here is enough: no code runs between fork and exec in the children.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def run_moth(*args, cwd=None, input=None, timeout=120, env=None, check=None):
@@ -43,7 +44,7 @@ def run_moth(*args, cwd=None, input=None, timeout=120, env=None, check=None):
     proc = subprocess.run(
         [sys.executable, "-m", "moth", *map(str, args)],
         cwd=cwd, input=input, capture_output=True, text=True, timeout=timeout,
-        env=moth_env(env), preexec_fn=default_sigint,
+        env=moth_env(env),
     )
     if check is not None:
         assert proc.returncode == check, (proc.returncode, proc.stdout, proc.stderr)
@@ -54,7 +55,7 @@ def run_python(*args, cwd=None, input=None, timeout=120, env=None):
     """Runs plain `python args...` for comparison with moth."""
     return subprocess.run(
         [sys.executable, *map(str, args)], cwd=cwd, input=input, capture_output=True,
-        text=True, timeout=timeout, env=moth_env(env), preexec_fn=default_sigint,
+        text=True, timeout=timeout, env=moth_env(env),
     )
 
 

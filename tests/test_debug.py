@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from conftest import PROGRAMS, default_sigint, moth_env, run_moth
+from conftest import PROGRAMS, moth_env, run_moth
 
 DEBUGGEE = PROGRAMS / "debuggee.py"
 SOURCE = DEBUGGEE.read_text().splitlines()
@@ -450,7 +450,7 @@ def spawn(*args, env=None):
     child = pexpect.spawn(sys.executable, ["-m", "moth", "debug", *map(str, args)],
                           env=moth_env(dict(env or {}, TERM="xterm",
                                             MOTH_HISTORY=os.devnull)),
-                          encoding="utf-8", timeout=30, preexec_fn=default_sigint)
+                          encoding="utf-8", timeout=30)
     child.expect(r"\(Pdb\)")
     return child
 
