@@ -428,6 +428,50 @@ def test_api_matches_pdb_in_process():
         sys.modules.pop("debuggee_api", None)
 
 
+class _TerminalOut(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_listings_in_colour_are_pdbs_listings(tmp_path):
+    """At a terminal list/longlist/source colour the source (a docstring's later lines as a
+    string, from the file's start) and the markers; without the escapes, pdb's text."""
+    import pdb
+
+    import moth
+
+    (tmp_path / "coloured.py").write_text(textwrap.dedent('''\
+        def twice(x):
+            """Doubles x;
+            if it can."""
+            y = x * 2  # the work
+            return y
+        '''))
+    sys.path.insert(0, str(tmp_path))
+    try:
+        from coloured import twice
+
+        def transcript(cls, out):
+            debugger = cls(stdin=io.StringIO("step\nlist\nlonglist\nsource twice\ncontinue\n"),
+                           stdout=out, nosigint=True, readrc=False)
+            debugger.set_break(str(tmp_path / "coloured.py"), 4)
+            debugger.runcall(twice, 2)
+            debugger.clear_all_breaks()
+            return out.getvalue()
+
+        coloured = transcript(moth.Pdb, _TerminalOut())
+        plain = transcript(pdb.Pdb, io.StringIO())
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("coloured", None)
+    assert re.sub("\x1b\\[[0-9;]*m", "", coloured) == plain
+    assert "\x1b[35mreturn\x1b[0m y" in coloured                   # a keyword
+    assert "\t\x1b[33m    if it can.\"\"\"\x1b[0m" in coloured         # inside the docstring
+    assert "\x1b[90m# the work\x1b[0m" in coloured                  # a comment
+    assert "  4 \x1b[1;31mB\x1b[0m\t" in coloured                    # a breakpoint
+    assert "  5  \x1b[1;32m->\x1b[0m\t" in coloured                  # the current line
+
+
 def test_pytest_pdbcls(tmp_path):
     test_file = tmp_path / "test_fails.py"
     test_file.write_text("def test_x():\n    x = 41\n    assert x + 1 == 43\n")
@@ -469,6 +513,19 @@ def test_terminal_session_colour_and_completion():
     child.expect("where")
     child.sendline("")
     child.expect(r"loop\(\)")
+    child.expect(r"\(Pdb\)")
+    child.sendline("list")                                 # the source coloured
+    child.expect(re.escape("\x1b[35mreturn\x1b[0m c"))
+    child.expect(r"\(Pdb\)")
+    child.send("p LIM\t")                                  # a name of the frame's globals
+    child.expect("LIMIT")
+    child.sendline("")
+    child.expect("3")
+    child.expect(r"\(Pdb\)")
+    child.send("break %s\t" % str(DEBUGGEE)[:-2])          # a file: completed to file.py:
+    child.expect(re.escape("debuggee.py:"))
+    child.sendline("%d" % line_of("total = 0"))
+    child.expect("Breakpoint 2 at .*debuggee.py:%d" % line_of("total = 0"))
     child.expect(r"\(Pdb\)")
     child.sendline("quit")
     child.expect(pexpect.EOF)

@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "common.h"
 #include "engine.h"
+#include "highlight.h"
 #include "interp.h"
 #include "profile_type.h"
 #include "profiler.h"
@@ -28,12 +29,31 @@ static PyObject *profile_lines(PyObject *module, PyObject *func)
     return rc < 0 ? NULL : Py_NewRef(func);
 }
 
+/* highlight(source): the text coloured for a terminal (csrc/core/highlight.c). */
+static PyObject *highlight(PyObject *module, PyObject *source)
+{
+    (void)module;
+    Py_ssize_t n;
+    const char *text = PyUnicode_AsUTF8AndSize(source, &n);
+    if (!text)
+        return NULL;
+    moth_sb out = MOTH_SB_INIT;
+    moth_highlight_python(&out, text, (size_t)n);
+    /* the input was UTF-8 and escapes are ASCII, so the output decodes */
+    PyObject *coloured = out.failed ? PyErr_NoMemory()
+                                    : PyUnicode_FromStringAndSize(out.data, (Py_ssize_t)out.len);
+    moth_sb_free(&out);
+    return coloured;
+}
+
 PyObject *moth_py_advise(PyObject *module, PyObject *args, PyObject *kw);
 
 static PyMethodDef module_functions[] = {
     {"advise", (PyCFunction)(void (*)(void))moth_py_advise, METH_VARARGS | METH_KEYWORDS,
      "advise(profile, min_share=0.01, limit=20, json=False)\n\n"
      "The performance pitfalls in what a Profile(lines=True) recorded, as text."},
+    {"highlight", (PyCFunction)highlight, METH_O,
+     "highlight(source)\n\nPython source coloured for a terminal with ANSI escapes."},
     {"profile_lines", (PyCFunction)profile_lines, METH_O,
      "profile_lines(func)\n\nDecorator: profile func line by line when moth profiles lines."},
     {"main", (PyCFunction)moth_cli_main, METH_O,

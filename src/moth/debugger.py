@@ -21,7 +21,7 @@ import pdb
 import sys
 import threading
 
-from moth._moth import Engine
+from moth._moth import Engine, highlight
 
 __all__ = ["Pdb", "run", "runeval", "runcall", "set_trace", "post_mortem", "pm"]
 
@@ -123,16 +123,44 @@ class Pdb(pdb.Pdb):
     def print_stack_entry(self, frame_lineno, prompt_prefix=pdb.line_prefix):
         if not self._moth_colour:
             super().print_stack_entry(frame_lineno, prompt_prefix)
-        else:  # where in bold, the current line in green
+        else:  # where in bold, the arrow in green, the line's source coloured
             frame = frame_lineno[0]
             text = self.format_stack_entry(frame_lineno, prompt_prefix)
             where, sep, source = text.partition(prompt_prefix)
             self.message("\x1b[1m%s%s\x1b[0m%s" % (
                 "> " if frame is self.curframe else "  ", where,
-                sep and "\x1b[32m" + sep + source + "\x1b[0m"))
+                sep.replace("->", "\x1b[1;32m->\x1b[0m") + highlight(source)))
         if self._moth_at_stop and (self._moth_show_insn or self._moth_insn_stop):
             self.message(self._moth_instruction(frame_lineno[0]))
         self._moth_at_stop = self._moth_insn_stop = False
+
+    def _print_lines(self, lines, start, breaks=(), frame=None):
+        """pdb's listing (list, longlist, source); at a terminal with the source coloured, the
+        current line's arrow in green and breakpoints in red."""
+        if not self._moth_colour:
+            return super()._print_lines(lines, start, breaks, frame)
+        current = exc = -1
+        if frame:
+            current, exc = frame.f_lineno, self.tb_lineno.get(frame, -1)
+        for lineno, line in enumerate(self._moth_highlighted(lines, start, frame), start):
+            mark = "\x1b[1;31mB\x1b[0m" if lineno in breaks else " "
+            if lineno == current:
+                mark += "\x1b[1;32m->\x1b[0m"
+            elif lineno == exc:
+                mark += "\x1b[1;31m>>\x1b[0m"
+            self.message(str(lineno).rjust(3).ljust(4) + mark + "\t" + line)
+
+    @staticmethod
+    def _moth_highlighted(lines, start, frame):
+        """lines coloured; a listing of the frame's file is coloured from the file's first
+        line, so that a string opened above the listing is known to be one."""
+        skip, text = 0, lines
+        if frame is not None:
+            whole = linecache.getlines(frame.f_code.co_filename, frame.f_globals)
+            if whole[start - 1:start - 1 + len(lines)] == lines:
+                skip, text = start - 1, whole[:start - 1 + len(lines)]
+        coloured = highlight("".join(line.rstrip() + "\n" for line in text)).split("\n")
+        return coloured[skip:skip + len(lines)]
 
     # ---- where tracing happens ----
 
