@@ -10,6 +10,8 @@ import sys
 import textwrap
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import PROGRAMS, moth_env, run_moth
 
@@ -470,6 +472,18 @@ def test_listings_in_colour_are_pdbs_listings(tmp_path):
     assert "\x1b[90m# the work\x1b[0m" in coloured                  # a comment
     assert "  4 \x1b[1;31mB\x1b[0m\t" in coloured                    # a breakpoint
     assert "  5  \x1b[1;32m->\x1b[0m\t" in coloured                  # the current line
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("\'\"#\\\n\r\t @.+-_0x1e2fbrRdef if classü")),
+               max_size=60) | st.text(max_size=40))
+def test_colouring_keeps_every_character(source):
+    from moth._moth import highlight
+    coloured = highlight(source)
+    assert re.sub("\x1b\\[[0-9;]*m", "", coloured) == source
+    # colour never runs across a line break
+    assert all(not re.search("\x1b\\[[0-9;]*[1-9][0-9;]*m[^\x1b]*$", line)
+               for line in coloured.split("\n"))
 
 
 def test_pytest_pdbcls(tmp_path):
