@@ -97,8 +97,17 @@ int moth_profiler_is_enabled(const moth_profiler *p)
     return p->session != 0;
 }
 
-static char *thread_stack_limit(size_t *size_out)
+/* The lowest address of this thread's stack the hook lets a frame run at, NULL when unknown.
+ * Found once per thread: for the main thread glibc reads /proc/self/maps (a fraction of a
+ * millisecond), which every enable (and calibration's dozen) would otherwise pay. */
+static __thread char *stack_limit_of_thread;
+static __thread int stack_limit_known;
+
+static char *thread_stack_limit(void)
 {
+    if (stack_limit_known)
+        return stack_limit_of_thread;
+    stack_limit_known = 1;
     pthread_attr_t attr;
     void *addr = NULL;
     size_t size = 0;
@@ -107,13 +116,13 @@ static char *thread_stack_limit(size_t *size_out)
     if (pthread_attr_getstack(&attr, &addr, &size) != 0)
         addr = NULL;
     pthread_attr_destroy(&attr);
-    *size_out = size;
     if (!addr)
         return NULL;
     size_t reserve = size / 4 > STACK_RESERVE_MIN ? size / 4 : STACK_RESERVE_MIN;
     if (reserve >= size)
         return NULL;
-    return (char *)addr + reserve; /* stacks grow down: the low end is the limit */
+    stack_limit_of_thread = (char *)addr + reserve; /* stacks grow down: the low end */
+    return stack_limit_of_thread;
 }
 
 /* The thread's name from threading._active, without running Python code (reads `_name`). */
@@ -181,8 +190,7 @@ moth_tstate *moth_tstate_for_session(uint64_t session)
         st->thread_id = ident;
         st->native_id = native;
         st->pthread = pthread_self();
-        size_t size;
-        st->stack_limit = thread_stack_limit(&size);
+        st->stack_limit = thread_stack_limit();
         p->threads[p->nthreads++] = st;
     }
     st->clock = p->clock;
