@@ -1,10 +1,11 @@
 """Line-level profiling: exact hits, time in the right lines, only the selected code traced."""
 import re
 import sqlite3
+import sys
 
 import pytest
 
-from conftest import PROGRAMS, run_moth
+from conftest import PROGRAMS, moth_env, run_moth
 
 PROG = PROGRAMS / "lines_prog.py"
 SOURCE = PROG.read_text().splitlines()
@@ -123,6 +124,30 @@ def test_line_data_in_moth_file_stats_and_flame(tmp_path):
     assert "hottest lines" in html.read_text() and '"ln":[[' in html.read_text()
     proc = run_moth("stats", "--lines", tmp_path / "none.prof")
     assert proc.returncode != 0
+
+
+def test_report_in_colour_at_a_terminal(tmp_path):
+    """At a terminal the source is coloured and large shares stand out; without the escapes
+    the report is the one printed to a pipe, and NO_COLOR gives that one exactly."""
+    pexpect = pytest.importorskip("pexpect")
+    moth = tmp_path / "l.moth"
+    run_moth("profile", "--lines", "-q", "-o", moth, PROG, check=0)
+
+    def at_terminal(**env):
+        child = pexpect.spawn(sys.executable, ["-m", "moth", "stats", "--lines", "--limit", "0",
+                                               str(moth)],
+                              env=moth_env(dict(env, TERM="xterm")), encoding="utf-8",
+                              timeout=60)
+        text = child.read()
+        child.close()
+        return text.replace("\r\n", "\n")
+
+    coloured = at_terminal()
+    piped = run_moth("stats", "--lines", "--limit", "0", moth).stdout
+    assert re.sub("\x1b\\[[0-9;]*m", "", coloured) == piped
+    assert at_terminal(NO_COLOR="1") == piped
+    assert "\x1b[35mwhile\x1b[0m i < n:" in coloured                 # the source
+    assert re.search("\x1b\\[1;31m +[0-9.]+\x1b\\[0m  ", coloured)   # a line of >= 10%
 
 
 def test_line_profile_api(program):

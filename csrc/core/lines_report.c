@@ -5,6 +5,8 @@
  */
 #include "lines_report.h"
 
+#include "highlight.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +58,46 @@ static char **source_lines(const char *path, uint32_t first, uint32_t last, char
     return out;
 }
 
+/* text[0..n) coloured as one piece of source, so that a string over several lines is known
+ * as one; the same shape as text (NULL where text has NULL). The caller frees the array and
+ * the buffer. NULL (and the caller shows text as it is) when out of memory. */
+static char **coloured_lines(char **text, size_t n, char **buffer)
+{
+    moth_sb src = MOTH_SB_INIT, out = MOTH_SB_INIT;
+    for (size_t i = 0; i < n; i++) {
+        moth_sb_puts(&src, text[i] ? text[i] : "");
+        moth_sb_putc(&src, '\n');
+    }
+    moth_highlight_python(&out, src.data ? src.data : "", src.len);
+    moth_sb_free(&src);
+    char **lines = calloc(n ? n : 1, sizeof *lines);
+    if (!lines || out.failed || !out.data) {
+        free(lines);
+        moth_sb_free(&out);
+        return NULL;
+    }
+    char *p = out.data;
+    for (size_t i = 0; i < n && p; i++) {
+        char *eol = strchr(p, '\n');
+        if (eol)
+            *eol = '\0';
+        lines[i] = text[i] ? p : NULL;
+        p = eol ? eol + 1 : NULL;
+    }
+    *buffer = moth_sb_take(&out);
+    return lines;
+}
+
+/* A line's share of its function's time, padded to the column, coloured by size. */
+static void put_share(moth_sb *out, const char *pct, double share, int colour)
+{
+    const char *on = !colour ? NULL : share >= 10.0 ? "\x1b[1;31m" : share >= 1.0 ? "\x1b[33m"
+                                                                                : NULL;
+    moth_sb_puts(out, on ? on : "");
+    moth_sb_printf(out, "%8s", pct);
+    moth_sb_puts(out, on ? "\x1b[0m" : "");
+}
+
 typedef struct ranked {
     const moth_func_lines *lines;
     uint64_t total;
@@ -69,13 +111,14 @@ static int by_total(const void *a, const void *b)
     return x->lines->func < y->lines->func ? -1 : x->lines->func > y->lines->func;
 }
 
-int moth_lines_report(const moth_profile *p, size_t limit, moth_sb *out, moth_error *err)
+int moth_lines_report(const moth_profile *p, size_t limit, int colour, moth_sb *out,
+                      moth_error *err)
 {
-    return moth_lines_report_with(p, limit, read_file_text, NULL, out, err);
+    return moth_lines_report_with(p, limit, read_file_text, NULL, colour, out, err);
 }
 
 int moth_lines_report_with(const moth_profile *p, size_t limit, moth_source_fn source, void *ctx,
-                           moth_sb *out, moth_error *err)
+                           int colour, moth_sb *out, moth_error *err)
 {
     const moth_lines *l = &p->lines;
     if (l->count == 0)
@@ -107,11 +150,16 @@ int moth_lines_report_with(const moth_profile *p, size_t limit, moth_source_fn s
             last = first;
         char *buffer;
         char **text = source_lines(f->file, first, last, &buffer, source, ctx);
+        char *coloured_buffer = NULL;
+        char **shown = colour && text && buffer
+                           ? coloured_lines(text, last - first + 1, &coloured_buffer) : NULL;
+        if (!shown)
+            shown = text;
         size_t at = 0;
         for (uint32_t line = first; line <= last; line++) {
             while (at < fl->nlines && fl->lines[at].line < line)
                 at++;
-            const char *src = text ? text[line - first] : NULL;
+            const char *src = shown ? shown[line - first] : NULL;
             const moth_line *d = at < fl->nlines && fl->lines[at].line == line ? &fl->lines[at] : NULL;
             if (d) {
                 double t = (double)d->time * p->tick_seconds;
@@ -119,9 +167,11 @@ int moth_lines_report_with(const moth_profile *p, size_t limit, moth_source_fn s
                 snprintf(hits, sizeof hits, "%llu", (unsigned long long)d->hits);
                 snprintf(tm, sizeof tm, "%.1f", t / unit);
                 snprintf(per, sizeof per, "%.1f", d->hits ? t / unit / (double)d->hits : 0.0);
-                snprintf(pct, sizeof pct, "%.1f", total > 0 ? 100.0 * t / total : 0.0);
-                moth_sb_printf(out, "%6u %9s %12s %8s %8s  %s\n", line, hits, tm, per, pct,
-                               src ? src : "");
+                double share = total > 0 ? 100.0 * t / total : 0.0;
+                snprintf(pct, sizeof pct, "%.1f", share);
+                moth_sb_printf(out, "%6u %9s %12s %8s ", line, hits, tm, per);
+                put_share(out, pct, share, colour);
+                moth_sb_printf(out, "  %s\n", src ? src : "");
             } else {
                 moth_sb_printf(out, "%6u %9s %12s %8s %8s  %s\n", line, "", "", "", "",
                                src ? src : "");
@@ -139,6 +189,9 @@ int moth_lines_report_with(const moth_profile *p, size_t limit, moth_source_fn s
                            total > 0 ? 100.0 * t / total : 0.0);
         }
         moth_sb_puts(out, "\n\n");
+        if (shown != text)
+            free(shown);
+        free(coloured_buffer);
         free(text);
         free(buffer);
     }

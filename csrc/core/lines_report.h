@@ -11,9 +11,11 @@ typedef char *(*moth_source_fn)(const char *path, void *ctx);
 /* Appends the report for the `limit` functions with the most line time (0: all). Prints
  * nothing when the profile has no line data. moth_lines_finish must have run. Sources are read
  * from the files; moth_lines_report_with lets the caller provide them (e.g. code typed into an
- * interactive session, which has no file). */
-int moth_lines_report(const moth_profile *p, size_t limit, moth_sb *out, moth_error *err);
+ * interactive session, which has no file). With `colour` (for a terminal), the source is
+ * coloured (highlight.h) and the lines' shares of their function's time stand out by size. */
+int moth_lines_report(const moth_profile *p, size_t limit, int colour, moth_sb *out,
+                      moth_error *err);
 int moth_lines_report_with(const moth_profile *p, size_t limit, moth_source_fn source, void *ctx,
-                           moth_sb *out, moth_error *err);
+                           int colour, moth_sb *out, moth_error *err);
 
 #endif

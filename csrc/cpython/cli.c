@@ -53,6 +53,20 @@ int moth_cli_err(const char *text, size_t len)
     return write_stream("stderr", text, len);
 }
 
+int moth_cli_colour(void)
+{
+    const char *no_colour = getenv("NO_COLOR"), *term = getenv("TERM");
+    if ((no_colour && *no_colour) || (term && strcmp(term, "dumb") == 0))
+        return 0;
+    PyObject *stream = PySys_GetObject("stdout"); /* borrowed */
+    PyObject *tty = stream && stream != Py_None ? PyObject_CallMethod(stream, "isatty", NULL)
+                                                : NULL;
+    int colour = tty && PyObject_IsTrue(tty) == 1;
+    Py_XDECREF(tty);
+    PyErr_Clear();
+    return colour;
+}
+
 int moth_cli_error(const char *fmt, ...)
 {
     char msg[1024];

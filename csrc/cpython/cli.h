@@ -23,6 +23,8 @@ int moth_cli_error(const char *fmt, ...) MOTH_PRINTF(1, 2);
 /* Text to sys.stdout (or sys.stderr). -1 when the stream is gone (a closed pipe). */
 int moth_cli_out(const char *text, size_t len);
 int moth_cli_err(const char *text, size_t len);
+/* 1 when sys.stdout is a terminal that takes colour (not with NO_COLOR or TERM=dumb). */
+int moth_cli_colour(void);
 
 /* Option parsing shared by subcommands. An option's value comes from "--name=value" or from
  * the next argument. moth_opt_value returns NULL (after reporting) when it is missing. */

@@ -174,7 +174,8 @@ static int print_report(const profile_options *po, moth_profiler *prof, const mo
         threads += prof->threads[i]->tree.count > 1;
     if (profile_lines && profile_lines->lines.count) {
         moth_sb_puts(&text, "\n");
-        moth_lines_report(profile_lines, po->limit > 0 ? (size_t)po->limit : 0, &text, &err);
+        moth_lines_report(profile_lines, po->limit > 0 ? (size_t)po->limit : 0,
+                          moth_cli_colour(), &text, &err);
     }
     moth_sb_printf(&text, "   moth: %zu thread%s, %s clock; %s\n\n", threads,
                    threads == 1 ? "" : "s", clock_name(prof->clock),

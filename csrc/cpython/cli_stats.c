@@ -170,7 +170,7 @@ static int print_lines(const stats_options *so)
             continue;
         }
         moth_sb text = MOTH_SB_INIT;
-        if (moth_lines_report(&l.profile, (size_t)so->limit, &text, &err) < 0)
+        if (moth_lines_report(&l.profile, (size_t)so->limit, moth_cli_colour(), &text, &err) < 0)
             status = moth_cli_error("%s", err.msg);
         else
             moth_cli_out(text.data, text.len);

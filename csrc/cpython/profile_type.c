@@ -532,7 +532,8 @@ static PyObject *Profile_print_lines(MothProfileObject *self, PyObject *args, Py
         return NULL;
     moth_sb text = MOTH_SB_INIT;
     moth_error err;
-    int rc = moth_lines_report_with(&profile, 0, moth_source_from_linecache, NULL, &text, &err);
+    int rc = moth_lines_report_with(&profile, 0, moth_source_from_linecache, NULL, 0,
+                                    &text, &err);
     moth_profile_free(&profile);
     if (rc < 0) {
         moth_sb_free(&text);
