@@ -65,6 +65,8 @@ SESSIONS = {
                                     "p x, y, z, g", "jump %d" % line_of("return x"),
                                     "continue"],
     "help": ["help break", "help next", "help p", "continue"],
+    "source and statements": ["break add", "continue", "source add", "source LIMIT", "!c = 41",
+                              "p c", "!b", "whatis loop", "retval", "continue", "continue"],
     "recursive debugger and interact": ["break add", "continue", "debug fact(3)", "step",
                                         "step", "where", "continue", "p a", "interact",
                                         "print(a + 1)", "\x04", "continue"],
