@@ -125,7 +125,6 @@ int moth_calibrate(moth_profiler *p)
     if (moth_profiler_init(&scratch, p->mode, p->clock, NULL, 0.0, p->builtins, 1) < 0)
         goto done;
     scratch_ready = 1;
-    scratch.rough_rate = 1;
     loop_timing direct, from_c;
     if (time_loop(globals, "_moth_direct", n, &scratch, &direct) < 0 ||
         time_loop(globals, "_moth_from_c", n, &scratch, &from_c) < 0)

@@ -354,15 +354,13 @@ static void close_running(moth_tstate *st)
 }
 
 /* Seconds per tick of p's clock. The cycle counter's rate is measured from the import of moth
- * to now (at least 20 ms, waited for once per process), so it only improves with time.
- * Calibration, at start-up, does with 1 ms: its few thousand calls need no better, and
- * waiting there would add to every run. */
+ * to now (at least 1 ms, waited for once per process: the anchors are exact to tens of
+ * nanoseconds, clock.c), so it only improves with time. */
 static double measure_tick_seconds(moth_profiler *p)
 {
     switch (p->clock) {
     case MOTH_CLOCK_CYCLES:
-        return moth_seconds_per_cycle(&moth_the_interp.clock_anchor,
-                                      p->rough_rate ? 1000000u : 20000000u);
+        return moth_seconds_per_cycle(&moth_the_interp.clock_anchor, 1000000u);
     case MOTH_CLOCK_CUSTOM:
         return p->timeunit > 0.0 ? p->timeunit : 1e-9;
     default:

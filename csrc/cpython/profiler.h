@@ -99,7 +99,6 @@ typedef struct moth_profiler {
     moth_map func_of_key;     /* (node key, 0) -> index into funcs */
     PyObject *kept;           /* list: code objects whose addresses serve as node keys */
     double tick_seconds;      /* seconds per tick, fixed when a session ends */
-    int rough_rate;           /* calibration's profiler: the tick rate needs no long wait */
     uint64_t session;         /* non-zero while enabled */
     int compensate;           /* subtract the measured cost of interception from times */
     double overhead_inner;    /* seconds per recorded call inside the callee's interval */
