@@ -2,12 +2,14 @@
 
     python bench/debug_overhead.py [--python PY] [--reps N] [--write]
 
-Two sessions, each given to `moth debug` and to `python -m pdb` as the same -c/--command
+Sessions, each given to `moth debug` and to `python -m pdb` as the same -c/--command
 commands (then `quit` at the restart prompt):
   - breakpoint not reached: a breakpoint in json.dumps (a function the program never calls,
     in a file it never runs), continue;
   - next over a long call: a breakpoint on the workload's `result = main(...)` line, continue,
-    then `next`, which runs the whole computation in the frame below.
+    then `next`, which runs the whole computation in the frame below;
+  - watch in the caller (moth only: pdb has no watch): stopped at that same line, a watch on
+    the module's `t0`, then continue: the whole computation runs below the watched frame.
 Workloads: fib (recursion of tiny calls) and newton (numeric loops with small calls), sized
 so that pdb's runs stay short. Paired runs (bench/pairing.py), whole-process wall time,
 median ratio to the plain run.
@@ -60,11 +62,15 @@ def unreached_line(py):
 
 
 def sessions(unreached, script):
+    at_main_call = "break %s:%d" % (script, main_call_line(script))
     return {
         "breakpoint not reached": ["break " + unreached, "continue"],
-        "next over main()": ["break %s:%d" % (script, main_call_line(script)), "continue",
-                             "next", "continue"],
+        "next over main()": [at_main_call, "continue", "next", "continue"],
+        "watch in the caller": [at_main_call, "continue", "watch t0", "continue"],
     }
+
+
+MOTH_ONLY = {"watch in the caller"}
 
 
 def main():
@@ -88,10 +94,11 @@ def main():
                 "moth debug": ["sh", "-c", 'exec "$@" < ' + shlex.quote(quit_file), "sh",
                                py, "-m", "moth", "debug"]
                 + sum((["--command", c] for c in commands), []) + [script] + wargs,
-                "pdb": ["sh", "-c", 'exec "$@" < ' + shlex.quote(quit_file), "sh",
-                        py, "-m", "pdb"] + sum((["-c", c] for c in commands), []) + [script]
-                + wargs,
             }
+            if session not in MOTH_ONLY:
+                tools["pdb"] = ["sh", "-c", 'exec "$@" < ' + shlex.quote(quit_file), "sh",
+                                py, "-m", "pdb"] + sum((["-c", c] for c in commands), []) + \
+                    [script] + wargs
             print("== %s, %s (CPython %s)" % (w, session, version), file=sys.stderr)
             series = paired([py, script] + wargs, tools, reps=args.reps, env=env,
                             same_output=False)
@@ -112,8 +119,11 @@ def main():
     for w, session, series in rows:
         program, process = [], []
         for n in names:
-            s = series[n]
-            if s.failed or not s.pairs:
+            s = series.get(n)
+            if s is None:
+                program.append("n/a")
+                process.append("n/a")
+            elif s.failed or not s.pairs:
                 program.append("failed: " + s.failed[:60])
                 process.append("failed")
             else:
