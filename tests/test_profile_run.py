@@ -234,3 +234,15 @@ print(events.count("call"), events.count("line") > 0, calls.count("call") >= 1)
     stats = pstats.Stats(str(out)).stats
     (f,) = [k for k in stats if k[2] == "f"]
     assert stats[f][1] == 2
+
+
+@pytest.mark.parametrize("seconds", [0.004, 0.02])
+def test_a_short_run_is_timed_right(tmp_path, seconds):
+    """The cycle counter's rate comes from the run's own span, however short: a program that
+    sleeps a few milliseconds is reported as taking them (not less, not twice as long)."""
+    out = tmp_path / "short.prof"
+    run_moth("profile", "-q", "-o", out, "-c", "import time; time.sleep(%r)" % seconds)
+    with open(out, "rb") as f:
+        stats = marshal.load(f)
+    module = [v[3] for k, v in stats.items() if k[2] == "<module>"]
+    assert len(module) == 1 and seconds * 0.99 <= module[0] < seconds * 1.5 + 0.002
