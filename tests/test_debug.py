@@ -288,6 +288,47 @@ def test_watch_a_module_level_name(program):
     assert "counter 6" in out
 
 
+def test_watch_a_module_level_name_rebound_in_functions(program):
+    """3.12+ (dictionary watchers): a module-level name rebound inside a function stops right
+    after that function's line, wherever it runs; rebinding to an equal value does not stop.
+    3.11: the change is seen at the module line that made the call."""
+    script = program("total.py", textwrap.dedent("""\
+        total = 0
+
+        def add(n):
+            global total
+            total += n
+            return total
+
+        def same():
+            global total
+            total = total
+
+        def main():
+            for i in range(2):
+                add(i + 1)
+            same()
+            return total
+
+        main()
+        print("total", total)
+        """))
+    call = script.read_text().splitlines().index("main()") + 1
+    proc = moth_session(["break %d" % call, "continue", "watch total", "continue", "where",
+                         "continue", "continue", "continue", "quit"], script)
+    out = proc.stdout
+    if sys.version_info >= (3, 12):
+        assert out.count("Changed by line 5: total += n\n> %s(6)add()\n" % script) == 2
+        assert "Old value = 0\nNew value = 1\n" in out
+        assert "Old value = 1\nNew value = 3\n" in out
+        assert "main()\n" in out.split("Changed by line 5")[1]  # `where` shows main's call
+        assert "same()" not in out.split("Watchpoint 1: total = 0")[1].split("total 3")[0]
+    else:
+        assert "Old value = 0\nNew value = 3\nChanged by line %d: main()" % call in out
+    assert out.count("Watchpoint 1: total\n") == (2 if sys.version_info >= (3, 12) else 1)
+    assert "total 3\n" in out
+
+
 def _shown_instructions(text):
     return [(int(m.group(1)), m.group(2))
             for m in re.finditer(r"^--> +(\d+) (\w+)", text, re.M)]
@@ -359,6 +400,10 @@ def test_breakpoint_in_another_thread(program):
     assert re.search(r"^\* \d+ +worker-1 +.*threaded_debug.py\(6\)worker\(\)$", out, re.M)
     assert re.search(r" \d+ +MainThread ", out)
     assert "joined" in out
+    # `quit` at a prompt in that thread aborts the program, as pdb's quit does, quietly
+    proc = moth_session(["break 6", "continue", "quit"], script)
+    assert "[thread" in proc.stdout and "joined" not in proc.stdout
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
 
 
 def test_set_trace_and_breakpoint_builtin(program):

@@ -28,6 +28,8 @@ typedef struct moth_interp {
     _PyFrameEvalFunction debug_previous_eval; /* 3.11: the evaluator before the engine's */
     Py_ssize_t code_extra_index;         /* the code objects' slot for the engine's decisions */
     int code_extra_ready;
+    struct moth_engine *globals_engine;  /* the engine watching module globals, or NULL */
+    int globals_watcher;                 /* its dictionary watcher's id + 1 (0: none yet) */
     /* runner (runner.c) */
     int die_of_sigint_at_exit;           /* an uncaught KeyboardInterrupt ended the program */
     int exit_hook_registered;            /* once per process, whatever moth debug restarts */

@@ -46,12 +46,31 @@ static PyObject *highlight(PyObject *module, PyObject *source)
     return coloured;
 }
 
+/* async_raise(thread_id, exception_type): the exception is raised in that thread when it next
+ * runs Python code (the debugger's `quit` typed at a prompt in another thread). */
+static PyObject *async_raise(PyObject *module, PyObject *args)
+{
+    (void)module;
+    unsigned long ident;
+    PyObject *type;
+    if (!PyArg_ParseTuple(args, "kO:async_raise", &ident, &type))
+        return NULL;
+    if (!PyExceptionClass_Check(type)) {
+        PyErr_SetString(PyExc_TypeError, "async_raise: an exception type is needed");
+        return NULL;
+    }
+    return PyLong_FromLong(PyThreadState_SetAsyncExc(ident, type));
+}
+
 PyObject *moth_py_advise(PyObject *module, PyObject *args, PyObject *kw);
 
 static PyMethodDef module_functions[] = {
     {"advise", (PyCFunction)(void (*)(void))moth_py_advise, METH_VARARGS | METH_KEYWORDS,
      "advise(profile, min_share=0.01, limit=20, json=False)\n\n"
      "The performance pitfalls in what a Profile(lines=True) recorded, as text."},
+    {"async_raise", (PyCFunction)async_raise, METH_VARARGS,
+     "async_raise(thread_id, exception_type) -> threads affected\n\n"
+     "Raises the exception in that thread when it next runs Python code."},
     {"highlight", (PyCFunction)highlight, METH_O,
      "highlight(source)\n\nPython source coloured for a terminal with ANSI escapes."},
     {"profile_lines", (PyCFunction)profile_lines, METH_O,

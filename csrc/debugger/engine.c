@@ -199,6 +199,7 @@ static PyObject *engine_stop(moth_engine *self, PyObject *unused)
     (void)unused;
     if (self->installed)
         moth_engine_uninstall(self);
+    moth_engine_unwatch_globals(self);
     self->stepping = NULL;
     Py_RETURN_NONE;
 }
@@ -265,12 +266,15 @@ static int engine_traverse(moth_engine *self, visitproc visit, void *arg)
     Py_VISIT(self->disable);
     Py_VISIT(self->pin_frame);
     Py_VISIT(self->lines_code);
+    Py_VISIT(self->watched_globals);
+    Py_VISIT(self->on_global_change);
     return 0;
 }
 
 static int engine_clear(moth_engine *self)
 {
     /* (never installed here: the interpreter holds installed engines) */
+    moth_engine_unwatch_globals(self);
     Py_CLEAR(self->callback);
     Py_CLEAR(self->canonic);
     Py_CLEAR(self->breaks);
@@ -306,6 +310,10 @@ static PyMethodDef engine_methods[] = {
      "the calling thread now, so the engine leaves it alone; frame: where the program\n"
      "stands."},
     {"stop", (PyCFunction)engine_stop, METH_NOARGS, "stop()\n\nRemoves every hook."},
+    {"watch_globals", (PyCFunction)moth_engine_watch_globals, METH_VARARGS,
+     "watch_globals(pairs, on_change) -> whether it can (3.12+)\n\n"
+     "pairs: ((globals dict, names), ...); before one of the names is rebound in its dict,\n"
+     "on_change(frame) is called with the frame rebinding it. () stops watching."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -49,6 +49,8 @@ typedef struct moth_engine {
     PyObject *pin_frame;    /* engine_trace.c: its innermost frame from before the pin */
     PyObject *instrumented; /* engine_monitor.c: the code objects given local events */
     PyObject *disable;      /* engine_monitor.c: sys.monitoring.DISABLE */
+    PyObject *watched_globals; /* engine_globals.c: list of (globals dict, frozenset of names) */
+    PyObject *on_global_change; /* engine_globals.c: on_change(frame) */
 } moth_engine;
 
 /* What the engine wants of a code object's events: decided once per generation and kept in
@@ -111,6 +113,10 @@ int moth_engine_is_target(moth_engine *e, PyObject *frame);
  * non-zero; returns that value (0 when all were visited). */
 int moth_engine_each_frame(moth_engine *e, PyFrameObject *f,
                            int (*visit)(moth_engine *e, PyCodeObject *code));
+/* engine_globals.c: watch_globals(pairs, on_change) -> whether it can (3.12+): before a name
+ * of a pair's names is rebound in the pair's dict, on_change(the frame rebinding it). */
+PyObject *moth_engine_watch_globals(moth_engine *e, PyObject *args);
+void moth_engine_unwatch_globals(moth_engine *e);
 /* Calls the callback; -1 when it raised (the exception is left set, for the program). */
 int moth_engine_deliver(moth_engine *e, PyObject *frame, const char *event, PyObject *arg);
 

@@ -21,7 +21,7 @@ import pdb
 import sys
 import threading
 
-from moth._moth import Engine, highlight
+from moth._moth import Engine, async_raise, highlight
 
 __all__ = ["Pdb", "run", "runeval", "runcall", "set_trace", "post_mortem", "pm"]
 
@@ -40,6 +40,20 @@ def _wants_colour(stream):
     except (AttributeError, ValueError):
         return False
     return tty and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def _quiet_bdbquit_in_threads():
+    """threading.excepthook, but silent about the BdbQuit that ends a thread the debugger quit
+    from (once installed, it stays: it changes nothing else)."""
+    previous = threading.excepthook
+    if getattr(previous, "_moth_quiet_bdbquit", False):
+        return
+
+    def excepthook(args):
+        if not issubclass(args.exc_type, bdb.BdbQuit):
+            previous(args)
+    excepthook._moth_quiet_bdbquit = True
+    threading.excepthook = excepthook
 
 
 class _NoValue:
@@ -87,6 +101,9 @@ class Pdb(pdb.Pdb):
         super().__init__(*args, **kwargs)
         self._moth_watches = []
         self._moth_watch_count = 0
+        self._moth_changers = {}  # frame -> line: frames rebinding a watched module-level name
+        self._moth_watched_globals = None  # what the engine was last asked to watch
+        self._moth_prompting = None  # the thread at the prompt
         self._moth_engine = Engine(self._moth_event, self.canonic)
         self._moth_colour = _wants_colour(self.stdout)
         if self._moth_colour and self.use_rawinput and self.prompt == "(Pdb) ":
@@ -177,7 +194,8 @@ class Pdb(pdb.Pdb):
             self._moth_stop()
             return
         stepping = self._moth_insn is not None or self.stopframe is None
-        targets = [w.frame for w in self._moth_watches]
+        self._moth_sync_global_watches()
+        targets = [w.frame for w in self._moth_watches] + list(self._moth_changers)
         if not stepping:
             # (bdb.run's own frame, below the program, is not traced before 3.13's bdb gives
             # a returning frame's caller a trace function: pdb does not stop there)
@@ -266,6 +284,11 @@ class Pdb(pdb.Pdb):
     def set_quit(self):
         super().set_quit()
         self._moth_stop()
+        if threading.current_thread() is not threading.main_thread():
+            # pdb's quit aborts the program: the stopped thread ends (quietly) with BdbQuit as
+            # it resumes, and the main thread gets it as soon as it runs Python code again
+            _quiet_bdbquit_in_threads()
+            async_raise(threading.main_thread().ident, bdb.BdbQuit)
 
     def set_trace(self, frame=None):
         if frame is None:
@@ -333,7 +356,11 @@ class Pdb(pdb.Pdb):
             thread = threading.current_thread()
             if thread is not threading.main_thread():
                 self.message("[thread %s: %s]" % (thread.ident, thread.name))
-            super().interaction(frame, traceback)
+            self._moth_prompting = thread
+            try:
+                super().interaction(frame, traceback)
+            finally:
+                self._moth_prompting = None
 
     def setup(self, f, tb):
         self._moth_at_stop = True  # the next stack entry printed is the stop's
@@ -377,14 +404,23 @@ class Pdb(pdb.Pdb):
         return self._moth_snapshot(value)
 
     def _moth_check_watches(self, frame, event):
-        """After each line of a watch's frame: stop if its value changed. True when stopped."""
+        """After each line of a watch's frame, and after the line of another frame that
+        rebound a module-level name a watch reads (3.12+): stop if a value changed. True
+        when stopped."""
         changed = []
-        for w in [w for w in self._moth_watches if w.frame is frame]:
+        changer_line = self._moth_changers.pop(frame, None)
+        for w in self._moth_watches:
+            if w.frame is frame:
+                line, w.line = w.line, frame.f_lineno
+            elif changer_line is not None and self._moth_is_module_watch(w) and \
+                    w.frame.f_globals is frame.f_globals:
+                line = changer_line
+            else:
+                continue
             new = self._moth_watch_value(w)
             if not self._moth_same(w.value, new):
-                changed.append((w, w.value, new, w.line))
+                changed.append((w, w.value, new, line))
                 w.value = new
-            w.line = frame.f_lineno
         ended = []
         if event == "return":
             ended = [w for w in self._moth_watches if w.frame is frame]
@@ -402,9 +438,42 @@ class Pdb(pdb.Pdb):
             self.interaction(frame, None)
             if self.quitting:
                 raise bdb.BdbQuit
-        if ended:
-            self._moth_retarget()
+        if ended or (changer_line is not None and not changed):
+            self._moth_retarget()  # (after a stop, resuming retargets)
         return bool(changed)
+
+    @staticmethod
+    def _moth_is_module_watch(watch):
+        return watch.frame.f_locals is watch.frame.f_globals
+
+    def _moth_sync_global_watches(self):
+        """Has the engine watch the module globals that module-level watches read (3.12+)."""
+        names = {}
+        for w in self._moth_watches:
+            if self._moth_is_module_watch(w):
+                names.setdefault(id(w.frame.f_globals), (w.frame.f_globals, set()))[1].update(
+                    w.code.co_names)
+        wanted = tuple((d, frozenset(n)) for d, n in names.values())
+        key = tuple((id(d), n) for d, n in wanted)
+        if key != self._moth_watched_globals:
+            self._moth_watched_globals = key
+            self._moth_engine.watch_globals(wanted, self._moth_global_changed)
+        if not wanted:
+            self._moth_changers.clear()
+
+    def _moth_global_changed(self, frame):
+        """The engine, before `frame` rebinds a name a module-level watch reads: follow that
+        frame to the end of its line, then compare (_moth_check_watches)."""
+        if any(w.frame is frame for w in self._moth_watches) or frame in self._moth_changers:
+            return  # a watch's own frame is compared after each of its lines anyway
+        if self._moth_prompting is threading.current_thread():
+            return  # a command typed at the prompt (`!total = 0`)
+        self._moth_changers[frame] = frame.f_lineno
+        # At the prompt, resuming retargets; while stepping, Python's trace function sees
+        # every line of the stepping thread (and retargeting from this thread would move it)
+        if self._moth_prompting is None and self.stopframe is not None and \
+                self._moth_insn is None:
+            self._moth_retarget()
 
     @staticmethod
     def _moth_source_line(frame, line):

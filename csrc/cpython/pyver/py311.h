@@ -99,6 +99,9 @@ static inline moth_iframe *moth_thread_current_iframe(PyThreadState *ts)
     return ts->cframe ? ts->cframe->current_frame : NULL;
 }
 
+/* ---- debugger (engine_globals.c): dictionary watchers (3.11 has none) ---- */
+#define MOTH_HAVE_DICT_WATCHERS 0
+
 /* ---- advice (bytecode.c): CPython 3.11's opcodes as moth's instruction kinds ----
  * *argkind: 0 plain argument; 1 co_names index; 2 local index; 3 co_consts index;
  * 4 co_names index of LOAD_GLOBAL (>> 1); 5 jump back by the argument. *method: a method load. */

@@ -58,6 +58,9 @@ static inline int moth_iframe_creates_generator(moth_iframe *f, PyCodeObject *co
  * sys.monitoring's LINE events, enabled only on the line-profiled code objects. */
 #define MOTH_LINES_BY_TRACE 0
 
+/* ---- debugger (engine_globals.c): dictionary watchers (PyDict_AddWatcher) ---- */
+#define MOTH_HAVE_DICT_WATCHERS 1
+
 /* ---- advice (bytecode.c): CPython 3.13's opcodes as moth's instruction kinds (see
  * py311.h for the argument kinds). 3.13 adds superinstructions that load or store two
  * locals (argument kind 7: two 4-bit local indexes). */
