@@ -22,6 +22,9 @@
  *    itself there; RAISE and PY_UNWIND are watched only while there are target frames.
  *  - engine_trace.c (3.11): a frame-evaluation function sees each code object start and puts
  *    a C trace function on the thread only while such code is the innermost frame.
+ * A watch on a module-level name also needs the frames that rebind it, wherever they run:
+ * engine_globals.c (3.12+) names them as they do it, from a dictionary watcher on the module's
+ * globals, and pdb makes them targets until their line ends.
  */
 #ifndef MOTH_DEBUG_ENGINE_H
 #define MOTH_DEBUG_ENGINE_H
