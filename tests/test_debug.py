@@ -406,6 +406,40 @@ def test_breakpoint_in_another_thread(program):
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
 
 
+def test_breakpoint_set_while_another_thread_is_inside_the_function(program):
+    """A breakpoint set at the prompt, in a function another thread is already running (and
+    that makes no call), stops that thread there."""
+    script = program("spinning.py", textwrap.dedent("""\
+        import threading
+        import time
+
+        go = False
+
+        def worker():
+            while not go:
+                pass
+            total = 0
+            for i in range(3):
+                total += i
+            return total
+
+        t = threading.Thread(target=worker, name="worker-1")
+        t.start()
+        time.sleep(0.05)
+        go = True
+        t.join()
+        print("joined")
+        """))
+    source = script.read_text().splitlines()
+    proc = moth_session(["break %d" % line_of("go = True", source), "continue",
+                         "break %d" % line_of("total += i", source), "continue", "p i",
+                         "clear 2", "continue", "quit"], script)
+    out = proc.stdout
+    assert re.search(r"\[thread \d+: worker-1\]\n> .*spinning.py\(%d\)worker\(\)"
+                     % line_of("total += i", source), out), out
+    assert "(Pdb) 0\n" in out and "joined" in out
+
+
 def test_set_trace_and_breakpoint_builtin(program):
     script = program("tracepoint.py", textwrap.dedent("""\
         def compute(x):

@@ -168,10 +168,20 @@ void moth_engine_uninstall(moth_engine *e)
 }
 
 /* The frame pdb stopped in resumes next on this thread: pin the frames running now.
- * (Frames that start from now on decide for themselves as they start and end.) */
+ * (Frames that start from now on decide for themselves as they start and end.) The other
+ * threads are traced now as their innermost frame's code is wanted: a breakpoint set while
+ * stopped, in a function another thread is in the middle of, is seen there even if that
+ * function makes no call; their calls and returns switch as usual from then on. */
 int moth_engine_rearm(moth_engine *e, PyObject *frame)
 {
     PyThreadState *ts = PyThreadState_Get();
+    for (PyThreadState *other = PyInterpreterState_ThreadHead(ts->interp); other;
+         other = PyThreadState_Next(other)) {
+        moth_iframe *top = other != ts && other != e->stepping ? moth_thread_current_iframe(other)
+                                                               : NULL;
+        if (top)
+            trace_thread(other, wanted(e, moth_iframe_code(top)));
+    }
     if (ts == e->stepping)
         return 0;
     pin(e, ts, (PyFrameObject *)frame);
