@@ -231,8 +231,10 @@ class Pdb(pdb.Pdb):
 
     def _moth_stop(self):
         if self._moth_engine is not None:
-            self._moth_engine.stop()
+            self._moth_engine.stop()  # (its dictionary watches too)
         self._moth_watches.clear()
+        self._moth_changers.clear()
+        self._moth_watched_globals = None
         self._moth_insn = None
         self._moth_opcodes_off()
 
