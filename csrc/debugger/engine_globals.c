@@ -25,7 +25,7 @@ static int globals_changing(PyDict_WatchEvent event, PyObject *dict, PyObject *k
 {
     (void)new_value;
     moth_engine *e = moth_the_interp.globals_engine;
-    if (!e || !e->on_global_change || event == PyDict_EVENT_DEALLOCATED)
+    if (!e || !e->watched_globals || !e->on_global_change || event == PyDict_EVENT_DEALLOCATED)
         return 0;
     if (event != PyDict_EVENT_ADDED && event != PyDict_EVENT_MODIFIED &&
         event != PyDict_EVENT_DELETED)
