@@ -617,6 +617,11 @@ def test_terminal_session_colour_and_completion():
     child.sendline("")
     child.expect("3")
     child.expect(r"\(Pdb\)")
+    child.send("p sys.getrecursionl\t")                    # an attribute
+    child.expect("sys.getrecursionlimit")
+    child.sendline("()")
+    child.expect(r"\d+")
+    child.expect(r"\(Pdb\)")
     child.send("break %s\t" % str(DEBUGGEE)[:-2])          # a file: completed to file.py:
     child.expect(re.escape("debuggee.py:"))
     child.sendline("%d" % line_of("total = 0"))
