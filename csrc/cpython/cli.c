@@ -53,18 +53,22 @@ int moth_cli_err(const char *text, size_t len)
     return write_stream("stderr", text, len);
 }
 
-int moth_cli_colour(void)
+int moth_wants_colour(PyObject *stream)
 {
     const char *no_colour = getenv("NO_COLOR"), *term = getenv("TERM");
     if ((no_colour && *no_colour) || (term && strcmp(term, "dumb") == 0))
         return 0;
-    PyObject *stream = PySys_GetObject("stdout"); /* borrowed */
     PyObject *tty = stream && stream != Py_None ? PyObject_CallMethod(stream, "isatty", NULL)
                                                 : NULL;
     int colour = tty && PyObject_IsTrue(tty) == 1;
     Py_XDECREF(tty);
     PyErr_Clear();
     return colour;
+}
+
+int moth_cli_colour(void)
+{
+    return moth_wants_colour(PySys_GetObject("stdout")); /* borrowed */
 }
 
 int moth_cli_error(const char *fmt, ...)

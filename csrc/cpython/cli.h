@@ -23,7 +23,10 @@ int moth_cli_error(const char *fmt, ...) MOTH_PRINTF(1, 2);
 /* Text to sys.stdout (or sys.stderr). -1 when the stream is gone (a closed pipe). */
 int moth_cli_out(const char *text, size_t len);
 int moth_cli_err(const char *text, size_t len);
-/* 1 when sys.stdout is a terminal that takes colour (not with NO_COLOR or TERM=dumb). */
+/* 1 when stream is a terminal that takes colour (not with NO_COLOR or TERM=dumb): the one
+ * rule for moth's colour, in the command line and in the debugger (moth._moth.wants_colour).
+ * moth_cli_colour asks it of sys.stdout. */
+int moth_wants_colour(PyObject *stream);
 int moth_cli_colour(void);
 
 /* Option parsing shared by subcommands. An option's value comes from "--name=value" or from

@@ -46,6 +46,12 @@ static PyObject *highlight(PyObject *module, PyObject *source)
     return coloured;
 }
 
+static PyObject *wants_colour(PyObject *module, PyObject *stream)
+{
+    (void)module;
+    return PyBool_FromLong(moth_wants_colour(stream));
+}
+
 /* async_raise(thread_id, exception_type): the exception is raised in that thread when it next
  * runs Python code (the debugger's `quit` typed at a prompt in another thread). */
 static PyObject *async_raise(PyObject *module, PyObject *args)
@@ -73,6 +79,9 @@ static PyMethodDef module_functions[] = {
      "Raises the exception in that thread when it next runs Python code."},
     {"highlight", (PyCFunction)highlight, METH_O,
      "highlight(source)\n\nPython source coloured for a terminal with ANSI escapes."},
+    {"wants_colour", (PyCFunction)wants_colour, METH_O,
+     "wants_colour(stream)\n\nWhether to colour what goes to stream: a terminal, and neither\n"
+     "NO_COLOR nor TERM=dumb set."},
     {"profile_lines", (PyCFunction)profile_lines, METH_O,
      "profile_lines(func)\n\nDecorator: profile func line by line when moth profiles lines."},
     {"main", (PyCFunction)moth_cli_main, METH_O,

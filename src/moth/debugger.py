@@ -21,7 +21,7 @@ import pdb
 import sys
 import threading
 
-from moth._moth import Engine, async_raise, highlight
+from moth._moth import Engine, async_raise, highlight, wants_colour
 
 __all__ = ["Pdb", "run", "runeval", "runcall", "set_trace", "post_mortem", "pm"]
 
@@ -31,15 +31,6 @@ _BDB_TRACES_CALLERS = hasattr(bdb.Bdb, "_set_caller_tracefunc")  # 3.13+
 # Python's trace function and the engine while stopped at a line, the one switched on gets
 # that same line event once more, which must not stop pdb a second time.
 _LINE_EVENT_REPEATS = sys.version_info >= (3, 12)
-
-
-def _wants_colour(stream):
-    """Colour only for a terminal, and never with NO_COLOR or TERM=dumb."""
-    try:
-        tty = stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-    return tty and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
 def _quiet_bdbquit_in_threads():
@@ -105,10 +96,10 @@ class Pdb(pdb.Pdb):
         self._moth_watched_globals = None  # what the engine was last asked to watch
         self._moth_prompting = None  # the thread at the prompt
         self._moth_engine = Engine(self._moth_event, self.canonic)
-        self._moth_colour = _wants_colour(self.stdout)
+        self._moth_colour = wants_colour(self.stdout)
         if self._moth_colour and self.use_rawinput and self.prompt == "(Pdb) ":
             self.prompt = "\x01\x1b[1;34m\x02(Pdb)\x01\x1b[0m\x02 "  # \x01..\x02: no width
-        if self.use_rawinput and _wants_colour(self.stdin):
+        if self.use_rawinput and wants_colour(self.stdin):
             self._moth_keep_history()
 
     # ---- a person at the terminal ----
