@@ -58,7 +58,7 @@ static int globals_changing(PyDict_WatchEvent event, PyObject *dict, PyObject *k
     return 0;
 }
 
-static void unwatch_all(moth_engine *e)
+void moth_engine_unwatch_globals(moth_engine *e)
 {
     for (Py_ssize_t i = 0; e->watched_globals && i < PyList_GET_SIZE(e->watched_globals); i++)
         if (PyDict_Unwatch(moth_the_interp.globals_watcher,
@@ -117,16 +117,10 @@ PyObject *moth_engine_watch_globals(moth_engine *e, PyObject *args)
     Py_XSETREF(e->watched_globals, watched);
     Py_XSETREF(e->on_global_change, Py_NewRef(on_change));
     if (PyList_GET_SIZE(watched) == 0)
-        unwatch_all(e);
+        moth_engine_unwatch_globals(e);
     else
         moth_the_interp.globals_engine = e;
     Py_RETURN_TRUE;
-}
-
-void moth_engine_unwatch_globals(moth_engine *e)
-{
-    if (e->watched_globals)
-        unwatch_all(e);
 }
 
 #else
