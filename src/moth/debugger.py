@@ -176,6 +176,10 @@ class Pdb(pdb.Pdb):
         super()._set_stopinfo(stopframe, returnframe, stoplineno, *rest, **options)
         self._moth_retarget()
 
+    def _moth_stepping(self):
+        """Whether pdb may stop anywhere now (step, stepi): Python's trace function's work."""
+        return self._moth_insn is not None or self.stopframe is None
+
     def _moth_retarget(self):
         """Tells the engine what pdb waits for now; Python's tracing only while stepping."""
         engine = self._moth_engine
@@ -184,7 +188,7 @@ class Pdb(pdb.Pdb):
         if self.quitting:
             self._moth_stop()
             return
-        stepping = self._moth_insn is not None or self.stopframe is None
+        stepping = self._moth_stepping()
         self._moth_sync_global_watches()
         targets = [w.frame for w in self._moth_watches] + list(self._moth_changers)
         if not stepping:
@@ -464,8 +468,7 @@ class Pdb(pdb.Pdb):
         self._moth_changers[frame] = frame.f_lineno
         # At the prompt, resuming retargets; while stepping, Python's trace function sees
         # every line of the stepping thread (and retargeting from this thread would move it)
-        if self._moth_prompting is None and self.stopframe is not None and \
-                self._moth_insn is None:
+        if self._moth_prompting is None and not self._moth_stepping():
             self._moth_retarget()
 
     @staticmethod
