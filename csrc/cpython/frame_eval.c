@@ -55,7 +55,7 @@ static PyObject *profile_frame(PyThreadState *ts, moth_iframe *frame, int throwf
     st->hook_sp = sp;
     /* Line profiling: only around line-profiled code (and, on 3.11, the calls it makes). */
     uint32_t lines = st->tree.nodes[node].aux;
-    int lines_token = MOTH_UNLIKELY(lines | st->line_tracing) ? moth_lineprof_enter(st, lines) : 0;
+    int lines_token = MOTH_UNLIKELY(lines | st->line_tracing) ? moth_lineprof_enter(st, lines, frame) : 0;
     moth_c_stack_credit(ts);
     PyObject *result = eval_next(ts, frame, throwflag);
     moth_c_stack_debit(ts);

@@ -15,10 +15,15 @@
  * stays exact through exceptions, generators and threads, since the hook sees every start and
  * end. Where line events come from differs by version (pyver.h, MOTH_LINES_BY_TRACE):
  *  - 3.12+: sys.monitoring LINE events, enabled only on the selected code objects;
- *  - 3.11: a C trace function, installed on the thread while a selected frame is innermost and
- *    removed around the calls it makes to other code, which then run untraced.
+ *  - 3.11: probes in a twin of each selected code object (lines_rewrite.c), which functions
+ *    run instead of their code while the session lasts: a function's code is swapped for its
+ *    twin at its first call, and code objects made inside twins (closures, comprehensions)
+ *    are twins already. What runs the original code (that first call, code run by exec)
+ *    gets a C trace function instead, installed on the thread while that frame is innermost
+ *    and removed around the calls it makes to other code, which then run untraced.
  */
 #include "bytecode.h"
+#include "lines_rewrite.h"
 #include "profiler.h"
 
 #include <fnmatch.h>
@@ -144,6 +149,96 @@ static int set_local_events(PyObject *code, int events)
 }
 #endif
 
+#if MOTH_LINES_BY_TRACE
+/* ---- 3.11 twins (lines_rewrite.c) ---- */
+
+static PyObject *twin_of(moth_profiler *p, PyCodeObject *code);
+
+/* What a selected code object's constants that are code become in its twin: their twins. */
+static PyObject *nested_twin(void *arg, PyCodeObject *inner)
+{
+    moth_profiler *p = arg;
+    PyObject *twin = selected(p, inner) ? twin_of(p, inner) : NULL;
+    PyErr_Clear();
+    return Py_NewRef(twin ? twin : (PyObject *)inner);
+}
+
+/* The twin of a selected code object (borrowed), made on first need; NULL when it cannot be
+ * made: that code is traced. */
+static PyObject *twin_of(moth_profiler *p, PyCodeObject *code)
+{
+    uint32_t i = moth_map_get(&p->twin_of, (uint64_t)(uintptr_t)code, 0);
+    if (i == MOTH_MAP_ABSENT) {
+        if (!p->twins && !(p->twins = PyList_New(0)))
+            return NULL;
+        PyObject *twin = moth_lines_twin(code, nested_twin, p);
+        PyErr_Clear();
+        /* the code itself stands in for a twin that could not be made */
+        if (PyList_Append(p->twins, twin ? twin : (PyObject *)code) < 0 ||
+            moth_map_put(&p->twin_of, (uint64_t)(uintptr_t)code, 0,
+                         (uint32_t)PyList_GET_SIZE(p->twins), NULL) < 0) {
+            Py_XDECREF(twin);
+            PyErr_Clear();
+            return NULL;
+        }
+        Py_XDECREF(twin);
+        i = (uint32_t)PyList_GET_SIZE(p->twins);
+    }
+    PyObject *twin = PyList_GET_ITEM(p->twins, i - 1);
+    return twin != (PyObject *)code ? twin : NULL;
+}
+
+/* The function running the original of a selected code object runs its twin from its next
+ * call on (put back when the session ends). */
+static void swap_in_twin(moth_tstate *st, moth_iframe *frame, moth_code_lines *t)
+{
+    PyObject *func = moth_iframe_function(frame);
+    if (!func || !PyFunction_Check(func) || PyFunction_GET_CODE(func) != t->code)
+        return;
+    moth_profiler *p = st->prof;
+    moth_saved_exc exc;
+    moth_exc_save(&exc);
+    st->busy++;
+    PyObject *twin = twin_of(p, (PyCodeObject *)t->code);
+    PyObject *ref = twin ? PyWeakref_NewRef(func, NULL) : NULL;
+    PyObject *entry = ref ? PyTuple_Pack(3, ref, t->code, twin) : NULL;
+    if (entry && (p->swapped || (p->swapped = PyList_New(0))) &&
+        PyList_Append(p->swapped, entry) == 0 &&
+        PyObject_SetAttrString(func, "__code__", twin) < 0)
+        PyList_SetSlice(p->swapped, PyList_GET_SIZE(p->swapped) - 1,
+                        PyList_GET_SIZE(p->swapped), NULL);
+    Py_XDECREF(entry);
+    Py_XDECREF(ref);
+    PyErr_Clear();
+    st->busy--;
+    moth_exc_restore(&exc);
+}
+
+/* Functions get their own code back. */
+static void swap_out_twins(moth_profiler *p)
+{
+    for (Py_ssize_t i = 0; p->swapped && i < PyList_GET_SIZE(p->swapped); i++) {
+        PyObject *entry = PyList_GET_ITEM(p->swapped, i);
+        PyObject *func = PyWeakref_GetObject(PyTuple_GET_ITEM(entry, 0)); /* borrowed */
+        if (func && PyFunction_Check(func) &&
+            PyFunction_GET_CODE(func) == PyTuple_GET_ITEM(entry, 2) &&
+            PyObject_SetAttrString(func, "__code__", PyTuple_GET_ITEM(entry, 1)) < 0)
+            PyErr_Clear();
+    }
+    Py_CLEAR(p->swapped);
+}
+
+/* A twin counts into its original's table. */
+static uint32_t twin_table(moth_profiler *p, moth_probe_ctx *ctx, uint32_t func)
+{
+    uint32_t table = moth_lineprof_table_for(p, (PyCodeObject *)ctx->origin, func);
+    if (!table)
+        return 0;
+    ctx->table = table;
+    return table | MOTH_LINES_PROBED;
+}
+#endif
+
 uint32_t moth_lineprof_table_for(moth_profiler *p, PyCodeObject *code, uint32_t func)
 {
     if (p->lines == MOTH_LINES_OFF || p->mode != MOTH_MODE_FRAMES)
@@ -152,6 +247,14 @@ uint32_t moth_lineprof_table_for(moth_profiler *p, PyCodeObject *code, uint32_t 
     if (known != MOTH_MAP_ABSENT)
         return known;
     uint32_t result = 0;
+#if MOTH_LINES_BY_TRACE
+    moth_probe_ctx *ctx = moth_twin_ctx(code);
+    if (ctx) {
+        result = twin_table(p, ctx, func);
+        moth_map_put(&p->lines_of_code, (uint64_t)(uintptr_t)code, 0, result, NULL);
+        return result;
+    }
+#endif
     uint32_t first, last;
     if (selected(p, code) && moth_code_line_span(code, &first, &last) == 0 &&
         moth_grow((void **)&p->code_lines, sizeof *p->code_lines, &p->code_lines_cap,
@@ -181,15 +284,10 @@ uint32_t moth_lineprof_table_for(moth_profiler *p, PyCodeObject *code, uint32_t 
 
 /* ---- line events ---- */
 
-/* A line event of the innermost line-profiled activation of st's thread. */
-static void line_event(moth_tstate *st, PyObject *code, int line)
+/* A line event of lf, the innermost line-profiled activation of st's thread. */
+static void count_line(moth_tstate *st, moth_line_frame *lf, int line)
 {
-    if (st->nlframes == 0)
-        return;
-    moth_line_frame *lf = &st->lframes[st->nlframes - 1];
     moth_code_lines *t = &st->prof->code_lines[lf->table];
-    if (t->code != code) /* an activation this session did not see start */
-        return;
     uint64_t now = moth_clock_read(st);
     if (lf->line >= 0)
         t->ticks[lf->line - (int32_t)t->first] += now - lf->since;
@@ -201,6 +299,42 @@ static void line_event(moth_tstate *st, PyObject *code, int line)
     }
     lf->since = now; /* one clock read per line: the counter costs more than the bookkeeping */
 }
+
+static void line_event(moth_tstate *st, PyObject *code, int line)
+{
+    if (st->nlframes == 0)
+        return;
+    moth_line_frame *lf = &st->lframes[st->nlframes - 1];
+    if (st->prof->code_lines[lf->table].code != code) /* an activation not seen starting */
+        return;
+    count_line(st, lf, line);
+}
+
+#if MOTH_LINES_BY_TRACE
+void moth_lineprof_probe(moth_probe_ctx *ctx, int32_t line, int forced)
+{
+    moth_tstate *st = ctx->table ? moth_current_tstate() : NULL;
+    if (!st || st->busy || st->nlframes == 0)
+        return;
+    moth_line_frame *lf = &st->lframes[st->nlframes - 1];
+    if (!lf->probed || lf->table != ctx->table - 1 || (line == lf->cur && !forced))
+        return;
+    lf->cur = line;
+    if (line >= 0)
+        count_line(st, lf, line);
+}
+
+/* The line a twin's frame starts from: the line of the instruction it stopped at when it is
+ * resumed (a generator), none when it is fresh (it reports its first line whatever it is). */
+static int32_t resumed_line(moth_iframe *frame)
+{
+    moth_probe_ctx *ctx = moth_twin_ctx(moth_iframe_code(frame));
+    int lasti = moth_iframe_lasti(frame);
+    if (!ctx || lasti < (int)ctx->body_start || (uint32_t)lasti >= ctx->nunits)
+        return INT32_MIN;
+    return ctx->unit_lines[lasti];
+}
+#endif
 
 #if MOTH_LINES_BY_TRACE
 static int trace_lines(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
@@ -239,22 +373,31 @@ static PyMethodDef monitor_line_def = {"_moth_line_event",
 #define PUSHED 1
 #define SWITCHED 2
 
-int moth_lineprof_enter(moth_tstate *st, uint32_t table)
+int moth_lineprof_enter(moth_tstate *st, uint32_t aux, moth_iframe *frame)
 {
     int token = 0;
+    uint32_t table = aux & ~MOTH_LINES_PROBED;
+    int probed = (aux & MOTH_LINES_PROBED) != 0;
+    (void)frame;
     if (table) {
         if (moth_grow((void **)&st->lframes, sizeof *st->lframes, &st->lframes_cap,
                       st->nlframes + 1, NULL) == 0) {
             moth_line_frame *lf = &st->lframes[st->nlframes++];
             lf->table = table - 1;
             lf->line = -1;
+            lf->probed = probed;
+#if MOTH_LINES_BY_TRACE
+            lf->cur = probed ? resumed_line(frame) : INT32_MIN;
+            if (!probed)
+                swap_in_twin(st, frame, &st->prof->code_lines[table - 1]);
+#endif
             lf->since = moth_clock_read(st);
             token |= PUSHED;
         }
     }
 #if MOTH_LINES_BY_TRACE
-    /* Trace while line-profiled code is innermost, and only then. */
-    int want = (token & PUSHED) != 0;
+    /* Trace while line-profiled code that has no probes is innermost, and only then. */
+    int want = (token & PUSHED) != 0 && !probed;
     if (want != st->line_tracing) {
         PyEval_SetTrace(want ? trace_lines : NULL, NULL);
         st->line_tracing = want;
@@ -327,6 +470,7 @@ void moth_lineprof_stop(moth_profiler *p)
         p->threads[i]->line_tracing = 0;
     if (p->lines != MOTH_LINES_OFF)
         moth_set_trace_all(NULL, NULL);
+    swap_out_twins(p);
 #else
     if (p->monitoring) {
         PyObject *monitoring = PySys_GetObject("monitoring");
@@ -358,6 +502,17 @@ void moth_lineprof_free(moth_profiler *p)
     p->code_lines = NULL;
     p->ncode_lines = p->code_lines_cap = 0;
     moth_map_free(&p->lines_of_code);
+#if MOTH_LINES_BY_TRACE
+    /* twins that outlive the profiler (in functions made inside them) count nowhere */
+    for (Py_ssize_t i = 0; p->twins && i < PyList_GET_SIZE(p->twins); i++) {
+        moth_probe_ctx *ctx = moth_twin_ctx((PyCodeObject *)PyList_GET_ITEM(p->twins, i));
+        if (ctx)
+            ctx->table = 0;
+    }
+    Py_CLEAR(p->twins);
+    moth_map_free(&p->twin_of);
+    Py_CLEAR(p->swapped);
+#endif
     for (size_t i = 0; i < p->nthreads; i++) {
         free(p->threads[i]->lframes);
         p->threads[i]->lframes = NULL;

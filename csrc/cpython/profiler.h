@@ -56,6 +56,8 @@ typedef struct moth_code_lines {
 typedef struct moth_line_frame {
     uint32_t table;       /* index into the profiler's code_lines */
     int32_t line;         /* -1 before its first line event */
+    int32_t cur;          /* 3.11 twins: the line of the last instruction run (lines_rewrite.c) */
+    int probed;           /* 3.11: a twin with probes runs it, not the trace function */
     uint64_t since;
 } moth_line_frame;
 
@@ -112,7 +114,12 @@ typedef struct moth_profiler {
     PyObject *line_codes;     /* set of code objects chosen with add_function */
     moth_code_lines *code_lines;
     size_t ncode_lines, code_lines_cap;
-    moth_map lines_of_code;   /* (code address, 0) -> code_lines index + 1, or 0: not profiled */
+    moth_map lines_of_code;   /* (code address, 0) -> code_lines index + 1 (| MOTH_LINES_PROBED
+                                 for a twin), or 0: not profiled */
+    PyObject *twins;          /* 3.11: list of the twins made (or, where none could be, the
+                                 code itself); keeps the keys of twin_of alive */
+    moth_map twin_of;         /* 3.11: (code address, 0) -> twins index + 1 */
+    PyObject *swapped;        /* 3.11: list of (weakref to a function, its code, its twin) */
     int monitoring;           /* 3.12+: the sys.monitoring tool is ours */
 } moth_profiler;
 
@@ -210,11 +217,13 @@ void moth_exc_restore(moth_saved_exc *s);
 int moth_lineprof_start(moth_profiler *p);
 void moth_lineprof_stop(moth_profiler *p);
 void moth_lineprof_free(moth_profiler *p);
-/* The line table of `code` + 1 (creating it when the code is selected), 0 when not profiled. */
+/* The line table of `code` + 1 (creating it when the code is selected), 0 when not profiled;
+ * with MOTH_LINES_PROBED when code is a 3.11 twin that reports its lines itself. */
+#define MOTH_LINES_PROBED 0x80000000u
 uint32_t moth_lineprof_table_for(moth_profiler *p, PyCodeObject *code, uint32_t func);
-/* Around a recorded activation whose node has aux `table` (0: not line-profiled). Returns
- * what moth_lines_leave needs to undo. */
-int moth_lineprof_enter(moth_tstate *st, uint32_t table);
+/* Around a recorded activation of `frame` whose node has aux `table` (0: not line-profiled).
+ * Returns what moth_lines_leave needs to undo. */
+int moth_lineprof_enter(moth_tstate *st, uint32_t table, moth_iframe *frame);
 void moth_lineprof_leave(moth_tstate *st, int token);
 /* Adds the line data into a snapshot's profile. */
 int moth_lineprof_snapshot(moth_profiler *p, moth_profile *out, moth_error *err);

@@ -77,6 +77,17 @@ static inline int moth_iframe_creates_generator(moth_iframe *f, PyCodeObject *co
  * innermost, switched off around the calls it makes to other code. */
 #define MOTH_LINES_BY_TRACE 1
 
+/* The code unit a frame last ran (-1 before its first), and the function it runs. */
+static inline int moth_iframe_lasti(moth_iframe *f)
+{
+    return _PyInterpreterFrame_LASTI(f);
+}
+
+static inline PyObject *moth_iframe_function(moth_iframe *f)
+{
+    return (PyObject *)f->f_func;
+}
+
 /* Installs (or with NULL removes) a C trace function on every thread of the interpreter. */
 static inline void moth_set_trace_all(Py_tracefunc func, PyObject *arg)
 {
