@@ -1,6 +1,7 @@
 """Line-level profiling: exact hits, time in the right lines, only the selected code traced."""
 import re
 import sqlite3
+import subprocess
 import sys
 
 import pytest
@@ -185,3 +186,112 @@ p.print_lines()
 def test_lines_with_builtins_is_refused():
     proc = run_moth("profile", "--lines", "--builtins", "-c", "pass")
     assert proc.returncode == 2 and "--builtins" in proc.stderr
+
+
+# The interpreter's own line events, counted per (qualified name, line) for the functions of
+# one file: sys.settrace's on 3.11 (what moth's probes reproduce there), sys.monitoring's LINE
+# events on 3.12+ (what moth's engine listens to there).
+LINE_EVENTS = r"""
+import collections, runpy, sys
+target = sys.argv[1]
+counts = collections.Counter()
+def wanted(code):
+    return code.co_filename == target and code.co_name != "<module>"
+if sys.version_info < (3, 12):
+    def trace(frame, event, arg):
+        if not wanted(frame.f_code):
+            return None
+        if event == "line":
+            counts[frame.f_code.co_qualname, frame.f_lineno] += 1
+        return trace
+    sys.settrace(trace)
+else:
+    mon = sys.monitoring
+    mon.use_tool_id(3, "test")
+    def line(code, n):
+        if not wanted(code):
+            return mon.DISABLE
+        counts[code.co_qualname, n] += 1
+    mon.register_callback(3, mon.events.LINE, line)
+    mon.set_events(3, mon.events.LINE)
+runpy.run_path(target, run_name="__main__")
+sys.settrace(None)
+for (name, line), n in counts.items():
+    print(name, line, n)
+"""
+
+
+def summed_hits(out):
+    """{(qualified name, line): hits} from a report, summing functions that share a name
+    (two comprehensions on one line)."""
+    hits, current = {}, None
+    for line in out.splitlines():
+        m = re.match(r"Function: (\S+) at line \d+", line)
+        if m:
+            current = m.group(1)
+            continue
+        m = re.match(r"\s*(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)", line)
+        if m and current:
+            key = (current, int(m.group(1)))
+            hits[key] = hits.get(key, 0) + int(m.group(2))
+    return hits
+
+
+def test_hits_are_the_interpreters_own_line_events(tmp_path):
+    """Loops of every kind, one-liners, closures, comprehensions, generators, yield from,
+    coroutines, exceptions, with, multi-line expressions, and a function long enough that its
+    jumps and constants need EXTENDED_ARG: moth counts exactly the events the interpreter
+    reports (on 3.11 moth's probes stand in for tracing, so this checks where they go)."""
+    body = ["def long_function(r):", "    total = 0", "    for i in range(3):"]
+    body += [f"        total += {k} * i" for k in range(300)]
+    body += ["    return total", "", ""]
+    text = (PROGRAMS / "line_shapes.py").read_text()
+    head, guard = text.split('if __name__ == "__main__":')
+    prog = tmp_path / "line_shapes.py"
+    prog.write_text(head + "\n".join(body) + 'if __name__ == "__main__":' + guard)
+    env = moth_env({"LINE_SHAPES_TWINS": "1"})
+    truth = subprocess.run([sys.executable, "-c", LINE_EVENTS, str(prog)], capture_output=True,
+                           text=True, check=True, env=env).stdout
+    expected = {}
+    for line in truth.splitlines():
+        name, number, n = line.split()
+        expected[name, int(number)] = int(n)
+    proc = run_moth("profile", "--lines", "--limit", "0", prog, check=0, env=env)
+    def shapes(hits):   # without the check below, whose work depends on what it finds
+        return {k: n for k, n in hits.items() if not k[0].startswith("without_probes")}
+    assert shapes(summed_hits(proc.stdout)) == shapes(expected)
+    if sys.version_info[:2] == (3, 11):   # the probes did the counting, not a trace function
+        assert "without probes: []" in proc.stderr, proc.stderr
+    assert expected[("long_function", len(head.splitlines()) + 4)] == 3 * 3   # it did run
+
+
+@pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="3.11 twins (lines_rewrite.c)")
+def test_functions_run_twins_only_while_profiled(program):
+    """On 3.11 a line-profiled function runs a twin of its code from its second call on, and
+    gets its own code back when the session ends; what it computes does not change."""
+    script = program("twins.py", """\
+import moth
+
+def work(n):
+    total = 0
+    for i in range(n):
+        total += i
+    return total
+
+original = work.__code__
+p = moth.Profile(lines=True)
+p.enable()
+results = [work(5), work(5)]
+during = work.__code__
+p.disable()
+print(results, during is not original, type(during.co_consts[-1]).__name__, work.__code__ is original)
+print(during.co_name, during.co_firstlineno, during.co_filename == original.co_filename)
+p.print_lines()
+""")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.splitlines()
+    assert out[0] == "[10, 10] True LineProbe True"
+    assert out[1] == "work 3 True"
+    hits = parse_report(proc.stdout)["work"]
+    assert hits[5][0] == 12 and hits[6][0] == 10    # the traced call and the probed one
