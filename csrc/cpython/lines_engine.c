@@ -239,6 +239,33 @@ static uint32_t twin_table(moth_profiler *p, moth_probe_ctx *ctx, uint32_t func)
 }
 #endif
 
+#if MOTH_LINES_SILENT_FIRST_LINE
+/* Whether the line of code's opening RESUME is also the line of the instruction after it (see
+ * py313.h). Only the prologue (MAKE_CELL, COPY_FREE_VARS, RETURN_GENERATOR, POP_TOP: no inline
+ * caches) comes before RESUME. */
+static void find_silent_first_line(PyCodeObject *code, moth_code_lines *t)
+{
+    PyObject *bytes = PyObject_GetAttrString((PyObject *)code, "co_code");
+    if (!bytes || !PyBytes_Check(bytes)) {
+        Py_XDECREF(bytes);
+        PyErr_Clear();
+        return;
+    }
+    const uint8_t *units = (const uint8_t *)PyBytes_AS_STRING(bytes);
+    Py_ssize_t n = PyBytes_GET_SIZE(bytes) / 2, i = 0;
+    while (i < n && i < 8 && units[2 * i] != RESUME)
+        i++;
+    if (i + 1 < n && units[2 * i] == RESUME) {
+        int at_resume = PyCode_Addr2Line(code, (int)(2 * i));
+        if (at_resume >= 0 && PyCode_Addr2Line(code, (int)(2 * (i + 1))) == at_resume) {
+            t->silent_first = at_resume;
+            t->resume_unit = (int32_t)i;
+        }
+    }
+    Py_DECREF(bytes);
+}
+#endif
+
 uint32_t moth_lineprof_table_for(moth_profiler *p, PyCodeObject *code, uint32_t func)
 {
     if (p->lines == MOTH_LINES_OFF || p->mode != MOTH_MODE_FRAMES)
@@ -263,6 +290,10 @@ uint32_t moth_lineprof_table_for(moth_profiler *p, PyCodeObject *code, uint32_t 
         t->count = last - first + 1;
         t->first = first;
         t->func = func;
+        t->silent_first = -1;
+#if MOTH_LINES_SILENT_FIRST_LINE
+        find_silent_first_line(code, t);
+#endif
         t->hits = calloc(t->count, sizeof *t->hits);
         t->ticks = calloc(t->count, sizeof *t->ticks);
         if (t->hits && t->ticks) {
@@ -393,6 +424,11 @@ int moth_lineprof_enter(moth_tstate *st, uint32_t aux, moth_iframe *frame)
 #endif
             lf->since = moth_clock_read(st);
             token |= PUSHED;
+#if MOTH_LINES_SILENT_FIRST_LINE
+            moth_code_lines *t = &st->prof->code_lines[table - 1];
+            if (t->silent_first >= 0 && moth_iframe_next_unit(frame) <= t->resume_unit)
+                count_line(st, lf, t->silent_first); /* a fresh frame of a one-line function */
+#endif
         }
     }
 #if MOTH_LINES_BY_TRACE

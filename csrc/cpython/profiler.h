@@ -50,6 +50,8 @@ typedef struct moth_code_lines {
     uint32_t func;        /* its function, in the profiler's table */
     uint32_t first, count;
     uint64_t *hits, *ticks;
+    int32_t silent_first; /* 3.13: the first line, when its LINE event never comes; else -1 */
+    int32_t resume_unit;  /* 3.13: the code unit of the opening RESUME */
 } moth_code_lines;
 
 /* A running activation of line-profiled code: its line and since when. */

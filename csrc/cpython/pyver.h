@@ -37,4 +37,8 @@
 #  error "moth needs CPython 3.11 or newer"
 #endif
 
+#ifndef MOTH_LINES_SILENT_FIRST_LINE /* see py313.h */
+#  define MOTH_LINES_SILENT_FIRST_LINE 0
+#endif
+
 #endif

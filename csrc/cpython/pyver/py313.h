@@ -58,6 +58,17 @@ static inline int moth_iframe_creates_generator(moth_iframe *f, PyCodeObject *co
  * sys.monitoring's LINE events, enabled only on the line-profiled code objects. */
 #define MOTH_LINES_BY_TRACE 0
 
+/* 3.13's LINE events skip a function's first line when its opening RESUME carries the same
+ * line (a function written on one line, `def f(x): return x`), which tracing reports on every
+ * call: lines_engine.c counts that line itself when such a frame starts. */
+#define MOTH_LINES_SILENT_FIRST_LINE 1
+
+/* The code unit a frame runs next. */
+static inline int moth_iframe_next_unit(moth_iframe *f)
+{
+    return (int)(f->instr_ptr - _PyCode_CODE(moth_iframe_code(f)));
+}
+
 /* ---- debugger (engine_globals.c): dictionary watchers (PyDict_AddWatcher) ---- */
 #define MOTH_HAVE_DICT_WATCHERS 1
 
