@@ -305,11 +305,15 @@ p.disable()
 print(results, during is not original, type(during.co_consts[-1]).__name__, work.__code__ is original)
 print(during.co_name, during.co_firstlineno, during.co_filename == original.co_filename)
 p.print_lines()
+q = moth.Profile(lines=True)        # cleared while enabled: no stop puts the code back
+q.enable(); work(1); work(1); before = work.__code__ is not original
+q.clear(); print("clear", before, work.__code__ is original); q.disable()
 """)
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout.splitlines()
     assert out[0] == "[10, 10] True LineProbe True"
+    assert out[-1] == "clear True True"
     assert out[1] == "work 3 True"
     hits = parse_report(proc.stdout)["work"]
     assert hits[5][0] == 12 and hits[6][0] == 10    # the traced call and the probed one

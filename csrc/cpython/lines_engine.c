@@ -545,9 +545,9 @@ void moth_lineprof_free(moth_profiler *p)
         if (ctx)
             ctx->table = 0;
     }
+    swap_out_twins(p); /* cleared while enabled: no stop comes to put them back */
     Py_CLEAR(p->twins);
     moth_map_free(&p->twin_of);
-    Py_CLEAR(p->swapped);
 #endif
     for (size_t i = 0; i < p->nthreads; i++) {
         free(p->threads[i]->lframes);
