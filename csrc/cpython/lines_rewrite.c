@@ -337,7 +337,8 @@ static int read_handlers(rewrite *r)
             read_be(p, n, &i, &h.target) || read_be(p, n, &i, &h.depth_lasti))
             return fail("a truncated exception table");
         h.end = h.start + size;
-        if (h.end > r->nunits || r->insn_at_unit[h.start] < 0 || r->insn_at_unit[h.end] < 0 ||
+        if (h.start >= r->nunits || h.end > r->nunits || h.end <= h.start ||
+            r->insn_at_unit[h.start] < 0 || r->insn_at_unit[h.end] < 0 ||
             h.target >= r->nunits || r->insn_at_unit[h.target] < 0)
             return fail("an exception range inside an instruction");
         handler_range *grown = realloc(r->handlers, (r->nhandlers + 1) * sizeof *grown);
@@ -547,8 +548,8 @@ static size_t write_signed(uint8_t *p, int32_t v)
 
 static PyObject *location_table(const rewrite *r, const emitter *e)
 {
-    /* at most 1 + 4 * 5 bytes per entry, one entry per unit at worst */
-    uint8_t *out = malloc((size_t)e->n * 21 + 1);
+    /* at most 1 + 4 * 6 bytes per entry (32-bit values), one entry per unit at worst */
+    uint8_t *out = malloc((size_t)e->n * 25 + 1);
     if (!out)
         return PyErr_NoMemory();
     size_t n = 0;
