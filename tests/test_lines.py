@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import PROGRAMS, moth_env, run_moth
+from conftest import PROGRAMS, moth_env, run_moth, run_python
 
 PROG = PROGRAMS / "lines_prog.py"
 SOURCE = PROG.read_text().splitlines()
@@ -317,3 +317,17 @@ q.clear(); print("clear", before, work.__code__ is original); q.disable()
     assert out[1] == "work 3 True"
     hits = parse_report(proc.stdout)["work"]
     assert hits[5][0] == 12 and hits[6][0] == 10    # the traced call and the probed one
+
+
+def test_every_function_line_profiled_program_unchanged(tmp_path):
+    """--func '*' selects the standard library too (json, re, sorting, the import system):
+    on 3.11 hundreds of its functions then run twins with probes. The program's output is the
+    plain run's."""
+    script = PROGRAMS.parent.parent / "bench" / "workloads" / "stdlib.py"
+    plain = run_python(script, "2")
+    assert plain.returncode == 0, plain.stderr
+    proc = run_moth("profile", "-q", "--func", "*", "-o", tmp_path / "all.moth", script, "2",
+                    check=0)
+    assert proc.stdout == plain.stdout
+    shown = run_moth("stats", "--lines", tmp_path / "all.moth", check=0).stdout
+    assert "json/encoder.py" in shown and "Function: process at line" in shown
