@@ -1,8 +1,11 @@
 """Shared helpers for moth's end-to-end tests: run `python -m moth ...` as a user would."""
+import fcntl
 import os
 import signal
+import struct
 import subprocess
 import sys
+import termios
 from pathlib import Path
 
 import pytest
@@ -49,6 +52,24 @@ def run_moth(*args, cwd=None, input=None, timeout=120, env=None, check=None):
     if check is not None:
         assert proc.returncode == check, (proc.returncode, proc.stdout, proc.stderr)
     return proc
+
+
+def spawn_on_terminal(*args, env=None, timeout=30):
+    """Starts `python -m moth args...` on a new pseudo-terminal that is its controlling
+    terminal (24x80), as pexpect.spawn does, and returns a pexpect object reading it. Unlike
+    pexpect.spawn no Python runs in a forked copy of the test process (setsid, a program,
+    takes the terminal): under the sanitizers a fork of a process with other threads can
+    deadlock in the allocator if one of them held its lock at that moment."""
+    import pexpect.fdpexpect
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    proc = subprocess.Popen(["setsid", "--ctty", "--wait", sys.executable, "-m", "moth",
+                             *map(str, args)],
+                            stdin=slave, stdout=slave, stderr=slave, env=moth_env(env))
+    os.close(slave)
+    child = pexpect.fdpexpect.fdspawn(master, encoding="utf-8", timeout=timeout)
+    child.process = proc
+    return child
 
 
 def run_python(*args, cwd=None, input=None, timeout=120, env=None):

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import PROGRAMS, moth_env, run_moth
+from conftest import PROGRAMS, moth_env, run_moth, spawn_on_terminal
 
 DEBUGGEE = PROGRAMS / "debuggee.py"
 SOURCE = DEBUGGEE.read_text().splitlines()
@@ -586,10 +586,8 @@ needs_pty = pytest.mark.skipif(pexpect is None, reason="pexpect is not installed
 
 
 def spawn(*args, env=None):
-    child = pexpect.spawn(sys.executable, ["-m", "moth", "debug", *map(str, args)],
-                          env=moth_env(dict(env or {}, TERM="xterm",
-                                            MOTH_HISTORY=os.devnull)),
-                          encoding="utf-8", timeout=30)
+    child = spawn_on_terminal("debug", *args,
+                              env=dict(env or {}, TERM="xterm", MOTH_HISTORY=os.devnull))
     child.expect(r"\(Pdb\)")
     return child
 
@@ -652,7 +650,7 @@ def test_ctrl_c_stops_the_running_program(program):
     child.sendline("continue")
     import time
     time.sleep(1.0)
-    child.sendintr()
+    child.send("\x03")   # the terminal's interrupt character
     child.expect("Program interrupted")
     child.expect(r"\(Pdb\)")
     child.sendline("p n > 0")

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import PROGRAMS, moth_env, run_moth, run_python
+from conftest import PROGRAMS, moth_env, run_moth, run_python, spawn_on_terminal
 
 PROG = PROGRAMS / "lines_prog.py"
 SOURCE = PROG.read_text().splitlines()
@@ -131,17 +131,16 @@ def test_line_data_in_moth_file_stats_and_flame(tmp_path):
 def test_report_in_colour_at_a_terminal(tmp_path):
     """At a terminal the source is coloured and large shares stand out; without the escapes
     the report is the one printed to a pipe, and NO_COLOR gives that one exactly."""
-    pexpect = pytest.importorskip("pexpect")
+    pytest.importorskip("pexpect")
     moth = tmp_path / "l.moth"
     run_moth("profile", "--lines", "-q", "-o", moth, PROG, check=0)
 
     def at_terminal(**env):
-        child = pexpect.spawn(sys.executable, ["-m", "moth", "stats", "--lines", "--limit", "0",
-                                               str(moth)],
-                              env=moth_env(dict(env, TERM="xterm")), encoding="utf-8",
-                              timeout=60)
+        child = spawn_on_terminal("stats", "--lines", "--limit", "0", moth,
+                                  env=dict(env, TERM="xterm"), timeout=60)
         text = child.read()
         child.close()
+        assert child.process.wait(timeout=60) == 0
         return text.replace("\r\n", "\n")
 
     coloured = at_terminal()
