@@ -239,6 +239,7 @@ typedef struct {
     uint8_t *probe_forced;
     uint32_t nprobes;
     uint32_t first_probe_const;
+    uint32_t resume;       /* the opening RESUME instruction */
 } rewrite;
 
 static int prefixes(uint32_t v)
@@ -372,6 +373,7 @@ static int place_probes(rewrite *r)
         resume++;
     if (resume + 1 >= r->ninsns)
         return fail("no RESUME");
+    r->resume = resume;
     /* at most one line probe per instruction and one forced probe per backward jump */
     r->probe_lines = malloc(2 * r->ninsns * sizeof *r->probe_lines);
     r->probe_forced = malloc(2 * r->ninsns);
@@ -415,13 +417,18 @@ static int conditional_back(const insn *in)
     return in->forced && ops.inverse[in->op] >= 0;
 }
 
+/* What an expanded conditional jump puts after its inverted jump: probe, JUMP_BACKWARD. */
+static uint32_t back_jump_units(const insn *in)
+{
+    return probe_units(in->forced_const) + in->ext_back + 1u + ops.caches[ops.jump_backward];
+}
+
 /* Twin units of instruction k without its probe, with the current EXTENDED_ARG counts. */
 static uint32_t body_units(const insn *in)
 {
     uint32_t own = in->ext + 1u + ops.caches[in->op];
     if (conditional_back(in))
-        return own + probe_units(in->forced_const) + in->ext_back + 1u +
-               ops.caches[ops.jump_backward];
+        return own + back_jump_units(in);
     return own + (in->forced ? probe_units(in->forced_const) : 0);
 }
 
@@ -447,8 +454,7 @@ static uint32_t twin_arg(const rewrite *r, const insn *in, uint32_t *back)
     uint32_t to = r->insns[in->target].at;
     uint32_t after = in->op_at + in->ext + 1u + ops.caches[in->op];
     if (conditional_back(in)) {
-        uint32_t skip = probe_units(in->forced_const) + in->ext_back + 1u +
-                        ops.caches[ops.jump_backward];
+        uint32_t skip = back_jump_units(in);
         *back = after + skip - to;
         return skip;
     }
@@ -713,10 +719,7 @@ static PyObject *make_twin(rewrite *r, moth_twin_nested nested, void *arg)
     ctx->table = 0;
     ctx->unit_lines = NULL;
     ctx->nunits = 0;
-    uint32_t resume = 0;
-    while (r->insns[resume].op != ops.resume)
-        resume++;
-    ctx->body_start = r->insns[resume + 1].at;
+    ctx->body_start = r->insns[r->resume + 1].at;
     if (!(consts = new_consts(r, ctx, nested, arg)) || !(lines = location_table(r, &e)) ||
         !(handlers = exception_table(r)) ||
         !(bytes = PyBytes_FromStringAndSize((const char *)e.bytes, 2 * (Py_ssize_t)e.n)) ||
