@@ -3,6 +3,7 @@ import cProfile
 import io
 import marshal
 import pstats
+import re
 import sys
 import threading
 from contextlib import redirect_stdout
@@ -52,10 +53,46 @@ def test_builtins_rows_match_cprofile_names():
     c = cProfile.Profile()
     c.runcall(work)
     c.create_stats()
-    c_builtins = {k: v[:2] for k, v in c.stats.items() if k[0] == "~" and "disable" not in k[2]}
-    m_builtins = {k: v[:2] for k, v in m.stats.items() if k[0] == "~" and "disable" not in k[2]}
+    c_builtins = {k: v[:2] for k, v in c.stats.items() if k[0] == "~"}
+    m_builtins = {k: v[:2] for k, v in m.stats.items() if k[0] == "~"}
     assert m_builtins == c_builtins
     assert ("~", 0, "<built-in method builtins.len>") in m_builtins
+
+
+def callers_and_callees(profiler):
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.strip_dirs().sort_stats("name").print_callers()
+    stats.print_callees()
+    return out.getvalue()
+
+
+def test_pstats_callers_and_callees_print_as_for_cprofile():
+    # cProfile's profile holds its own disable() call, whose name sets pstats' column width
+    texts = []
+    for make in (cProfile.Profile, moth.Profile):
+        p = make()
+        p.enable()
+        work()
+        p.disable()
+        text = callers_and_callees(p)
+        texts.append(re.sub(r"\d+\.\d{3}", "T", text))   # the times differ, not the layout
+    assert "{method 'disable' of '_lsprof.Profiler' objects}  <- \n" in texts[1]
+    assert texts[0] == texts[1]
+
+
+def test_getprofile_shows_the_profiler_as_for_cprofile():
+    seen = []
+    for make in (cProfile.Profile, moth.Profile):
+        p = make()
+        before = sys.getprofile()
+        p.enable()
+        now = sys.getprofile()
+        p.disable()
+        seen.append((before, now is p, now is None, sys.getprofile()))
+    # 3.11: the profiler itself; 3.12+: cProfile runs on sys.monitoring and shows None
+    assert seen[0] == seen[1] == (None, sys.version_info < (3, 12), sys.version_info >= (3, 12),
+                                  None)
 
 
 def test_fast_mode_has_no_builtin_rows():

@@ -55,6 +55,21 @@ static int profile_event(PyObject *obj, PyFrameObject *frame, int what, PyObject
     return 0;
 }
 
+void moth_classic_enter_cfunction(PyObject *fn)
+{
+    moth_tstate *st = moth_current_tstate();
+    if (st && !st->busy && st->prof->builtins && PyCFunction_Check(fn))
+        moth_record_enter(st, cfunction_key(fn), fn);
+}
+
+/* The object sys.getprofile() shows while the hook is installed: the moth.Profile, where
+ * cProfile shows itself (3.11), else none. */
+static PyObject *visible_profile_object(void)
+{
+    moth_profiler *p = moth_the_interp.profiler;
+    return MOTH_PROFILER_IS_PROFILE_OBJECT && p ? p->owner : NULL;
+}
+
 /* threading.setprofile target: the first event of each new thread installs the C hook in that
  * thread, then is handled like any other. */
 static PyObject *thread_bootstrap(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -62,7 +77,7 @@ static PyObject *thread_bootstrap(PyObject *self, PyObject *const *args, Py_ssiz
     (void)self;
     if (nargs != 3 || !PyFrame_Check(args[0]) || !PyUnicode_Check(args[1]))
         Py_RETURN_NONE;
-    PyEval_SetProfile(profile_event, NULL);
+    PyEval_SetProfile(profile_event, visible_profile_object());
     static const struct {
         const char *name;
         int what;
@@ -108,7 +123,7 @@ int moth_classic_install(moth_profiler *p)
     Py_DECREF(bootstrap);
     if (rc < 0)
         return -1;
-    moth_set_profile_all(profile_event, NULL);
+    moth_set_profile_all(profile_event, MOTH_PROFILER_IS_PROFILE_OBJECT ? p->owner : NULL);
     return 0;
 }
 

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "profile_type.h"
+
 void moth_label_release(moth_label *label)
 {
     for (int i = 0; i < 3; i++)
@@ -51,6 +53,10 @@ PyObject *moth_cfunction_name(PyObject *obj)
         }
         return PyUnicode_FromFormat("<%s>", name);
     }
+    /* The profiler's own disable() is the last call a session sees; cProfile's profile lists
+     * it under its own name, and pstats sizes its callers/callees columns by the longest. */
+    if (PyObject_TypeCheck(self, &MothProfile_Type) && strcmp(name, "disable") == 0)
+        return PyUnicode_FromString("<method 'disable' of '_lsprof.Profiler' objects>");
     /* A built-in method: repr(getattr(type(self), name)), else "<built-in method mod.name>". */
     PyObject *attr = PyUnicode_FromString(name);
     if (attr) {

@@ -107,6 +107,22 @@ static int disable_now(MothProfileObject *self)
     return self->initialised ? moth_profiler_disable(&self->prof) : 0;
 }
 
+/* Ends a session that runcall, runctx or `with` began. cProfile's are Python and call
+ * self.disable(), which its profile then lists (and pstats' column widths follow): record that
+ * call the same way. */
+static int disable_as_cprofile(MothProfileObject *self)
+{
+    if (self->initialised && moth_profiler_is_enabled(&self->prof) && self->prof.builtins) {
+        PyObject *method = PyObject_GetAttrString((PyObject *)self, "disable");
+        if (method)
+            moth_classic_enter_cfunction(method);
+        else
+            PyErr_Clear();
+        Py_XDECREF(method);
+    }
+    return disable_now(self);
+}
+
 static PyObject *Profile_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
     (void)args;
@@ -351,7 +367,7 @@ static PyObject *Profile_runctx(MothProfileObject *self, PyObject *args)
         return NULL;
     PyObject *r = PyObject_CallFunctionObjArgs(exec, cmd, globals, locals, NULL);
     PyObject *exc = r ? NULL : moth_take_exception();
-    disable_now(self);
+    disable_as_cprofile(self);
     if (!r) {
         moth_give_exception(exc);
         return NULL;
@@ -390,7 +406,7 @@ static PyObject *Profile_runcall(MothProfileObject *self, PyObject *args, PyObje
     }
     PyObject *r = PyObject_Call(func, rest, kw);
     PyObject *exc = r ? NULL : moth_take_exception();
-    disable_now(self);
+    disable_as_cprofile(self);
     moth_give_exception(exc);
     Py_DECREF(rest);
     return r;
@@ -407,7 +423,9 @@ static PyObject *Profile_enter(MothProfileObject *self, PyObject *unused)
 static PyObject *Profile_exit(MothProfileObject *self, PyObject *args)
 {
     (void)args;
-    return Profile_disable(self, NULL);
+    if (disable_as_cprofile(self) < 0)
+        return NULL;
+    Py_RETURN_NONE;
 }
 
 /* The calling-context trees as Python data, for tests and tools:

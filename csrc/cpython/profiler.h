@@ -239,5 +239,9 @@ void moth_frames_uninstall(void);
 /* Classic mode: install / remove the profile hook on every thread (classic_hook.c). */
 int moth_classic_install(moth_profiler *p);
 void moth_classic_uninstall(moth_profiler *p);
+/* Classic mode: records a call of the C function object `fn` made by the running code, as the
+ * hook would have seen it had Python code made it. The activation stays open until the code
+ * running returns or the session ends. */
+void moth_classic_enter_cfunction(PyObject *fn);
 
 #endif

@@ -40,6 +40,10 @@ static inline void moth_set_profile_all(Py_tracefunc func, PyObject *arg)
             PyErr_Clear();
 }
 
+/* cProfile on 3.11 installs itself as the profile object: sys.getprofile() returns the profiler
+ * while it is enabled. (From 3.12 on cProfile uses sys.monitoring and sys.getprofile() is None.) */
+#define MOTH_PROFILER_IS_PROFILE_OBJECT 1
+
 /* The pending exception as one object (normalised, traceback attached), cleared; NULL if none. */
 static inline PyObject *moth_take_exception(void)
 {

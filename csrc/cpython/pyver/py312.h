@@ -37,6 +37,9 @@ static inline void moth_set_profile_all(Py_tracefunc func, PyObject *arg)
     PyEval_SetProfileAllThreads(func, arg);
 }
 
+/* cProfile uses sys.monitoring here: sys.getprofile() stays None while it is enabled. */
+#define MOTH_PROFILER_IS_PROFILE_OBJECT 0
+
 /* The pending exception as one object (normalised, traceback attached), cleared; NULL if none. */
 static inline PyObject *moth_take_exception(void) { return PyErr_GetRaisedException(); }
 
