@@ -12,21 +12,45 @@ void moth_diff_free(moth_diff *d)
     memset(d, 0, sizeof *d);
 }
 
-static int by_regression(const void *a, const void *b)
+static int by_label(const moth_diff_row *x, const moth_diff_row *y)
 {
-    const moth_diff_row *x = a, *y = b;
-    double dx = x->own_after - x->own_before, dy = y->own_after - y->own_before;
-    if (dx != dy)
-        return dx > dy ? -1 : 1;
-    double tx = x->total_after - x->total_before, ty = y->total_after - y->total_before;
-    if (tx != ty)
-        return tx > ty ? -1 : 1;
     int c = strcmp(x->func->file, y->func->file);
     if (c)
         return c;
     if (x->func->line != y->func->line)
         return x->func->line < y->func->line ? -1 : 1;
     return strcmp(x->func->name, y->func->name);
+}
+
+/* Regressions by growth of own time (then of total time), largest first; improvements by
+ * their drop, largest first; unchanged rows by label. */
+static int in_report_order(const void *a, const void *b)
+{
+    const moth_diff_row *x = a, *y = b;
+    if (x->change != y->change)
+        return x->change < y->change ? -1 : 1;
+    if (x->change != MOTH_DIFF_SAME) {
+        double sign = x->change == MOTH_DIFF_SLOWER ? 1.0 : -1.0;
+        double dx = sign * (x->own_after - x->own_before);
+        double dy = sign * (y->own_after - y->own_before);
+        if (dx != dy)
+            return dx > dy ? -1 : 1;
+        double tx = sign * (x->total_after - x->total_before);
+        double ty = sign * (y->total_after - y->total_before);
+        if (tx != ty)
+            return tx > ty ? -1 : 1;
+    }
+    return by_label(x, y);
+}
+
+static moth_diff_change change_of(const moth_diff_row *r, double noise)
+{
+    double own = r->own_after - r->own_before, total = r->total_after - r->total_before;
+    if (fabs(own) > noise)
+        return own > 0 ? MOTH_DIFF_SLOWER : MOTH_DIFF_FASTER;
+    if (fabs(total) > noise)
+        return total > 0 ? MOTH_DIFF_SLOWER : MOTH_DIFF_FASTER;
+    return MOTH_DIFF_SAME;
 }
 
 int moth_diff_build(moth_diff *d, const moth_pstats *before, const moth_pstats *after,
@@ -70,8 +94,10 @@ int moth_diff_build(moth_diff *d, const moth_pstats *before, const moth_pstats *
         o->total_after = a->ct;
     }
     for (size_t i = 0; i < d->nrows; i++) {
-        const moth_diff_row *r = &d->rows[i];
+        moth_diff_row *r = &d->rows[i];
         double delta = r->own_after - r->own_before;
+        r->change = change_of(r, noise);
+        d->nchange[r->change]++;
         if (!r->in_before)
             d->added++;
         else if (!r->in_after)
@@ -81,7 +107,7 @@ int moth_diff_build(moth_diff *d, const moth_pstats *before, const moth_pstats *
         else if (delta < -noise)
             d->faster++;
     }
-    moth_qsort(d->rows, d->nrows, sizeof *d->rows, by_regression);
+    moth_qsort(d->rows, d->nrows, sizeof *d->rows, in_report_order);
     return 0;
 }
 
@@ -100,28 +126,13 @@ static void percent(moth_sb *out, double before, double after)
         moth_sb_puts(out, after > 0 ? "new" : "0%");
 }
 
-int moth_diff_report(const moth_diff *d, const char *before_name, const char *after_name,
-                     size_t limit, moth_sb *out, moth_error *err)
+static void report_rows(const moth_diff_row *rows, size_t n, moth_sb *out)
 {
-    moth_sb_printf(out, "   before: %s\n   after:  %s\n\n", before_name, after_name);
-    moth_sb_printf(out, "   total time %.3f -> %.3f seconds (", d->total_before, d->total_after);
-    percent(out, d->total_before, d->total_after);
-    moth_sb_printf(out, "), function calls %llu -> %llu (",
-                   (unsigned long long)d->calls_before, (unsigned long long)d->calls_after);
-    percent(out, (double)d->calls_before, (double)d->calls_after);
-    moth_sb_printf(out, ")\n   %zu function%s slower, %zu faster, %zu new, %zu gone\n\n",
-                   d->slower, d->slower == 1 ? "" : "s", d->faster, d->added, d->removed);
-    size_t n = limit && limit < d->nrows ? limit : d->nrows;
-    if (n < d->nrows)
-        moth_sb_printf(out, "   Largest regressions first; %zu of %zu functions shown\n\n", n,
-                       d->nrows);
-    else
-        moth_sb_puts(out, "   Largest regressions first\n\n");
     moth_sb_puts(out, "        ncalls             tottime                    cumtime\n"
                       "   before    after   before    after   change   before    after   change"
                       "  filename:lineno(function)\n");
     for (size_t i = 0; i < n; i++) {
-        const moth_diff_row *r = &d->rows[i];
+        const moth_diff_row *r = &rows[i];
         char cb[32] = "-", ca[32] = "-";
         if (r->in_before)
             snprintf(cb, sizeof cb, "%llu", (unsigned long long)r->calls_before);
@@ -134,5 +145,44 @@ int moth_diff_report(const moth_diff *d, const char *before_name, const char *af
         moth_sb_putc(out, '\n');
     }
     moth_sb_putc(out, '\n');
+}
+
+int moth_diff_report(const moth_diff *d, const char *before_name, const char *after_name,
+                     size_t limit, int unchanged, moth_sb *out, moth_error *err)
+{
+    moth_sb_printf(out, "   before: %s\n   after:  %s\n\n", before_name, after_name);
+    moth_sb_printf(out, "   total time %.3f -> %.3f seconds (", d->total_before, d->total_after);
+    percent(out, d->total_before, d->total_after);
+    moth_sb_printf(out, "), function calls %llu -> %llu (",
+                   (unsigned long long)d->calls_before, (unsigned long long)d->calls_after);
+    percent(out, (double)d->calls_before, (double)d->calls_after);
+    moth_sb_printf(out, ")\n   %zu function%s slower, %zu faster, %zu new, %zu gone\n",
+                   d->slower, d->slower == 1 ? "" : "s", d->faster, d->added, d->removed);
+    size_t same = d->nchange[MOTH_DIFF_SAME];
+    if (same && !unchanged)
+        moth_sb_printf(out, "   %zu function%s unchanged, not shown (--all shows them)\n", same,
+                       same == 1 ? "" : "s");
+    moth_sb_putc(out, '\n');
+    static const char *const title[] = {"Regressions", "Improvements", "Unchanged"};
+    const moth_diff_row *rows = d->rows;
+    for (int c = MOTH_DIFF_SLOWER; c <= MOTH_DIFF_SAME; c++) {
+        size_t count = d->nchange[c];
+        const moth_diff_row *group = rows;
+        rows += count;
+        if (c == MOTH_DIFF_SAME && (!unchanged || !count))
+            break;
+        if (!count) {
+            moth_sb_printf(out, "   %s: none\n\n", title[c]);
+            continue;
+        }
+        size_t n = c != MOTH_DIFF_SAME && limit && limit < count ? limit : count;
+        if (c == MOTH_DIFF_SAME)
+            moth_sb_printf(out, "   %s (%zu)\n\n", title[c], count);
+        else if (n < count)
+            moth_sb_printf(out, "   %s, largest first: %zu of %zu shown\n\n", title[c], n, count);
+        else
+            moth_sb_printf(out, "   %s, largest first (%zu)\n\n", title[c], count);
+        report_rows(group, n, out);
+    }
     return moth_sb_check(out, err);
 }

@@ -1,5 +1,6 @@
 /*
- * cli_diff.c: `moth diff BEFORE AFTER`: what got slower, function by function.
+ * cli_diff.c: `moth diff BEFORE AFTER`: what got slower and what got faster, function by
+ * function.
  *
  * Works across moth and pstats files. With --fail-above PCT the exit status is 1 when the total
  * time grew by more than PCT percent, so that CI can guard performance.
@@ -16,10 +17,13 @@ static const char HELP[] =
     "usage: moth diff [options] BEFORE AFTER\n"
     "\n"
     "Compare two profiles (moth's own files or pstats files) function by function: calls, own\n"
-    "time and total time before and after, the largest regressions first, and a summary.\n"
+    "time and total time before and after, and a summary. The functions that got slower come\n"
+    "first, the largest regression first, then those that got faster, the largest improvement\n"
+    "first; functions whose times did not change are left out.\n"
     "\n"
     "options:\n"
-    "  --limit N           show the first N functions (default 30; 0 shows all)\n"
+    "  --limit N           show the N largest changes each way (default 20; 0 shows all)\n"
+    "  --all               also list the functions whose times did not change\n"
     "  --strip-dirs        match functions by file name without directories (profiles made\n"
     "                      in different places)\n"
     "  --fail-above PCT    exit with status 1 when the total time grew by more than PCT percent\n"
@@ -27,8 +31,8 @@ static const char HELP[] =
 
 int moth_cmd_diff(int argc, char **argv)
 {
-    long limit = 30;
-    int strip = 0;
+    long limit = 20;
+    int strip = 0, unchanged = 0;
     double fail_above = -1;
     moth_opts o = {argc, argv, 0, NULL};
     const char *files[2];
@@ -48,6 +52,9 @@ int moth_cmd_diff(int argc, char **argv)
             fail_above = strtod(v, &end);
             if (!*v || *end || fail_above < 0)
                 return moth_cli_error("--fail-above takes a percentage, not '%s'", v);
+        } else if (moth_opt_is(&o, NULL, "--all")) {
+            unchanged = 1;
+            o.i++;
         } else if (moth_opt_is(&o, NULL, "--strip-dirs")) {
             strip = 1;
             o.i++;
@@ -76,7 +83,7 @@ int moth_cmd_diff(int argc, char **argv)
     moth_sb text = MOTH_SB_INIT;
     int rc = moth_diff_build(&d, &side[0].view, &side[1].view, 0.0005, &err);
     if (rc == 0)
-        rc = moth_diff_report(&d, files[0], files[1], (size_t)limit, &text, &err);
+        rc = moth_diff_report(&d, files[0], files[1], (size_t)limit, unchanged, &text, &err);
     int status = 0;
     if (rc < 0) {
         status = moth_cli_error("%s", err.msg);
