@@ -103,21 +103,26 @@ def test_chrome_trace_events_nest(profile, tmp_path):
 
 
 def parse_callgrind(text):
+    """{(file, name): {"self": ns, "calls": [((file, name), count, inclusive ns)]}}"""
     assert text.startswith("# callgrind format\n")
     assert "\nevents: Time_ns\n" in text
-    funcs, current, pending = {}, None, None
+    funcs, current, pending, file, callee_file = {}, None, None, None, None
     for line in text.splitlines():
-        if line.startswith("fn="):
-            current = line[3:]
+        if line.startswith("fl="):
+            file = line[3:]
+        elif line.startswith("fn="):
+            current = (file, line[3:])
             funcs[current] = {"self": 0, "calls": []}
+        elif line.startswith("cfl="):
+            callee_file = line[4:]
         elif line.startswith("cfn="):
-            pending = line[4:]
+            pending = (callee_file, line[4:])
         elif line.startswith("calls="):
             count = int(line.split("=")[1].split()[0])
             pending = (pending, count)
         elif line and line[0].isdigit():
             line_no, cost = line.split()
-            if isinstance(pending, tuple):
+            if isinstance(pending[1] if pending else None, int):
                 funcs[current]["calls"].append((pending[0], pending[1], int(cost)))
                 pending = None
             else:
@@ -132,15 +137,38 @@ def test_callgrind_costs_are_consistent(profile, tmp_path, which):
     if which:
         stats = pstats.Stats(str(profile[1])).stats
         by_label = {pstats.func_std_string(k): v for k, v in stats.items()}
-    worker = [f for f in funcs if f.endswith("(worker)")][0]
+    (worker,) = [f for f in funcs if f[1] == "worker"]
+    assert worker[0].endswith("threaded.py")
     # inclusive time of worker = its own + what it called (no recursion through worker)
     own = funcs[worker]["self"]
     called = sum(c[2] for c in funcs[worker]["calls"])
-    calls = {c[0].rsplit("(", 1)[1]: c[1] for c in funcs[worker]["calls"]}
-    assert calls["recurse)"] == 40 and calls["cold)"] == 2
+    calls = {c[0][1]: c[1] for c in funcs[worker]["calls"]}
+    assert calls["recurse"] == 40 and calls["cold"] == 2
     if by_label:
         (key,) = [k for k in by_label if k.endswith("(worker)")]
         assert abs(own + called - by_label[key][3] * 1e9) < 1e3 * (1 + len(funcs[worker]["calls"]))
+
+
+def test_callgrind_names_functions_as_kcachegrind_users_expect(profile, tmp_path):
+    text = export(profile[0], "callgrind", tmp_path)
+    funcs = parse_callgrind(text)
+    stats = pstats.Stats(str(profile[0]).replace(".moth", ".prof")).stats
+    # the file only in fl=, the function by its name; the line only where two share a name
+    names = [k[2] for k in stats]
+    for file, line, name in stats:
+        shown = f"{name}:{line}" if names.count(name) > 1 else name
+        assert (file, shown) in funcs, (file, shown)
+    assert ("~", "<built-in method builtins.len>") not in funcs        # fast mode: no C rows
+    shared = [f for f in funcs if f[1].startswith("__init__:") and f[0].endswith("threading.py")]
+    assert len(shared) >= 2                # Thread's, Condition's, Event's...
+    assert not any(f[0] in f[1] for f in funcs)
+    if shutil.which("callgrind_annotate"):
+        out = subprocess.run(["callgrind_annotate", "--inclusive=yes", str(tmp_path / "out.callgrind")],
+                             capture_output=True, text=True, env=tool_env())
+        assert out.returncode == 0, out.stderr
+        rows = [line.split()[-1] for line in out.stdout.splitlines() if "threaded.py:" in line]
+        assert any(r.endswith("threaded.py:worker") for r in rows), out.stdout
+        assert not any(r.count("threaded.py") > 1 for r in rows), rows
 
 
 def test_dot_call_graph(profile, tmp_path):

@@ -288,6 +288,43 @@ static long long ns(double seconds)
     return llround(seconds * 1e9);
 }
 
+static int by_name(const void *a, const void *b)
+{
+    const moth_func *const *x = a, *const *y = b;
+    return strcmp((*x)->name, (*y)->name);
+}
+
+/* For each function of the table, whether another one has the same name. Callgrind readers
+ * know a function by its name (callgrind_annotate shows "file:name", KCachegrind the name with
+ * the file beside it), so the file goes in fl= alone and the line is added only where two
+ * functions share a name. NULL when out of memory. */
+static unsigned char *shared_names(const moth_funcs *funcs, moth_error *err)
+{
+    unsigned char *shared = moth_calloc(funcs->count + 1, 1, err);
+    const moth_func **order = moth_malloc((funcs->count + 1) * sizeof *order, err);
+    if (!shared || !order) {
+        free(shared);
+        free(order);
+        return NULL;
+    }
+    for (size_t i = 0; i < funcs->count; i++)
+        order[i] = &funcs->items[i];
+    moth_qsort(order, funcs->count, sizeof *order, by_name);
+    for (size_t i = 1; i < funcs->count; i++)
+        if (strcmp(order[i - 1]->name, order[i]->name) == 0)
+            shared[order[i - 1] - funcs->items] = shared[order[i] - funcs->items] = 1;
+    free(order);
+    return shared;
+}
+
+static void callgrind_name(const moth_funcs *funcs, const unsigned char *shared, uint32_t f,
+                           moth_sb *out)
+{
+    moth_sb_puts(out, funcs->items[f].name);
+    if (shared[f])
+        moth_sb_printf(out, ":%u", funcs->items[f].line);
+}
+
 static int export_callgrind(const moth_loaded *in, moth_sb *out, moth_error *err)
 {
     const moth_pstats *s = &in->view;
@@ -304,7 +341,9 @@ static int export_callgrind(const moth_loaded *in, moth_sb *out, moth_error *err
         nedges += s->rows[r].ncallers;
     size_t *edge_row = moth_malloc((nedges + 1) * sizeof *edge_row, err);
     size_t *edge_idx = moth_malloc((nedges + 1) * sizeof *edge_idx, err);
-    if (!count || !offset || !edge_row || !edge_idx) {
+    unsigned char *shared = shared_names(&s->funcs, err);
+    if (!count || !offset || !edge_row || !edge_idx || !shared) {
+        free(shared);
         free(count);
         free(offset);
         free(edge_row);
@@ -330,19 +369,20 @@ static int export_callgrind(const moth_loaded *in, moth_sb *out, moth_error *err
         const moth_pstats_row *row = &s->rows[r];
         const moth_func *f = &s->funcs.items[row->func];
         moth_sb_printf(out, "fl=%s\nfn=", f->file);
-        moth_func_label(f, out);
+        callgrind_name(&s->funcs, shared, row->func, out);
         moth_sb_printf(out, "\n%u %lld\n", f->line, ns(row->tt));
         for (size_t k = 0; k < count[row->func]; k++) {
             const moth_pstats_row *callee = &s->rows[edge_row[offset[row->func] + k]];
             const moth_pstats_edge *e = &callee->callers[edge_idx[offset[row->func] + k]];
             const moth_func *g = &s->funcs.items[callee->func];
             moth_sb_printf(out, "cfl=%s\ncfn=", g->file);
-            moth_func_label(g, out);
+            callgrind_name(&s->funcs, shared, callee->func, out);
             moth_sb_printf(out, "\ncalls=%llu %u\n%u %lld\n", (unsigned long long)e->nc, g->line,
                            f->line, ns(e->ct));
         }
         moth_sb_putc(out, '\n');
     }
+    free(shared);
     free(count);
     free(offset);
     free(edge_row);
