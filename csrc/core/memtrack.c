@@ -1,0 +1,311 @@
+/* memtrack.c: live allocations, sites, the peak and the timeline; see memtrack.h. */
+#include "memtrack.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+
+#define DEFAULT_MAX_LIVE (32u << 20)
+#define FIRST_LIVE_BITS 14
+#define MAX_SITES 0xFFFFFFF0u
+#define DEFAULT_INTERVAL_NS 10000000u  /* 10 ms between samples, at first */
+#define DEFAULT_MAX_SAMPLES 1024u
+#define MAX_DELTAS (4u << 20)
+#define CHECK_EVERY 64u                /* events between looks at the clock */
+#define BIG_BLOCK (1u << 20)           /* a block this large looks at the clock at once */
+
+int moth_memtrack_init(moth_memtrack *t, size_t max_live, uint64_t sample_bytes,
+                       moth_error *err)
+{
+    memset(t, 0, sizeof *t);
+    t->max_live = max_live ? max_live : DEFAULT_MAX_LIVE;
+    t->sample_bytes = sample_bytes;
+    size_t cap = (size_t)1 << FIRST_LIVE_BITS;
+    t->live = moth_calloc(cap, sizeof *t->live, err);
+    if (!t->live)
+        return -1;
+    t->live_mask = cap - 1;
+    t->start_ns = moth_monotonic_ns();
+    t->interval_ns = DEFAULT_INTERVAL_NS;
+    t->next_sample_ns = DEFAULT_INTERVAL_NS;
+    t->max_samples = DEFAULT_MAX_SAMPLES;
+    return 0;
+}
+
+void moth_memtrack_free(moth_memtrack *t)
+{
+    free(t->live);
+    free(t->sites);
+    moth_map_free(&t->site_of);
+    free(t->samples);
+    free(t->deltas);
+    free(t->dirty);
+    memset(t, 0, sizeof *t);
+}
+
+size_t moth_memtrack_own_bytes(const moth_memtrack *t)
+{
+    return (t->live_mask + 1) * sizeof *t->live + t->sites_cap * sizeof *t->sites +
+           (t->site_of.mask + 1) * sizeof *t->site_of.slots * (t->site_of.slots != NULL) +
+           t->samples_cap * sizeof *t->samples + t->deltas_cap * sizeof *t->deltas +
+           t->dirty_cap * sizeof *t->dirty;
+}
+
+/* ---- live allocations ---- */
+
+static inline size_t home_of(const moth_memtrack *t, uintptr_t addr)
+{
+    /* blocks are 16-byte aligned: the low bits carry nothing */
+    uint64_t h = ((uint64_t)addr >> 4) * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h ^ (h >> 29)) & t->live_mask;
+}
+
+static void live_put(moth_mem_live *table, size_t mask, const moth_mem_live *e, size_t home)
+{
+    size_t i = home & mask;
+    while (table[i].addr)
+        i = (i + 1) & mask;
+    table[i] = *e;
+}
+
+/* Doubles the table; 0, or -1 when out of memory (the table is unchanged). */
+static int live_grow(moth_memtrack *t)
+{
+    size_t cap = (t->live_mask + 1) * 2;
+    moth_mem_live *table = calloc(cap, sizeof *table);
+    if (!table)
+        return -1;
+    moth_mem_live *old = t->live;
+    size_t old_cap = t->live_mask + 1;
+    t->live = table;
+    t->live_mask = cap - 1;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i].addr)
+            live_put(table, t->live_mask, &old[i], home_of(t, old[i].addr));
+    free(old);
+    return 0;
+}
+
+/* ---- sites and the peak ---- */
+
+uint32_t moth_memtrack_site(moth_memtrack *t, uint32_t thread, uint32_t node, int32_t unit)
+{
+    uint64_t a = (uint64_t)thread << 32 | node, b = (uint64_t)(uint32_t)(unit + 1);
+    uint32_t s = moth_map_get(&t->site_of, a, b);
+    if (s != MOTH_MAP_ABSENT)
+        return s;
+    if (t->nsites >= MAX_SITES ||
+        moth_grow((void **)&t->sites, sizeof *t->sites, &t->sites_cap, t->nsites + 1, NULL) < 0)
+        goto fail;
+    s = (uint32_t)t->nsites;
+    if (moth_map_put(&t->site_of, a, b, s, NULL) < 0)
+        goto fail;
+    t->nsites++;
+    moth_mem_site *site = &t->sites[s];
+    memset(site, 0, sizeof *site);
+    site->thread = thread;
+    site->node = node;
+    site->unit = unit;
+    site->epoch = t->epoch; /* it held nothing at any earlier peak */
+    return s;
+fail:
+    t->failed = 1;
+    return UINT32_MAX;
+}
+
+/* Before a site changes: its values at the last peak are its values now if it has not changed
+ * since; and the timeline must know it changed. */
+static inline void touch(moth_memtrack *t, moth_mem_site *s, uint32_t index)
+{
+    if (s->epoch < t->epoch) {
+        s->peak_bytes = s->bytes;
+        s->peak_count = s->count;
+        s->epoch = t->epoch;
+    }
+    uint32_t pending = (uint32_t)t->nsamples + 1;
+    if (s->sample != pending) {
+        s->sample = pending;
+        if (moth_grow((void **)&t->dirty, sizeof *t->dirty, &t->dirty_cap, t->ndirty + 1,
+                      NULL) == 0)
+            t->dirty[t->ndirty++] = index;
+        else
+            t->failed = 1;
+    }
+}
+
+static inline uint64_t since_start(const moth_memtrack *t)
+{
+    return moth_monotonic_ns() - t->start_ns;
+}
+
+static void maybe_sample(moth_memtrack *t, uint64_t bytes)
+{
+    if (++t->events < CHECK_EVERY && bytes < BIG_BLOCK)
+        return;
+    t->events = 0;
+    if (since_start(t) >= t->next_sample_ns)
+        moth_memtrack_sample_now(t);
+}
+
+void moth_memtrack_alloc(moth_memtrack *t, uintptr_t addr, uint64_t weight_bytes, float weight,
+                         uint32_t site)
+{
+    if (site == UINT32_MAX || t->live_count >= t->max_live ||
+        ((t->live_count + 1) * 4 > (t->live_mask + 1) * 3 && live_grow(t) < 0)) {
+        t->untracked_bytes += weight_bytes;
+        t->untracked_count++;
+        return;
+    }
+    moth_mem_live e = {addr, weight_bytes, site, weight};
+    live_put(t->live, t->live_mask, &e, home_of(t, addr));
+    t->live_count++;
+    moth_mem_site *s = &t->sites[site];
+    touch(t, s, site);
+    s->bytes += (int64_t)weight_bytes;
+    s->count += weight;
+    s->alloc_bytes += weight_bytes;
+    s->alloc_count += weight;
+    t->bytes += (int64_t)weight_bytes;
+    t->count += weight;
+    t->alloc_bytes += weight_bytes;
+    t->alloc_count += weight;
+    if (t->bytes > t->high) {
+        t->high = t->bytes;
+        if (t->bytes > t->peak_bytes) {
+            /* a new high-water mark: when, is read at the first event that leaves it */
+            t->peak_bytes = t->bytes;
+            t->epoch++;
+            t->peak_pending = 1;
+        }
+    }
+    maybe_sample(t, weight_bytes);
+}
+
+int moth_memtrack_free_block(moth_memtrack *t, uintptr_t addr, uint64_t *bytes)
+{
+    if (!addr)
+        return 0;
+    size_t i = home_of(t, addr);
+    for (;;) {
+        if (t->live[i].addr == addr)
+            break;
+        if (!t->live[i].addr)
+            return 0;
+        i = (i + 1) & t->live_mask;
+    }
+    moth_mem_live e = t->live[i];
+    /* backward-shift deletion: later entries of the probe run move up into the hole */
+    size_t hole = i;
+    for (size_t j = (i + 1) & t->live_mask; t->live[j].addr; j = (j + 1) & t->live_mask) {
+        size_t k = home_of(t, t->live[j].addr);
+        int stays = hole <= j ? (hole < k && k <= j) : (hole < k || k <= j);
+        if (!stays) {
+            t->live[hole] = t->live[j];
+            hole = j;
+        }
+    }
+    t->live[hole].addr = 0;
+    t->live_count--;
+    moth_mem_site *s = &t->sites[e.site];
+    touch(t, s, e.site);
+    s->bytes -= (int64_t)e.bytes;
+    s->count -= e.count;
+    t->bytes -= (int64_t)e.bytes;
+    t->count -= e.count;
+    if (t->peak_pending) {
+        t->peak_time_ns = since_start(t);
+        t->peak_pending = 0;
+    }
+    if (bytes)
+        *bytes = e.bytes;
+    maybe_sample(t, e.bytes);
+    return 1;
+}
+
+void moth_memtrack_sample_weight(uint64_t sample_bytes, uint64_t size, uint64_t *weight_bytes,
+                                 float *weight)
+{
+    double p = sample_bytes ? -expm1(-(double)size / (double)sample_bytes) : 1.0;
+    if (p <= 0) /* size 0 */
+        p = 1.0 / (double)(sample_bytes ? sample_bytes : 1);
+    *weight_bytes = (uint64_t)((double)size / p + 0.5);
+    *weight = (float)(1.0 / p);
+}
+
+/* ---- memory over time ---- */
+
+/* Merges samples pairwise (2k, 2k+1) into one, keeping each site's last value; the interval
+ * doubles. Deltas are compacted in place: the output never overtakes the input. */
+static int halve_samples(moth_memtrack *t)
+{
+    uint32_t *stamp = calloc(t->nsites ? t->nsites : 1, sizeof *stamp);
+    if (!stamp) {
+        t->failed = 1;
+        return -1;
+    }
+    size_t out = 0, n = t->nsamples;
+    for (size_t k = 0; k < n; k += 2) {
+        size_t a = t->samples[k].first_delta;
+        size_t b = k + 1 < n ? t->samples[k + 1].first_delta : t->ndeltas;
+        size_t c = k + 2 < n ? t->samples[k + 2].first_delta : t->ndeltas;
+        if (k + 1 >= n)
+            b = c;
+        uint32_t mark = (uint32_t)(k / 2 + 1);
+        for (size_t d = b; d < c; d++)
+            stamp[t->deltas[d].site] = mark;
+        moth_mem_sample merged = k + 1 < n ? t->samples[k + 1] : t->samples[k];
+        if (t->samples[k].high > merged.high)
+            merged.high = t->samples[k].high;
+        merged.first_delta = out;
+        for (size_t d = a; d < b; d++)
+            if (stamp[t->deltas[d].site] != mark)
+                t->deltas[out++] = t->deltas[d];
+        for (size_t d = b; d < c; d++)
+            t->deltas[out++] = t->deltas[d];
+        t->samples[k / 2] = merged;
+    }
+    free(stamp);
+    t->ndeltas = out;
+    t->nsamples = (n + 1) / 2;
+    t->interval_ns *= 2;
+    /* the sites' pending marks were numbered for the old samples */
+    for (size_t i = 0; i < t->nsites; i++)
+        t->sites[i].sample = 0;
+    for (size_t i = 0; i < t->ndirty; i++)
+        t->sites[t->dirty[i]].sample = (uint32_t)t->nsamples + 1;
+    return 0;
+}
+
+void moth_memtrack_sample_now(moth_memtrack *t)
+{
+    uint64_t now = since_start(t);
+    if (moth_grow((void **)&t->samples, sizeof *t->samples, &t->samples_cap, t->nsamples + 1,
+                  NULL) < 0 ||
+        moth_grow((void **)&t->deltas, sizeof *t->deltas, &t->deltas_cap,
+                  t->ndeltas + t->ndirty, NULL) < 0) {
+        t->failed = 1;
+        return;
+    }
+    moth_mem_sample *s = &t->samples[t->nsamples];
+    s->time_ns = now;
+    s->bytes = t->bytes;
+    s->high = t->high;
+    s->first_delta = t->ndeltas;
+    for (size_t i = 0; i < t->ndirty; i++) {
+        uint32_t site = t->dirty[i];
+        t->deltas[t->ndeltas++] = (moth_mem_delta){site, t->sites[site].bytes};
+    }
+    t->ndirty = 0;
+    t->nsamples++;
+    t->high = t->bytes;
+    if (t->peak_pending) {
+        t->peak_time_ns = now;
+        t->peak_pending = 0;
+    }
+    while (t->nsamples > 2 && (t->nsamples >= t->max_samples || t->ndeltas > MAX_DELTAS))
+        if (halve_samples(t) < 0)
+            break;
+    t->next_sample_ns = now + t->interval_ns;
+}
