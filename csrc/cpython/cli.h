@@ -50,11 +50,29 @@ int moth_opt_target(moth_opts *o, moth_target *target);
 
 /* Prepares the program (cli_run.c); -1 after reporting, with the exit status to return. */
 int moth_cli_prepare(moth_target *target, int *status);
-/* Runs the prepared program under prof (not yet enabled), waits for its threads, disables
- * prof; *status is the program's exit status. -1 after reporting when prof cannot start. */
+/* A program run under the profiler, and what the command writes when it ends. */
 struct moth_profiler;
-int moth_cli_run_profiled(moth_target *target, struct moth_profiler *prof, int *status,
-                          double *started, double *duration);
+typedef struct moth_cli_run {
+    moth_target *target;
+    struct moth_profiler *prof;   /* set up, not yet enabled */
+    /* Writes what the command was asked for (the table, files), with the GIL, once the
+     * program ended, whatever way. NULL: nothing to write. When SIGTERM or SIGHUP ends the
+     * program, it is called from another thread, and the process then dies of the signal. */
+    void (*report)(struct moth_cli_run *run);
+    void *ctx;                    /* for report */
+    /* Filled by moth_cli_run_profiled: */
+    int status;                   /* the program's exit status */
+    double started;               /* Unix time */
+    double duration;              /* seconds */
+    uint64_t t0;                  /* monotonic ns at the start */
+} moth_cli_run;
+
+/* Runs the prepared program under run->prof, waits for its threads, disables the profiler.
+ * -1 after reporting when the profiler cannot start. Then the command calls run->report and
+ * moth_cli_run_end. */
+int moth_cli_run_profiled(moth_cli_run *run);
+/* After the report: a SIGTERM or SIGHUP that came while it was written ends the process now. */
+void moth_cli_run_end(moth_cli_run *run);
 
 int moth_cmd_profile(int argc, char **argv);
 int moth_cmd_advise(int argc, char **argv);

@@ -378,8 +378,9 @@ int moth_cmd_advise(int argc, char **argv)
                 PyErr_Clear();
             Py_XDECREF(pat);
         }
-        double started, duration;
-        rc = moth_cli_run_profiled(&target, &prof, &status, &started, &duration);
+        moth_cli_run run = {.target = &target, .prof = &prof};
+        rc = moth_cli_run_profiled(&run);
+        status = run.status;
         moth_target_clear(&target);
         if (rc < 0 || moth_profiler_snapshot(&prof, &profile) < 0) {
             PyErr_Clear();

@@ -250,11 +250,52 @@ static void describe_run(moth_profile *p, const profile_options *po, int argc, c
                                                     : "measured cost of recording subtracted", NULL);
 }
 
+/* What the report needs besides the run itself. */
+typedef struct profile_command {
+    profile_options po;
+    int argc;
+    char **argv;
+    int failed;     /* a file could not be written */
+} profile_command;
+
+/* Prints the table and writes the files asked for (moth_cli_run's report). */
+static void report_run(moth_cli_run *run)
+{
+    profile_command *cmd = run->ctx;
+    const profile_options *po = &cmd->po;
+    moth_profile profile;
+    moth_pstats view;
+    if (moth_profiler_snapshot(run->prof, &profile) < 0) {
+        PyErr_Clear();
+        moth_cli_error("out of memory while building the report");
+        cmd->failed = 1;
+        return;
+    }
+    if (moth_pstats_fold(&profile, &view) < 0) {
+        PyErr_Clear();
+        moth_profile_free(&profile);
+        moth_cli_error("out of memory while building the report");
+        cmd->failed = 1;
+        return;
+    }
+    describe_run(&profile, po, cmd->argc, cmd->argv, run->started, run->duration);
+    if (po->outfile && write_outfile(po, &profile, &view) < 0)
+        cmd->failed = 1;
+    if (po->flame && moth_flame_write(&profile, moth_profile_get_meta(&profile, "command"),
+                                      po->flame) != 0)
+        cmd->failed = 1;
+    if (!po->quiet)
+        print_report(po, run->prof, &view, &profile);
+    moth_pstats_free(&view);
+    moth_profile_free(&profile);
+}
+
 int moth_cmd_profile(int argc, char **argv)
 {
-    profile_options po;
+    profile_command cmd = {.argc = argc, .argv = argv};
+    profile_options *po = &cmd.po;
     moth_target target;
-    int rc = parse(argc, argv, &po, &target);
+    int rc = parse(argc, argv, po, &target);
     if (rc)
         return rc == 1 ? 0 : rc;
 
@@ -263,61 +304,34 @@ int moth_cmd_profile(int argc, char **argv)
         return status;
 
     moth_profiler prof;
-    if (moth_profiler_init(&prof, po.builtins ? MOTH_MODE_CLASSIC : MOTH_MODE_FRAMES, po.clock,
-                           NULL, 0.0, po.builtins, 1) < 0) {
+    if (moth_profiler_init(&prof, po->builtins ? MOTH_MODE_CLASSIC : MOTH_MODE_FRAMES, po->clock,
+                           NULL, 0.0, po->builtins, 1) < 0) {
         moth_target_clear(&target);
         return moth_cli_error("cannot start the profiler");
     }
-    if (!po.raw_times) {
+    if (!po->raw_times) {
         prof.compensate = 1;
         moth_calibrate(&prof);
     }
-    if (po.lines || po.nfuncs) {
-        prof.lines = po.lines ? MOTH_LINES_USER : MOTH_LINES_SELECTED;
+    if (po->lines || po->nfuncs) {
+        prof.lines = po->lines ? MOTH_LINES_USER : MOTH_LINES_SELECTED;
         prof.line_patterns = PyList_New(0);
-        for (size_t i = 0; prof.line_patterns && i < po.nfuncs; i++) {
-            PyObject *pat = PyUnicode_FromString(po.funcs[i]);
+        for (size_t i = 0; prof.line_patterns && i < po->nfuncs; i++) {
+            PyObject *pat = PyUnicode_FromString(po->funcs[i]);
             if (!pat || PyList_Append(prof.line_patterns, pat) < 0)
                 PyErr_Clear();
             Py_XDECREF(pat);
         }
     }
-    double started, duration;
-    if (moth_cli_run_profiled(&target, &prof, &status, &started, &duration) < 0) {
+    moth_cli_run run = {.target = &target, .prof = &prof, .report = report_run, .ctx = &cmd};
+    if (moth_cli_run_profiled(&run) < 0) {
         moth_profiler_free(&prof);
         moth_target_clear(&target);
         return 2;
     }
-
-    moth_profile profile;
-    moth_pstats view;
-    if (moth_profiler_snapshot(&prof, &profile) < 0) {
-        PyErr_Clear();
-        moth_profiler_free(&prof);
-        moth_target_clear(&target);
-        moth_cli_error("out of memory while building the report");
-        return status ? status : 1;
-    }
-    if (moth_pstats_fold(&profile, &view) < 0) {
-        PyErr_Clear();
-        moth_profile_free(&profile);
-        moth_profiler_free(&prof);
-        moth_target_clear(&target);
-        moth_cli_error("out of memory while building the report");
-        return status ? status : 1;
-    }
-    describe_run(&profile, &po, argc, argv, started, duration);
+    report_run(&run);
+    moth_cli_run_end(&run);
     moth_target_clear(&target);
-    int failed = 0;
-    if (po.outfile && write_outfile(&po, &profile, &view) < 0)
-        failed = 1;
-    if (po.flame && moth_flame_write(&profile, moth_profile_get_meta(&profile, "command"),
-                                     po.flame) != 0)
-        failed = 1;
-    if (!po.quiet)
-        print_report(&po, &prof, &view, &profile);
-    moth_pstats_free(&view);
-    moth_profile_free(&profile);
     moth_profiler_free(&prof);
-    return status ? status : failed;
+    return run.status ? run.status : cmd.failed;
 }

@@ -4,6 +4,7 @@
 
 #include <time.h>
 
+#include "fatal_signals.h"
 #include "profiler.h"
 
 int moth_cli_prepare(moth_target *target, int *status)
@@ -28,10 +29,20 @@ int moth_cli_prepare(moth_target *target, int *status)
     return 0;
 }
 
-int moth_cli_run_profiled(moth_target *target, moth_profiler *prof, int *status,
-                          double *started, double *duration)
+/* SIGTERM or SIGHUP during the run (fatal_signals.c): end the recording where it is and
+ * write everything, from the watcher thread; the process then dies of the signal. */
+static void finish_on_signal(void *ctx, int signo)
 {
-    if (moth_profiler_enable(prof) < 0) {
+    moth_cli_run *run = ctx;
+    moth_profiler_disable(run->prof);
+    run->duration = (double)(moth_monotonic_ns() - run->t0) * 1e-9;
+    run->status = 128 + signo;
+    run->report(run);
+}
+
+int moth_cli_run_profiled(moth_cli_run *run)
+{
+    if (moth_profiler_enable(run->prof) < 0) {
         PyObject *exc = moth_take_exception();
         PyObject *text = exc ? PyObject_Str(exc) : NULL;
         const char *msg = text ? PyUnicode_AsUTF8(text) : NULL;
@@ -43,10 +54,12 @@ int moth_cli_run_profiled(moth_target *target, moth_profiler *prof, int *status,
     }
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
-    *started = (double)wall.tv_sec + (double)wall.tv_nsec * 1e-9;
-    uint64_t t0 = moth_monotonic_ns();
-    PyObject *result = moth_target_run(target);
-    *status = moth_program_exit_status(result); /* prints an uncaught exception's traceback */
+    run->started = (double)wall.tv_sec + (double)wall.tv_nsec * 1e-9;
+    run->t0 = moth_monotonic_ns();
+    if (run->report)
+        moth_fatal_signals_arm(finish_on_signal, run); /* if it cannot, the signals stay fatal */
+    PyObject *result = moth_target_run(run->target);
+    run->status = moth_program_exit_status(result); /* prints an uncaught exception's traceback */
     Py_XDECREF(result);
     /* Waiting for the program's threads is the interpreter's exit, not the program's work:
      * the main thread records nothing meanwhile; the threads it waits for still do. */
@@ -54,9 +67,16 @@ int moth_cli_run_profiled(moth_target *target, moth_profiler *prof, int *status,
     if (me)
         me->busy++;
     moth_wait_for_threads();
-    if (me && moth_tls_session == prof->session)
+    if (me && moth_tls_session == run->prof->session)
         me->busy--;
-    moth_profiler_disable(prof);
-    *duration = (double)(moth_monotonic_ns() - t0) * 1e-9;
+    moth_fatal_signals_settle();
+    moth_profiler_disable(run->prof);
+    run->duration = (double)(moth_monotonic_ns() - run->t0) * 1e-9;
     return 0;
+}
+
+void moth_cli_run_end(moth_cli_run *run)
+{
+    (void)run;
+    moth_fatal_signals_disarm();
 }
