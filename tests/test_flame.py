@@ -110,6 +110,36 @@ def test_screenshot_is_not_blank(flame, tmp_path):
     assert coloured > len(pixels) * 0.02
 
 
+DEEP = """
+def down(n):
+    if n == 0:
+        return sum(i * i for i in range(20000))
+    return down(n - 1)
+for _ in range(5):
+    down(150)
+"""
+
+
+@needs_browser
+@pytest.mark.parametrize("view", ["flame", "icicle"])
+def test_a_deep_profile_opens_on_its_root(program, tmp_path, view):
+    # 150 frames deep: the graph is 2,700 pixels tall, three times the window
+    PIL = pytest.importorskip("PIL.Image")
+    html, shot = tmp_path / "deep.html", tmp_path / "deep.png"
+    run_moth("profile", "-q", "--flame", html, program("deep.py", DEEP), check=0)
+    uri = html.as_uri() + ("#icicle" if view == "icicle" else "")
+    proc = browser("--window-size=1200,900", "--virtual-time-budget=5000", f"--screenshot={shot}", uri)
+    assert proc.returncode == 0 and shot.exists(), proc.stderr[-500:]
+    img = PIL.open(shot).convert("RGB")
+    width, height = img.size
+    root = (0xb0, 0xb8, 0xc8)    # the root box's colour, drawn the whole width
+    rows = [y for y in range(height)
+            if sum(img.getpixel((x, y)) == root for x in range(0, width - 40, 10)) > (width - 40) // 10 * 0.9]
+    assert rows, "the root is not on screen"
+    # at the bottom of a flame graph, just below the bar (one or two lines) of an icicle graph
+    assert (min(rows) > height - 40) if view == "flame" else (max(rows) < 120), rows
+
+
 def big_moth_file(path, nodes=150_000):
     """A synthetic moth file with a wide and deep tree of `nodes` nodes."""
     run_moth("profile", "-q", "-o", path, "-c", "pass", check=0)

@@ -12,11 +12,12 @@ static const char PAGE_HEAD[] =
 
 static const char PAGE_STYLE[] =
     "</title>\n<style>\n"
-    "body{font:13px system-ui,sans-serif;margin:0;background:#fafafa;color:#222}\n"
+    "body{font:13px system-ui,sans-serif;margin:0;background:#fafafa;color:#222;overflow:hidden}\n"
     "#bar{display:flex;gap:10px;align-items:center;padding:8px 12px;background:#fff;"
     "border-bottom:1px solid #ddd;position:sticky;top:0;z-index:2;flex-wrap:wrap}\n"
     "#bar h1{font-size:15px;margin:0 12px 0 0}\n"
     "#info{color:#555;margin-left:auto}\n"
+    "#pane{overflow-y:scroll;overflow-x:hidden}\n"
     "#graph{display:block}\n"
     "#graph rect{stroke:#fff;stroke-width:0.5}\n"
     "#graph text{font:11px monospace;pointer-events:none;fill:#111}\n"
@@ -31,7 +32,8 @@ static const char PAGE_STYLE[] =
     "<label><input type=\"checkbox\" id=\"icicle\"> icicle</label>"
     "<input id=\"search\" placeholder=\"search (regex)\" size=\"24\">"
     "<button id=\"reset\">reset zoom</button><span id=\"info\"></span></div>\n"
-    "<svg id=\"graph\" xmlns=\"http://www.w3.org/2000/svg\"></svg><div id=\"tip\"></div>\n"
+    "<div id=\"pane\"><svg id=\"graph\" xmlns=\"http://www.w3.org/2000/svg\"></svg></div>"
+    "<div id=\"tip\"></div>\n"
     "<script>const DATA = ";
 
 static const char PAGE_SCRIPT[] =
@@ -66,7 +68,7 @@ static const char PAGE_SCRIPT[] =
     "  return 'hsl(' + hue + ',' + (builtin ? 35 : 80) + '%,' + light + '%)'; }\n"
     "function fmt(s) { return s >= 1 ? s.toFixed(3) + ' s' : s >= 1e-3 ? (s * 1e3).toFixed(3) + ' ms' : (s * 1e6).toFixed(1) + ' us'; }\n"
     "function draw() {\n"
-    "  const width = Math.max(300, document.documentElement.clientWidth);\n"
+    "  const width = Math.max(300, pane.clientWidth);\n"
     "  const total = view.t[zoom] || 1;\n"
     "  let rx = null; try { rx = search.value ? new RegExp(search.value, 'i') : null; } catch (e) { rx = null; }\n"
     "  const chain = []; for (let a = zoom; a >= 0; a = a ? view.p[a] : -1) { chain.push(a); if (!a) break; }\n"
@@ -111,12 +113,21 @@ static const char PAGE_SCRIPT[] =
     "  tip.style.left = Math.min(e.clientX + 12, window.innerWidth - tip.offsetWidth - 4) + 'px';\n"
     "  tip.style.top = (e.clientY + 14) + 'px'; });\n"
     "svg.addEventListener('mouseleave', () => { tip.style.display = 'none'; });\n"
+    "/* A deep profile is taller than the window: the graph scrolls in a pane below the bar,\n"
+    "   which opens on the root and the widest frames (the bottom of a flame graph, the top of\n"
+    "   an icicle graph). */\n"
+    "const pane = document.getElementById('pane'), bar = document.getElementById('bar');\n"
+    "function fitPane() { pane.style.height = Math.max(100, window.innerHeight - bar.offsetHeight) + 'px'; }\n"
+    "function showRoot() { pane.scrollTop = icicle.checked ? 0 : pane.scrollHeight; }\n"
+    "function redraw() { fitPane(); draw(); showRoot(); }\n"
     "svg.addEventListener('click', e => { const g = e.target.closest('g'); if (!g) return;\n"
-    "  zoom = +g.dataset.i; draw(); });\n"
-    "document.getElementById('reset').onclick = () => { zoom = 0; draw(); };\n"
-    "sel.onchange = () => { prepare(); draw(); };\n"
-    "search.oninput = draw; icicle.onchange = draw; window.onresize = draw;\n"
-    "prepare(); draw();\n"
+    "  zoom = +g.dataset.i; redraw(); });\n"
+    "document.getElementById('reset').onclick = () => { zoom = 0; redraw(); };\n"
+    "sel.onchange = () => { prepare(); redraw(); };\n"
+    "search.oninput = draw; icicle.onchange = redraw;\n"
+    "window.onresize = () => { fitPane(); draw(); };\n"
+    "icicle.checked = location.hash === '#icicle';\n"
+    "prepare(); redraw();\n"
     "</script></body></html>\n";
 
 /* One view (all threads, or one thread) as parallel arrays: parent, function, total, self,
