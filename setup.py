@@ -12,8 +12,8 @@ import os
 from setuptools import Extension, setup
 
 sources = sorted(
-    glob.glob("csrc/core/*.c") + glob.glob("csrc/os/*.c") + glob.glob("csrc/cpython/*.c")
-    + glob.glob("csrc/debugger/*.c")
+    glob.glob("csrc/core/*.c") + glob.glob("csrc/os/*.c") + glob.glob("csrc/remote/*.c")
+    + glob.glob("csrc/cpython/*.c") + glob.glob("csrc/debugger/*.c")
 )
 compile_args = ["-std=gnu11", "-Wall", "-Wextra", "-Wno-missing-field-initializers",
                 "-fvisibility=hidden"]
@@ -44,7 +44,7 @@ setup(
         Extension(
             "moth._moth",
             sources=sources,
-            include_dirs=["csrc/core", "csrc/os", "csrc/cpython", "csrc/debugger"],
+            include_dirs=["csrc/core", "csrc/os", "csrc/remote", "csrc/cpython", "csrc/debugger"],
             libraries=["sqlite3"],
             extra_compile_args=compile_args,
             extra_link_args=link_args,

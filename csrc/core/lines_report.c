@@ -6,6 +6,7 @@
 #include "lines_report.h"
 
 #include "highlight.h"
+#include "readfile.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,20 +15,7 @@
 static char *read_file_text(const char *path, void *ctx)
 {
     (void)ctx;
-    FILE *f = path[0] != '<' ? fopen(path, "rb") : NULL;
-    if (!f)
-        return NULL;
-    moth_sb text = MOTH_SB_INIT;
-    char chunk[65536];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
-        moth_sb_append(&text, chunk, got);
-    fclose(f);
-    if (text.failed || !text.data) {
-        moth_sb_free(&text);
-        return NULL;
-    }
-    return moth_sb_take(&text);
+    return moth_read_file(path, NULL);
 }
 
 /* The text of lines first..last of a file (NULL entries where the file has none); the caller

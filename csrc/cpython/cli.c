@@ -20,6 +20,7 @@ static const char USAGE[] =
     "  export    write a profile for speedscope, flamegraph.pl, KCachegrind, Perfetto, dot\n"
     "  flame     draw a profile as an interactive flame graph (one HTML file)\n"
     "  advise    find the bytecode-level performance pitfalls in the code that takes the time\n"
+    "  dump      print every thread's stack of a running Python program (moth dump PID)\n"
     "\n"
     "Run `moth <command> --help` for a command's options.\n";
 
@@ -172,6 +173,7 @@ static const struct {
     {"flame", moth_cmd_flame},
     {"advise", moth_cmd_advise},
     {"debug", moth_cmd_debug},
+    {"dump", moth_cmd_dump},
 };
 
 static int dispatch(int argc, char **argv)

@@ -1,0 +1,104 @@
+/*
+ * cli_dump.c: `moth dump PID` and `moth dump CORE`: every thread's Python stack, read from
+ * outside the program (csrc/remote), which is neither stopped nor changed.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dump.h"
+#include "proc.h"
+#include "remote.h"
+
+static const char HELP[] =
+    "usage: moth dump [options] PID\n"
+    "\n"
+    "Print every thread of a running Python program (CPython 3.11, 3.12 or 3.13, whichever\n"
+    "Python moth runs under) with its Python stack, outermost call first, as a traceback\n"
+    "prints it. The program is not stopped, not changed and needs no preparation.\n"
+    "\n"
+    "options:\n"
+    "  -l, --locals        show each frame's arguments and local variables\n"
+    "  --json              print JSON for tools\n"
+    "  --no-source         leave out the source lines\n"
+    "  -h, --help          show this help\n";
+
+/* Parses a process id: digits only, > 0. */
+static int parse_pid(const char *s, int *pid)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || errno || v <= 0 || v > 0x7fffffff)
+        return -1;
+    *pid = (int)v;
+    return 0;
+}
+
+int moth_cmd_dump(int argc, char **argv)
+{
+    moth_dump_opts opts = {.source = 1};
+    int json = 0;
+    const char *what = NULL;
+    moth_opts o = {argc, argv, 0, NULL};
+    while (o.i < argc) {
+        const char *a = argv[o.i];
+        if (moth_opt_is(&o, "-h", "--help")) {
+            moth_cli_out(HELP, sizeof HELP - 1);
+            return 0;
+        } else if (moth_opt_is(&o, "-l", "--locals")) {
+            opts.locals = 1;
+            o.i++;
+        } else if (moth_opt_is(&o, NULL, "--json")) {
+            json = 1;
+            o.i++;
+        } else if (moth_opt_is(&o, NULL, "--no-source")) {
+            opts.source = 0;
+            o.i++;
+        } else if (a[0] == '-' && a[1]) {
+            return moth_cli_error("unknown option '%s' for 'moth dump' (try 'moth dump --help')",
+                                  a);
+        } else {
+            if (what)
+                return moth_cli_error("moth dump reads one process at a time");
+            what = a;
+            o.i++;
+        }
+    }
+    if (!what)
+        return moth_cli_error("moth dump needs a process id (try 'moth dump --help')");
+    int pid;
+    if (parse_pid(what, &pid) < 0)
+        return moth_cli_error("'%s' is not a process id", what);
+
+    moth_remote t;
+    moth_error err;
+    if (moth_remote_open_pid(&t, pid, &err) < 0)
+        return moth_cli_error("%s", err.msg);
+    moth_dump d;
+    memset(&d, 0, sizeof d);
+    d.pid = pid;
+    char cmd[4096];
+    moth_proc_cmdline(pid, cmd, sizeof cmd);
+    d.command = strdup(cmd);
+    int status = 0;
+    if (moth_dump_collect(&t, &opts, &d, &err) < 0) {
+        status = moth_cli_error("process %d: %s", pid, err.msg);
+    } else {
+        moth_sb out = MOTH_SB_INIT;
+        if (json)
+            moth_dump_render_json(&d, &out);
+        else
+            moth_dump_render_text(&d, &opts, moth_cli_colour(), &out);
+        if (moth_sb_check(&out, &err) < 0)
+            status = moth_cli_error("%s", err.msg);
+        else if (moth_cli_out(out.data, out.len) < 0)
+            status = 1;
+        moth_sb_free(&out);
+    }
+    moth_dump_free(&d);
+    moth_remote_close(&t);
+    return status;
+}

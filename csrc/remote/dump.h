@@ -1,0 +1,90 @@
+/*
+ * dump.h: a snapshot of a Python program's threads and stacks, read from outside, and how it
+ * is shown (`moth dump`).
+ *
+ * Collecting (dump.c) reads everything from the target into plain data first; rendering
+ * (dump_render.c) turns that data into text as a traceback prints it, or JSON for tools. The
+ * model is what every source of a dump fills: a live process, a core file.
+ */
+#ifndef MOTH_DUMP_H
+#define MOTH_DUMP_H
+
+#include "common.h"
+#include "strbuf.h"
+
+struct moth_remote;
+
+typedef struct moth_dump_var {
+    char *name;
+    char *value;         /* as moth shows it: a repr, cut with "..." when long */
+    int is_arg;
+} moth_dump_var;
+
+typedef struct moth_dump_frame {
+    char *file;          /* Python: co_filename; native: the library (NULL when unknown) */
+    char *func;          /* Python: co_name; native: the C function (NULL when unknown) */
+    char *qualname;      /* Python: co_qualname */
+    int line;            /* Python: the line (-1 when unknown); native: 0 */
+    char *source;        /* the source line, or NULL */
+    int native;          /* a C frame (--native) */
+    uint64_t pc;         /* native: the program counter */
+    uint64_t offset;     /* native: pc - the function's start */
+    moth_dump_var *vars;
+    size_t nvars, vars_cap;
+    int vars_error;      /* --locals asked, but the frame's variables could not be read */
+} moth_dump_frame;
+
+typedef struct moth_dump_thread {
+    uint64_t native_id, thread_id;
+    char *name;          /* threading's name, else the OS thread name */
+    char state;          /* the kernel's: 'R' running, 'S' sleeping, ...; 0 when unknown */
+    int holds_gil;
+    int python;          /* has a Python thread state */
+    int dropped;         /* its stack kept changing while read and was not shown */
+    int truncated;       /* deeper than moth reads: outermost frames left out */
+    int signalled;       /* core files: the thread that received the fatal signal */
+    moth_dump_frame *frames;  /* outermost first */
+    size_t nframes, frames_cap;
+} moth_dump_thread;
+
+typedef struct moth_dump {
+    int pid;
+    char *command;       /* the process's command line */
+    char version[32];    /* "3.11.7" */
+    char *binary;        /* the file holding the interpreter */
+    char *source_kind;   /* "process" or "core file" */
+    char *core_path;
+    int signal;          /* core files: the fatal signal, 0 when unknown */
+    char *notes;         /* things worth saying once, one per line (e.g. the debug offsets used) */
+    moth_dump_thread *threads;
+    size_t nthreads, threads_cap;
+} moth_dump;
+
+typedef struct moth_dump_opts {
+    int locals;          /* -l/--locals */
+    int native;          /* --native */
+    int async_tasks;     /* --async */
+    int source;          /* show the source line (1 by default) */
+} moth_dump_opts;
+
+void moth_dump_free(moth_dump *d);
+
+/* Appends an empty thread or frame to d (NULL when out of memory). */
+moth_dump_thread *moth_dump_add_thread(moth_dump *d);
+moth_dump_frame *moth_dump_add_frame(moth_dump_thread *th);
+int moth_dump_add_var(moth_dump_frame *f, const char *name, const char *value, int is_arg);
+/* Appends a line to d->notes. */
+void moth_dump_note(moth_dump *d, const char *fmt, ...) MOTH_PRINTF(2, 3);
+
+/* Reads every Python thread of the target into d. */
+int moth_dump_collect(struct moth_remote *t, const moth_dump_opts *o, moth_dump *d,
+                      moth_error *err);
+
+/* Text for a person: the process, then each thread's stack outermost first, as a traceback
+ * prints it. `colour` adds terminal colours. */
+void moth_dump_render_text(const moth_dump *d, const moth_dump_opts *o, int colour,
+                           moth_sb *out);
+/* One JSON object for tools (documented in the README). */
+void moth_dump_render_json(const moth_dump *d, moth_sb *out);
+
+#endif
