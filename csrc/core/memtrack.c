@@ -158,8 +158,21 @@ void moth_memtrack_alloc(moth_memtrack *t, uintptr_t addr, uint64_t weight_bytes
         t->untracked_count++;
         return;
     }
-    moth_mem_live e = {addr, weight_bytes, site, weight};
-    live_put(t->live, t->live_mask, &e, home_of(t, addr));
+    size_t i = home_of(t, addr);
+    while (t->live[i].addr && t->live[i].addr != addr)
+        i = (i + 1) & t->live_mask;
+    if (MOTH_UNLIKELY(t->live[i].addr == addr)) {
+        /* a stale record: that block was freed unseen */
+        moth_mem_live *old = &t->live[i];
+        moth_mem_site *os = &t->sites[old->site];
+        touch(t, os, old->site);
+        os->bytes -= (int64_t)old->bytes;
+        os->count -= old->count;
+        t->bytes -= (int64_t)old->bytes;
+        t->count -= old->count;
+        t->live_count--;
+    }
+    t->live[i] = (moth_mem_live){addr, weight_bytes, site, weight};
     t->live_count++;
     moth_mem_site *s = &t->sites[site];
     touch(t, s, site);
@@ -183,7 +196,7 @@ void moth_memtrack_alloc(moth_memtrack *t, uintptr_t addr, uint64_t weight_bytes
     maybe_sample(t, weight_bytes);
 }
 
-int moth_memtrack_free_block(moth_memtrack *t, uintptr_t addr, uint64_t *bytes)
+int moth_memtrack_free_block(moth_memtrack *t, uintptr_t addr, moth_mem_live *was)
 {
     if (!addr)
         return 0;
@@ -218,8 +231,8 @@ int moth_memtrack_free_block(moth_memtrack *t, uintptr_t addr, uint64_t *bytes)
         t->peak_time_ns = since_start(t);
         t->peak_pending = 0;
     }
-    if (bytes)
-        *bytes = e.bytes;
+    if (was)
+        *was = e;
     maybe_sample(t, e.bytes);
     return 1;
 }

@@ -31,8 +31,8 @@
  * counted as untracked (bytes and count) and not recorded. moth_memtrack_own_bytes tells what
  * the recorder itself uses.
  *
- * Not thread-safe by itself: callers hold moth_memtrack_lock around each call (a spin lock:
- * the critical sections are a few hash-table operations).
+ * Not thread-safe by itself: callers hold a lock around each call (moth_spin_lock below: the
+ * critical sections are a few hash-table operations).
  */
 #ifndef MOTH_MEMTRACK_H
 #define MOTH_MEMTRACK_H
@@ -76,7 +76,6 @@ typedef struct moth_mem_delta {
 } moth_mem_delta;
 
 typedef struct moth_memtrack {
-    int lock;               /* spin lock: moth_memtrack_lock / unlock */
     /* live allocations: open addressing, linear probing, deletion by backward shift */
     moth_mem_live *live;
     size_t live_mask, live_count, max_live;
@@ -124,10 +123,10 @@ void moth_memtrack_free(moth_memtrack *t);
 #endif
 
 /* Spins briefly, then yields: the holder may have been preempted (more threads than cores). */
-static inline void moth_memtrack_lock(moth_memtrack *t)
+static inline void moth_spin_lock(int *lock)
 {
-    while (__atomic_exchange_n(&t->lock, 1, __ATOMIC_ACQUIRE)) {
-        for (unsigned spins = 0; __atomic_load_n(&t->lock, __ATOMIC_RELAXED); spins++) {
+    while (__atomic_exchange_n(lock, 1, __ATOMIC_ACQUIRE)) {
+        for (unsigned spins = 0; __atomic_load_n(lock, __ATOMIC_RELAXED); spins++) {
             if (spins < 128)
                 MOTH_CPU_RELAX();
             else
@@ -136,22 +135,24 @@ static inline void moth_memtrack_lock(moth_memtrack *t)
     }
 }
 
-static inline void moth_memtrack_unlock(moth_memtrack *t)
+static inline void moth_spin_unlock(int *lock)
 {
-    __atomic_store_n(&t->lock, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(lock, 0, __ATOMIC_RELEASE);
 }
 
 /* The site for (thread, node, unit), created when new; UINT32_MAX when memory ran out. */
 uint32_t moth_memtrack_site(moth_memtrack *t, uint32_t thread, uint32_t node, int32_t unit);
 
-/* A block of `bytes` at addr, made at `site`, counting for `weight_bytes` bytes and `weight`
- * blocks (bytes and 1 when every allocation is recorded). */
+/* A block at addr, made at `site`, counting for `weight_bytes` bytes and `weight` blocks (its
+ * size and 1 when every allocation is recorded). A block recorded at the same address before
+ * (its free was missed: made or freed while profiling was off) is replaced. */
 void moth_memtrack_alloc(moth_memtrack *t, uintptr_t addr, uint64_t weight_bytes, float weight,
                          uint32_t site);
 
 /* The block at addr is freed. 1 when it was recorded (now forgotten), 0 when unknown. Its
- * recorded size goes to *bytes when bytes is not NULL. */
-int moth_memtrack_free_block(moth_memtrack *t, uintptr_t addr, uint64_t *bytes);
+ * record goes to *was when was is not NULL (a failed realloc gives it back with
+ * moth_memtrack_alloc). */
+int moth_memtrack_free_block(moth_memtrack *t, uintptr_t addr, moth_mem_live *was);
 
 /* Sampled mode: what an allocation of `size` bytes that was picked counts for, so that sums
  * are unbiased: size / p bytes and 1 / p blocks, p = 1 - exp(-size / sample_bytes). */

@@ -9,6 +9,7 @@ void moth_profile_init(moth_profile *p)
     memset(p, 0, sizeof *p);
     p->tick_seconds = 1e-9;
     moth_lines_init(&p->lines);
+    moth_memory_init(&p->memory);
 }
 
 void moth_profile_free(moth_profile *p)
@@ -25,6 +26,7 @@ void moth_profile_free(moth_profile *p)
     }
     free(p->meta);
     moth_lines_free(&p->lines);
+    moth_memory_free(&p->memory);
     moth_profile_init(p);
 }
 

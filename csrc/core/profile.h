@@ -13,6 +13,7 @@
 #include "common.h"
 #include "funcs.h"
 #include "lines.h"
+#include "memory.h"
 
 typedef struct moth_thread_profile {
     uint64_t id;   /* the thread's identifier as Python reports it (threading.get_ident()) */
@@ -32,6 +33,7 @@ typedef struct moth_profile {
     size_t nthreads, threads_cap;
     double tick_seconds;        /* seconds per tick of the trees' times */
     moth_lines lines;           /* line-level data, for the functions that were line-profiled */
+    moth_memory memory;         /* memory profiling's data, when it ran (memory.h) */
     moth_meta_item *meta;       /* run metadata: command, python, clock, start, ... */
     size_t nmeta, meta_cap;
 } moth_profile;

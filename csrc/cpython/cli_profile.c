@@ -14,6 +14,7 @@
 
 #include "calibrate.h"
 #include "lines_report.h"
+#include "memreport.h"
 #include "mothfile.h"
 #include "profiler.h"
 #include "pstats.h"
@@ -46,6 +47,14 @@ static const char HELP[] =
     "                      Python function that called them.\n"
     "  --raw-times         report times as measured, without subtracting what recording a\n"
     "                      call costs (measured at start-up)\n"
+    "  --memory            profile memory instead of time: every allocation (Python's\n"
+    "                      allocators and native malloc/mmap of C extensions) by call path\n"
+    "                      and line; prints what was held at the peak, what was still held\n"
+    "                      at the end (leaks) and what was allocated in total\n"
+    "  --leaks             with --memory: order by what was still held at the end\n"
+    "  --memory-sample BYTES\n"
+    "                      with --memory: sample one allocation per BYTES allocated on\n"
+    "                      average (e.g. 512KiB): estimates, at a fraction of the cost\n"
     "  -q, --quiet         print no table (with -o)\n"
     "  -h, --help          show this help\n";
 
@@ -63,6 +72,9 @@ typedef struct profile_options {
     int lines;
     const char *funcs[32];
     size_t nfuncs;
+    int memory;
+    int leaks;
+    uint64_t memory_sample;
 } profile_options;
 
 static int parse(int argc, char **argv, profile_options *po, moth_target *target)
@@ -113,6 +125,20 @@ static int parse(int argc, char **argv, profile_options *po, moth_target *target
         } else if (moth_opt_is(&o, NULL, "--flame")) {
             if (!(po->flame = moth_opt_value(&o, "--flame")))
                 return 2;
+        } else if (moth_opt_is(&o, NULL, "--memory-sample")) {
+            if (!(v = moth_opt_value(&o, "--memory-sample")))
+                return 2;
+            moth_error err;
+            if (moth_parse_bytes(v, &po->memory_sample, &err) < 0 || po->memory_sample == 0)
+                return moth_cli_error("--memory-sample takes a size in bytes above 0 (e.g. "
+                                      "512KiB), not '%s'", v);
+            po->memory = 1;
+        } else if (moth_opt_is(&o, NULL, "--memory")) {
+            po->memory = 1;
+            o.i++;
+        } else if (moth_opt_is(&o, NULL, "--leaks")) {
+            po->leaks = 1;
+            o.i++;
         } else if (moth_opt_is(&o, NULL, "--append")) {
             po->append = 1;
             o.i++;
@@ -133,6 +159,19 @@ static int parse(int argc, char **argv, profile_options *po, moth_target *target
     }
     if (o.i >= argc)
         return moth_cli_error("profile what? give a script, -m module or -c code (try 'moth profile --help')");
+    if (po->leaks && !po->memory)
+        return moth_cli_error("--leaks goes with --memory");
+    if (po->memory && (po->builtins || po->lines || po->nfuncs))
+        return moth_cli_error("--memory does not combine with --builtins, --lines or --func");
+    if (po->memory) {
+        /* -s/--sort names a memory measure here */
+        moth_mem_measure measure;
+        moth_error err;
+        for (size_t i = 0; i < po->nsort; i++)
+            if (moth_mem_measure_parse(po->sort_keys[i], &measure, &err) < 0)
+                return moth_cli_error("%s", err.msg);
+        return moth_opt_target(&o, target);
+    }
     if (po->nsort == 0)
         po->sort_keys[po->nsort++] = "tottime";
     if ((po->lines || po->nfuncs) && po->builtins)
@@ -181,6 +220,36 @@ static int print_report(const profile_options *po, moth_profiler *prof, const mo
                    threads == 1 ? "" : "s", clock_name(prof->clock),
                    po->builtins ? "C functions listed as their own rows (--builtins)"
                                 : "time in C functions counted in their callers (--builtins lists them)");
+    int rc = moth_sb_check(&text, &err) == 0 ? moth_cli_out(text.data, text.len) : -1;
+    moth_sb_free(&text);
+    return rc;
+}
+
+/* The memory profile's report (--memory). */
+static int print_memory_report(const profile_options *po, moth_profiler *prof,
+                               const moth_profile *profile)
+{
+    moth_memreport_opts mo = {MOTH_MEM_PEAK, po->limit > 0 ? (size_t)po->limit : 0, 0};
+    moth_error err;
+    if (po->leaks)
+        mo.order = MOTH_MEM_LEAKED;
+    else if (po->nsort)
+        moth_mem_measure_parse(po->sort_keys[0], &mo.order, &err);
+    moth_sb text = MOTH_SB_INIT;
+    if (moth_memory_report(profile, &mo, &text, &err) < 0) {
+        moth_sb_free(&text);
+        return moth_cli_error("%s", err.msg);
+    }
+    size_t threads = 0;
+    for (size_t i = 0; i < prof->nthreads; i++)
+        threads += prof->threads[i]->tree.count > 1;
+    char own[32];
+    moth_format_bytes(own, sizeof own, (double)profile->memory.own_bytes);
+    moth_sb_printf(&text, "   moth: %zu thread%s; %s; moth's own tables: %s\n\n", threads,
+                   threads == 1 ? "" : "s",
+                   po->memory_sample ? "allocations sampled by bytes"
+                                     : "every allocation recorded (Python's and native)",
+                   own);
     int rc = moth_sb_check(&text, &err) == 0 ? moth_cli_out(text.data, text.len) : -1;
     moth_sb_free(&text);
     return rc;
@@ -248,6 +317,9 @@ static void describe_run(moth_profile *p, const profile_options *po, int argc, c
     moth_profile_set_meta(p, "pid", text, NULL);
     moth_profile_set_meta(p, "times", po->raw_times ? "as measured"
                                                     : "measured cost of recording subtracted", NULL);
+    if (po->memory)
+        moth_profile_set_meta(p, "memory", po->memory_sample ? "sampled" : "every allocation",
+                              NULL);
 }
 
 /* What the report needs besides the run itself. */
@@ -256,6 +328,7 @@ typedef struct profile_command {
     int argc;
     char **argv;
     int failed;     /* a file could not be written */
+    pid_t pid;      /* the process that started the program */
 } profile_command;
 
 /* Prints the table and writes the files asked for (moth_cli_run's report). */
@@ -263,6 +336,8 @@ static void report_run(moth_cli_run *run)
 {
     profile_command *cmd = run->ctx;
     const profile_options *po = &cmd->po;
+    if (getpid() != cmd->pid)
+        return; /* a child forked by the program ran to its end: the profile is the parent's */
     moth_profile profile;
     moth_pstats view;
     if (moth_profiler_snapshot(run->prof, &profile) < 0) {
@@ -284,7 +359,9 @@ static void report_run(moth_cli_run *run)
     if (po->flame && moth_flame_write(&profile, moth_profile_get_meta(&profile, "command"),
                                       po->flame) != 0)
         cmd->failed = 1;
-    if (!po->quiet)
+    if (!po->quiet && po->memory)
+        print_memory_report(po, run->prof, &profile);
+    else if (!po->quiet)
         print_report(po, run->prof, &view, &profile);
     moth_pstats_free(&view);
     moth_profile_free(&profile);
@@ -309,10 +386,14 @@ int moth_cmd_profile(int argc, char **argv)
         moth_target_clear(&target);
         return moth_cli_error("cannot start the profiler");
     }
-    if (!po->raw_times) {
+    if (po->memory) {
+        prof.memory = 1;
+        prof.memory_sample = po->memory_sample;
+    } else if (!po->raw_times) {
         prof.compensate = 1;
         moth_calibrate(&prof);
     }
+    cmd.pid = getpid();
     if (po->lines || po->nfuncs) {
         prof.lines = po->lines ? MOTH_LINES_USER : MOTH_LINES_SELECTED;
         prof.line_patterns = PyList_New(0);

@@ -9,8 +9,10 @@
 #include "pyver.h"
 
 #include "clock.h"
+#include "got_patch.h"
 
 struct moth_profiler;
+struct moth_memtrack;
 
 typedef struct moth_interp {
     /* profiler (profiler.c) */
@@ -30,6 +32,19 @@ typedef struct moth_interp {
     int code_extra_ready;
     struct moth_engine *globals_engine;  /* the engine watching module globals, or NULL */
     int globals_watcher;                 /* its dictionary watcher's id + 1 (0: none yet) */
+    /* memory (memory_hooks.c): every allocation hook takes memory_lock, then records into
+     * `memory` when a memory session runs (NULL: they only pass calls on) */
+    int memory_lock;
+    struct moth_memtrack *memory;
+    uint64_t memory_sample_bytes;        /* sampled mode's mean bytes between samples, or 0 */
+    uint32_t memory_generation;          /* a new recorder: the threads' site caches are stale */
+    int memory_hooked;                   /* the allocator hooks are installed */
+    int memory_atfork;                   /* the fork handlers are registered (once) */
+    int memory_domains_kept;             /* bit per domain: our hook stays wrapped inside
+                                            someone else's (memory_hooks_uninstall) */
+    PyMemAllocatorEx memory_original[3]; /* Python's allocators before ours (raw, mem, obj):
+                                            our hooks' contexts, so they never move */
+    moth_got_patch memory_got;           /* native allocation calls redirected to moth */
     /* runner (runner.c) */
     int die_of_sigint_at_exit;           /* an uncaught KeyboardInterrupt ended the program */
     int exit_hook_registered;            /* once per process, whatever moth debug restarts */

@@ -14,6 +14,7 @@
 
 #include "calibrate.h"
 #include "lines_report.h"
+#include "memreport.h"
 #include "pstats_py.h"
 
 static moth_mode mode_for(int builtins)
@@ -24,14 +25,43 @@ static moth_mode mode_for(int builtins)
 static int Profile_init(MothProfileObject *self, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"timer", "timeunit", "subcalls", "builtins", "clock", "compensate",
-                             "lines", NULL};
-    PyObject *timer = NULL, *lines = NULL;
+                             "lines", "memory", "memory_sample", NULL};
+    PyObject *timer = NULL, *lines = NULL, *memory_sample = NULL;
     double timeunit = 0.0;
-    int subcalls = 1, builtins = 1, compensate = 0;
+    int subcalls = 1, builtins = 1, compensate = 0, memory = 0;
     const char *clock = "wall";
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|Odpp$spO:Profile", kwlist, &timer, &timeunit,
-                                     &subcalls, &builtins, &clock, &compensate, &lines))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|Odpp$spOpO:Profile", kwlist, &timer, &timeunit,
+                                     &subcalls, &builtins, &clock, &compensate, &lines, &memory,
+                                     &memory_sample))
         return -1;
+    /* memory_sample: bytes (int) or a size ("512 KiB"); implies memory */
+    uint64_t sample_bytes = 0;
+    if (memory_sample && memory_sample != Py_None) {
+        moth_error err;
+        if (PyLong_Check(memory_sample)) {
+            long long v = PyLong_AsLongLong(memory_sample);
+            if (v <= 0) {
+                if (!PyErr_Occurred())
+                    PyErr_SetString(PyExc_ValueError, "memory_sample must be above 0 bytes");
+                return -1;
+            }
+            sample_bytes = (uint64_t)v;
+        } else if (!PyUnicode_Check(memory_sample) ||
+                   moth_parse_bytes(PyUnicode_AsUTF8(memory_sample), &sample_bytes, &err) < 0 ||
+                   sample_bytes == 0) {
+            PyErr_SetString(PyExc_ValueError,
+                            "memory_sample takes bytes above 0: an int or a size like '512 KiB'");
+            return -1;
+        }
+        memory = 1;
+    }
+    if (memory && builtins) {
+        if (kw && PyDict_GetItemString(kw, "builtins")) {
+            PyErr_SetString(PyExc_ValueError, "memory profiling needs builtins=False");
+            return -1;
+        }
+        builtins = 0; /* memory implies the frames mode */
+    }
     /* lines: False (off), True (the program's own code), or "selected" (only the functions
      * given to add_function or marked with moth.profile_lines) */
     moth_lines_mode lines_mode = MOTH_LINES_OFF;
@@ -74,6 +104,8 @@ static int Profile_init(MothProfileObject *self, PyObject *args, PyObject *kw)
         return -1;
     self->prof.owner = (PyObject *)self;
     self->prof.lines = lines_mode;
+    self->prof.memory = memory;
+    self->prof.memory_sample = sample_bytes;
     self->prof.compensate = compensate && kind != MOTH_CLOCK_CUSTOM;
     self->calibrated = 0;
     self->initialised = 1;
@@ -567,6 +599,104 @@ static PyObject *Profile_print_lines(MothProfileObject *self, PyObject *args, Py
     Py_RETURN_NONE;
 }
 
+/* print_memory(sort="peak", limit=30, stream=None): the memory report (memory=True). */
+static PyObject *Profile_print_memory(MothProfileObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"sort", "limit", "stream", NULL};
+    const char *sort = "peak";
+    Py_ssize_t limit = 30;
+    PyObject *stream = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|snO:print_memory", kwlist, &sort, &limit,
+                                     &stream))
+        return NULL;
+    moth_memreport_opts mo = {MOTH_MEM_PEAK, limit > 0 ? (size_t)limit : 0, 1};
+    moth_error err;
+    if (moth_mem_measure_parse(sort, &mo.order, &err) < 0) {
+        PyErr_SetString(PyExc_ValueError, err.msg);
+        return NULL;
+    }
+    if (ensure_init(self) < 0 || disable_now(self) < 0)
+        return NULL;
+    moth_profile profile;
+    if (moth_profiler_snapshot(&self->prof, &profile) < 0)
+        return NULL;
+    moth_sb text = MOTH_SB_INIT;
+    int rc = moth_memory_report(&profile, &mo, &text, &err);
+    moth_profile_free(&profile);
+    if (rc < 0) {
+        moth_sb_free(&text);
+        PyErr_SetString(PyExc_ValueError, err.msg);
+        return NULL;
+    }
+    rc = moth_write_text(stream == Py_None ? NULL : stream, text.data, text.len);
+    moth_sb_free(&text);
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* The memory profile as Python data, for tests and tools: {"peak", "peak_time", "rows":
+ * [(thread name, (function names from the outermost), file, line, peak bytes, peak blocks,
+ * leaked bytes, leaked blocks, allocated bytes, allocated blocks)], "timeline": [(time, bytes,
+ * high)], "sample_bytes", "untracked": (bytes, count), "own_bytes"}. */
+static PyObject *Profile_memory(MothProfileObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (ensure_init(self) < 0)
+        return NULL;
+    moth_profile profile;
+    if (moth_profiler_snapshot(&self->prof, &profile) < 0)
+        return NULL;
+    const moth_memory *m = &profile.memory;
+    PyObject *rows = PyList_New(0), *timeline = PyList_New(0), *result = NULL;
+    for (size_t i = 0; rows && i < m->nrows; i++) {
+        const moth_mem_row *r = &m->rows[i];
+        const moth_thread_profile *th = &profile.threads[r->thread];
+        PyObject *path = PyList_New(0);
+        const char *file = "";
+        for (uint32_t n = r->node; path && n != MOTH_CCT_ROOT; n = th->tree.nodes[n].parent) {
+            const moth_func *f = &profile.funcs.items[th->tree.nodes[n].func];
+            if (n == r->node)
+                file = f->file;
+            PyObject *name = PyUnicode_FromString(f->name);
+            if (!name || PyList_Insert(path, 0, name) < 0)
+                Py_CLEAR(path);
+            Py_XDECREF(name);
+        }
+        PyObject *tpath = path ? PyList_AsTuple(path) : NULL;
+        Py_XDECREF(path);
+        PyObject *item = tpath ? Py_BuildValue("(zOsIKdKdKd)", th->name, tpath, file, r->line,
+                                               (unsigned long long)r->peak_bytes, r->peak_count,
+                                               (unsigned long long)r->leaked_bytes,
+                                               r->leaked_count,
+                                               (unsigned long long)r->alloc_bytes, r->alloc_count)
+                               : NULL;
+        Py_XDECREF(tpath);
+        if (!item || PyList_Append(rows, item) < 0)
+            Py_CLEAR(rows);
+        Py_XDECREF(item);
+    }
+    for (size_t i = 0; timeline && i < m->npoints; i++) {
+        PyObject *item = Py_BuildValue("(dKK)", m->points[i].time,
+                                       (unsigned long long)m->points[i].bytes,
+                                       (unsigned long long)m->points[i].high);
+        if (!item || PyList_Append(timeline, item) < 0)
+            Py_CLEAR(timeline);
+        Py_XDECREF(item);
+    }
+    if (rows && timeline)
+        result = Py_BuildValue("{sKsdsOsOsKs(KK)sK}", "peak", (unsigned long long)m->peak_bytes,
+                               "peak_time", m->peak_time, "rows", rows, "timeline", timeline,
+                               "sample_bytes", (unsigned long long)m->sample_bytes, "untracked",
+                               (unsigned long long)m->untracked_bytes,
+                               (unsigned long long)m->untracked_count, "own_bytes",
+                               (unsigned long long)m->own_bytes);
+    Py_XDECREF(rows);
+    Py_XDECREF(timeline);
+    moth_profile_free(&profile);
+    return result;
+}
+
 /* What calibration measured (seconds per call), for tests and the curious. */
 static PyObject *Profile_calibration(MothProfileObject *self, PyObject *unused)
 {
@@ -602,6 +732,12 @@ static PyMethodDef Profile_methods[] = {
      "add_function(func)\n\nProfile func line by line (this turns the fast mode on)."},
     {"print_lines", (PyCFunction)(void (*)(void))Profile_print_lines, METH_VARARGS | METH_KEYWORDS,
      "print_lines(stream=None)\n\nPrint the line-by-line report, as line_profiler does."},
+    {"print_memory", (PyCFunction)(void (*)(void))Profile_print_memory,
+     METH_VARARGS | METH_KEYWORDS,
+     "print_memory(sort='peak', limit=30, stream=None)\n\nPrint the memory report (memory=True):\n"
+     "sort by 'peak', 'leaks' or 'allocated'."},
+    {"_memory", (PyCFunction)Profile_memory, METH_NOARGS,
+     "_memory()\n\nThe memory profile as Python data (for tests and tools)."},
     {"_calibration", (PyCFunction)Profile_calibration, METH_NOARGS,
      "_calibration()\n\nThe measured cost of recording a call (compensate=True)."},
     {"__enter__", (PyCFunction)Profile_enter, METH_NOARGS, NULL},
@@ -616,12 +752,14 @@ PyTypeObject MothProfile_Type = {
     .tp_dealloc = (destructor)Profile_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "Profile(timer=None, timeunit=0.0, subcalls=True, builtins=True, *, clock='wall',\n"
-              "        compensate=False, lines=False)\n\n"
+              "        compensate=False, lines=False, memory=False, memory_sample=None)\n\n"
               "A drop-in for cProfile.Profile that profiles every thread. builtins=False is\n"
               "the fast mode: time in C functions counts as their caller's own time.\n"
               "compensate=True subtracts what recording each call costs (measured once).\n"
               "lines=True also profiles the program's own code line by line ('selected': only\n"
-              "what add_function or moth.profile_lines chose); print_lines() shows it.",
+              "what add_function or moth.profile_lines chose); print_lines() shows it.\n"
+              "memory=True profiles memory too (every allocation, by call path and line;\n"
+              "memory_sample=BYTES samples instead); print_memory() shows it.",
     .tp_traverse = (traverseproc)Profile_traverse,
     .tp_clear = (inquiry)Profile_clear_refs,
     .tp_methods = Profile_methods,

@@ -47,6 +47,7 @@ int moth_profiler_init(moth_profiler *p, moth_mode mode, moth_clock_kind clock, 
 static void free_threads(moth_profiler *p)
 {
     moth_lineprof_free(p);
+    moth_memprof_clear(p);
     for (size_t i = 0; i < p->nthreads; i++) {
         moth_cct_free(&p->threads[i]->tree);
         free(p->threads[i]->name);
@@ -70,6 +71,7 @@ void moth_profiler_clear(moth_profiler *p)
         }
         moth_the_interp.session = p->session = ++moth_the_interp.last_session;
         moth_lineprof_free(p);
+        moth_memprof_clear(p);
     } else {
         free_threads(p);
     }
@@ -187,6 +189,7 @@ moth_tstate *moth_tstate_for_session(uint64_t session)
             return NULL;
         }
         st->prof = p;
+        st->index = (uint32_t)p->nthreads;
         st->thread_id = ident;
         st->native_id = native;
         st->pthread = pthread_self();
@@ -194,6 +197,7 @@ moth_tstate *moth_tstate_for_session(uint64_t session)
         p->threads[p->nthreads++] = st;
     }
     st->clock = p->clock;
+    st->pyts = PyThreadState_Get();
     st->current = MOTH_CCT_ROOT;
     st->nlframes = 0;
     st->line_tracing = 0;
@@ -317,6 +321,13 @@ int moth_profiler_enable(moth_profiler *p)
     int rc = moth_lineprof_start(p);
     if (rc == 0)
         rc = p->mode == MOTH_MODE_FRAMES ? moth_frames_install() : moth_classic_install(p);
+    if (rc == 0 && p->memory && moth_memprof_start(p) < 0) {
+        if (p->mode == MOTH_MODE_FRAMES)
+            moth_frames_uninstall();
+        else
+            moth_classic_uninstall(p);
+        rc = -1;
+    }
     if (rc < 0) {
         moth_lineprof_stop(p);
         moth_the_interp.session = 0;
@@ -372,6 +383,8 @@ int moth_profiler_disable(moth_profiler *p)
 {
     if (!p->session)
         return 0;
+    if (p->memory)
+        moth_memprof_stop(p);
     if (p->mode == MOTH_MODE_FRAMES)
         moth_frames_uninstall();
     else
@@ -396,10 +409,30 @@ int moth_profiler_disable(moth_profiler *p)
     return 0;
 }
 
+/* The profile's node of each node of `tree`, after moth_cct_add_by_func merged it into
+ * `into` (keys: function + 1, along the same path of functions). */
+static uint32_t *map_nodes(const moth_cct *tree, const moth_cct *into, moth_error *err)
+{
+    uint32_t *map = moth_malloc(tree->count * sizeof *map, err);
+    if (!map)
+        return NULL;
+    map[0] = MOTH_CCT_ROOT;
+    for (size_t n = 1; n < tree->count; n++) {
+        const moth_cct_node *node = &tree->nodes[n];
+        uint32_t parent = map[node->parent];
+        map[n] = parent == MOTH_NODE_NONE
+                     ? MOTH_NODE_NONE
+                     : moth_cct_find_child(into, parent, (uint64_t)node->func + 1);
+    }
+    return map;
+}
+
 int moth_profiler_snapshot(moth_profiler *p, moth_profile *out)
 {
     moth_error err = {{0}};
     moth_profile_init(out);
+    int32_t *thread_out = NULL;
+    uint32_t **node_map = NULL;
     /* While a session runs (a snapshot of a live profiler), use the rate measured so far. */
     out->tick_seconds = p->session || p->tick_seconds <= 0 ? measure_tick_seconds(p)
                                                            : p->tick_seconds;
@@ -410,14 +443,21 @@ int moth_profiler_snapshot(moth_profiler *p, moth_profile *out)
                               &err) < 0)
             goto fail;
     }
+    if (p->mem && (!(thread_out = moth_calloc(p->nthreads + 1, sizeof *thread_out, &err)) ||
+                   !(node_map = moth_calloc(p->nthreads + 1, sizeof *node_map, &err))))
+        goto fail;
     for (size_t i = 0; i < p->nthreads; i++) {
         moth_tstate *st = p->threads[i];
-        if (st->tree.count <= 1)
+        if (thread_out)
+            thread_out[i] = -1;
+        if (st->tree.count <= 1 && !(p->mem && moth_memprof_thread_allocated(p, i)))
             continue;
         moth_thread_profile *th;
         if (moth_profile_add_thread(out, st->thread_id, st->name, &th, &err) < 0)
             goto fail;
         th->native_id = st->native_id;
+        if (thread_out)
+            thread_out[i] = (int32_t)(out->nthreads - 1);
         /* One node per path of functions: code objects with the same label (a module run
          * twice, say) merge, as pstats merges them. Unlabelled nodes (out of memory while
          * labelling) get a placeholder first. */
@@ -435,6 +475,8 @@ int moth_profiler_snapshot(moth_profiler *p, moth_profile *out)
             copy.nodes[n].func = unknown;
         }
         int merged = moth_cct_add_by_func(&th->tree, &copy, &err);
+        if (merged == 0 && node_map && !(node_map[i] = map_nodes(&copy, &th->tree, &err)))
+            merged = -1;
         moth_cct_free(&copy);
         if (merged < 0)
             goto fail;
@@ -446,8 +488,20 @@ int moth_profiler_snapshot(moth_profiler *p, moth_profile *out)
     }
     if (moth_lineprof_snapshot(p, out, &err) < 0)
         goto fail;
+    if (p->mem && moth_memprof_snapshot(p, out, thread_out, node_map, &err) < 0)
+        goto fail;
+    if (node_map)
+        for (size_t i = 0; i < p->nthreads; i++)
+            free(node_map[i]);
+    free(node_map);
+    free(thread_out);
     return 0;
 fail:
+    if (node_map)
+        for (size_t i = 0; i < p->nthreads; i++)
+            free(node_map[i]);
+    free(node_map);
+    free(thread_out);
     moth_profile_free(out);
     PyErr_Format(PyExc_MemoryError, "moth: %s", err.msg);
     return -1;

@@ -87,6 +87,11 @@ typedef struct moth_tstate {
     moth_line_frame *lframes; /* running line-profiled activations, innermost last */
     size_t nlframes, lframes_cap;
     int line_tracing;         /* 3.11: the C line tracer is installed on this thread */
+    uint32_t index;           /* its place in prof->threads */
+    PyThreadState *pyts;      /* the thread's interpreter state (memory: its current frame) */
+    /* memory (memory_hooks.c): the site of the last allocation, under a recorder generation */
+    uint32_t mem_gen, mem_node, mem_site;
+    int32_t mem_unit;
 } moth_tstate;
 
 typedef struct moth_profiler {
@@ -123,6 +128,10 @@ typedef struct moth_profiler {
     moth_map twin_of;         /* 3.11: (code address, 0) -> twins index + 1 */
     PyObject *swapped;        /* 3.11: list of (weakref to a function, its code, its twin) */
     int monitoring;           /* 3.12+: the sys.monitoring tool is ours */
+    /* memory profiling (memory_profile.c) */
+    int memory;               /* record allocations too */
+    uint64_t memory_sample;   /* sampled mode: mean bytes between samples; 0: every one */
+    struct moth_memtrack *mem; /* the recorder, from the first memory session on */
 } moth_profiler;
 
 
@@ -231,6 +240,18 @@ void moth_lineprof_leave(moth_tstate *st, int token);
 int moth_lineprof_snapshot(moth_profiler *p, moth_profile *out, moth_error *err);
 /* Code objects selected from Python (moth.profile_lines): a set, per interpreter. */
 int moth_lineprof_mark(PyObject *code);
+
+/* Memory profiling (memory_profile.c): the recorder and the hooks around a session, and the
+ * profile's memory rows. thread_out[i]: the profile's thread of p->threads[i] (-1: none);
+ * node_map[i][n]: the profile's node of that thread's node n. */
+int moth_memprof_start(moth_profiler *p);
+void moth_memprof_stop(moth_profiler *p);
+void moth_memprof_clear(moth_profiler *p);
+int moth_memprof_snapshot(moth_profiler *p, moth_profile *out, const int32_t *thread_out,
+                          uint32_t *const *node_map, moth_error *err);
+/* Whether thread i of p made allocations that were recorded (its thread must be in the
+ * profile even if it ran no Python code). */
+int moth_memprof_thread_allocated(const moth_profiler *p, size_t i);
 
 /* Frames mode: install / remove the frame-evaluation function (frame_eval.c). */
 int moth_frames_install(void);

@@ -114,6 +114,18 @@ static inline moth_iframe *moth_thread_current_iframe(PyThreadState *ts)
     return ts->cframe ? ts->cframe->current_frame : NULL;
 }
 
+/* ---- memory (memory_hooks.c): where a thread is when it allocates ---- */
+static inline moth_iframe *moth_mem_current_iframe(PyThreadState *ts)
+{
+    return ts->cframe ? ts->cframe->current_frame : NULL;
+}
+
+/* The code unit the frame runs (its line: PyCode_Addr2Line(code, 2 * unit)). */
+static inline int moth_mem_iframe_unit(moth_iframe *f)
+{
+    return _PyInterpreterFrame_LASTI(f);
+}
+
 /* ---- debugger (engine_globals.c): dictionary watchers (3.11 has none) ---- */
 #define MOTH_HAVE_DICT_WATCHERS 0
 

@@ -62,6 +62,18 @@ static inline int moth_iframe_creates_generator(moth_iframe *f, PyCodeObject *co
  * sys.monitoring's LINE events, enabled only on the line-profiled code objects. */
 #define MOTH_LINES_BY_TRACE 0
 
+/* ---- memory (memory_hooks.c): where a thread is when it allocates ---- */
+static inline moth_iframe *moth_mem_current_iframe(PyThreadState *ts)
+{
+    return ts->cframe ? ts->cframe->current_frame : NULL;
+}
+
+/* The code unit the frame runs (its line: PyCode_Addr2Line(code, 2 * unit)). */
+static inline int moth_mem_iframe_unit(moth_iframe *f)
+{
+    return _PyInterpreterFrame_LASTI(f);
+}
+
 /* ---- debugger (engine_globals.c): dictionary watchers (PyDict_AddWatcher, new in 3.12) ---- */
 #define MOTH_HAVE_DICT_WATCHERS 1
 

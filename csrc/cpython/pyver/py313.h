@@ -72,6 +72,18 @@ static inline int moth_iframe_next_unit(moth_iframe *f)
     return (int)(f->instr_ptr - _PyCode_CODE(moth_iframe_code(f)));
 }
 
+/* ---- memory (memory_hooks.c): where a thread is when it allocates ---- */
+static inline moth_iframe *moth_mem_current_iframe(PyThreadState *ts)
+{
+    return ts->current_frame;
+}
+
+/* The code unit the frame runs (its line: PyCode_Addr2Line(code, 2 * unit)). */
+static inline int moth_mem_iframe_unit(moth_iframe *f)
+{
+    return _PyInterpreterFrame_LASTI(f);
+}
+
 /* ---- debugger (engine_globals.c): dictionary watchers (PyDict_AddWatcher) ---- */
 #define MOTH_HAVE_DICT_WATCHERS 1
 
