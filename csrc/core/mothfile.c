@@ -42,6 +42,33 @@ static const char SCHEMA[] =
     "         s.own, s.cumulative\n"
     "  FROM function_stats s JOIN functions f ON f.run = s.run AND f.id = s.function;\n";
 
+/* Memory profiling's tables (schema 2): files of schema 1 have none, and get them when a run
+ * is appended. */
+static const char MEMORY_SCHEMA[] =
+    "CREATE TABLE IF NOT EXISTS memory_summary (run INTEGER PRIMARY KEY,\n"
+    "                    peak_bytes INTEGER NOT NULL, peak_time REAL NOT NULL,\n"
+    "                    sample_bytes INTEGER NOT NULL, untracked_bytes INTEGER NOT NULL,\n"
+    "                    untracked_blocks INTEGER NOT NULL, own_bytes INTEGER NOT NULL);\n"
+    "CREATE TABLE IF NOT EXISTS memory_rows (run INTEGER NOT NULL, id INTEGER NOT NULL,\n"
+    "                    thread INTEGER NOT NULL, node INTEGER NOT NULL, line INTEGER NOT NULL,\n"
+    "                    peak_bytes INTEGER NOT NULL, peak_blocks REAL NOT NULL,\n"
+    "                    leaked_bytes INTEGER NOT NULL, leaked_blocks REAL NOT NULL,\n"
+    "                    allocated_bytes INTEGER NOT NULL, allocated_blocks REAL NOT NULL,\n"
+    "                    PRIMARY KEY (run, id));\n"
+    "CREATE TABLE IF NOT EXISTS memory_timeline (run INTEGER NOT NULL, point INTEGER NOT NULL,\n"
+    "                    time REAL NOT NULL, bytes INTEGER NOT NULL, high INTEGER NOT NULL,\n"
+    "                    PRIMARY KEY (run, point));\n"
+    "CREATE TABLE IF NOT EXISTS memory_changes (run INTEGER NOT NULL, point INTEGER NOT NULL,\n"
+    "                    row INTEGER NOT NULL, bytes INTEGER NOT NULL);\n"
+    "CREATE INDEX IF NOT EXISTS memory_changes_by_point ON memory_changes (run, point);\n"
+    "CREATE VIEW IF NOT EXISTS memory_lines AS\n"
+    "  SELECT m.run, m.thread, m.node, f.file, m.line, f.name AS function, f.qualname,\n"
+    "         m.peak_bytes, m.peak_blocks, m.leaked_bytes, m.leaked_blocks,\n"
+    "         m.allocated_bytes, m.allocated_blocks\n"
+    "  FROM memory_rows m\n"
+    "  LEFT JOIN nodes n ON n.run = m.run AND n.thread = m.thread AND n.id = m.node\n"
+    "  LEFT JOIN functions f ON f.run = n.run AND f.id = n.function;\n";
+
 static int sql_fail(sqlite3 *db, moth_error *err, const char *doing)
 {
     return moth_fail(err, "%s: %s", doing, db ? sqlite3_errmsg(db) : "cannot open");
@@ -218,6 +245,84 @@ static int insert_lines(sqlite3 *db, int run, const moth_profile *p, moth_error 
     return rc;
 }
 
+static int insert_memory(sqlite3 *db, int run, const moth_profile *p, moth_error *err)
+{
+    const moth_memory *m = &p->memory;
+    if (!m->recorded)
+        return 0;
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    if (sqlite3_prepare_v2(db, "INSERT INTO memory_summary VALUES (?, ?, ?, ?, ?, ?, ?)", -1, &st,
+                           NULL))
+        goto sqlerr;
+    sqlite3_bind_int(st, 1, run);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)m->peak_bytes);
+    sqlite3_bind_double(st, 3, m->peak_time);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)m->sample_bytes);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)m->untracked_bytes);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)m->untracked_count);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64)m->own_bytes);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        goto sqlerr;
+    sqlite3_finalize(st);
+    if (sqlite3_prepare_v2(db, "INSERT INTO memory_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           -1, &st, NULL))
+        goto sqlerr;
+    for (size_t i = 0; i < m->nrows; i++) {
+        const moth_mem_row *r = &m->rows[i];
+        sqlite3_bind_int(st, 1, run);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
+        sqlite3_bind_int64(st, 3, r->thread);
+        sqlite3_bind_int64(st, 4, r->node);
+        sqlite3_bind_int64(st, 5, r->line);
+        sqlite3_bind_int64(st, 6, (sqlite3_int64)r->peak_bytes);
+        sqlite3_bind_double(st, 7, r->peak_count);
+        sqlite3_bind_int64(st, 8, (sqlite3_int64)r->leaked_bytes);
+        sqlite3_bind_double(st, 9, r->leaked_count);
+        sqlite3_bind_int64(st, 10, (sqlite3_int64)r->alloc_bytes);
+        sqlite3_bind_double(st, 11, r->alloc_count);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            goto sqlerr;
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    if (sqlite3_prepare_v2(db, "INSERT INTO memory_timeline VALUES (?, ?, ?, ?, ?)", -1, &st,
+                           NULL))
+        goto sqlerr;
+    for (size_t i = 0; i < m->npoints; i++) {
+        sqlite3_bind_int(st, 1, run);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
+        sqlite3_bind_double(st, 3, m->points[i].time);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)m->points[i].bytes);
+        sqlite3_bind_int64(st, 5, (sqlite3_int64)m->points[i].high);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            goto sqlerr;
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    if (sqlite3_prepare_v2(db, "INSERT INTO memory_changes VALUES (?, ?, ?, ?)", -1, &st, NULL))
+        goto sqlerr;
+    for (size_t i = 0; i < m->npoints; i++) {
+        size_t end = i + 1 < m->npoints ? m->points[i + 1].first_change : m->nchanges;
+        for (size_t c = m->points[i].first_change; c < end; c++) {
+            sqlite3_bind_int(st, 1, run);
+            sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
+            sqlite3_bind_int64(st, 3, m->changes[c].row);
+            sqlite3_bind_int64(st, 4, (sqlite3_int64)m->changes[c].bytes);
+            if (sqlite3_step(st) != SQLITE_DONE)
+                goto sqlerr;
+            sqlite3_reset(st);
+        }
+    }
+    rc = 0;
+    goto done;
+sqlerr:
+    sql_fail(db, err, "moth file");
+done:
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* Adds p as run number `run` inside the current transaction. */
 static int insert_run(sqlite3 *db, int run, const moth_profile *p, moth_error *err)
 {
@@ -233,7 +338,8 @@ static int insert_run(sqlite3 *db, int run, const moth_profile *p, moth_error *e
         return sql_fail(db, err, "moth file");
     return insert_meta(db, run, p, err) < 0 || insert_functions(db, run, p, err) < 0 ||
                    insert_threads(db, run, p, err) < 0 ||
-                   insert_function_stats(db, run, p, err) < 0 || insert_lines(db, run, p, err) < 0
+                   insert_function_stats(db, run, p, err) < 0 ||
+                   insert_lines(db, run, p, err) < 0 || insert_memory(db, run, p, err) < 0
                ? -1
                : 0;
 }
@@ -246,7 +352,10 @@ static int create_schema(sqlite3 *db, moth_error *err)
              "INSERT INTO moth VALUES ('format', 'moth profile');\n"
              "INSERT INTO moth VALUES ('moth_version', '%s');\n",
              MOTH_FILE_SCHEMA, MOTH_VERSION);
-    return exec(db, SCHEMA, err) < 0 || exec(db, header, err) < 0 ? -1 : 0;
+    return exec(db, SCHEMA, err) < 0 || exec(db, MEMORY_SCHEMA, err) < 0 ||
+                   exec(db, header, err) < 0
+               ? -1
+               : 0;
 }
 
 int moth_mothfile_write(const moth_profile *p, const char *path, moth_error *err)
@@ -344,6 +453,13 @@ int moth_mothfile_append(const moth_profile *p, const char *path, int *run, moth
     int rc = -1;
     if (exec(db, "BEGIN IMMEDIATE;", err) < 0)
         goto done;
+    /* a file of an older schema gets the tables it lacks */
+    char upgrade[64];
+    snprintf(upgrade, sizeof upgrade, "PRAGMA user_version = %d;", MOTH_FILE_SCHEMA);
+    if (exec(db, MEMORY_SCHEMA, err) < 0 || exec(db, upgrade, err) < 0) {
+        exec(db, "ROLLBACK;", NULL);
+        goto done;
+    }
     sqlite3_stmt *st;
     int next = 1;
     if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(run), 0) + 1 FROM runs", -1, &st, NULL) ==
@@ -376,6 +492,39 @@ static const char *column_text(sqlite3_stmt *st, int i)
     return t ? (const char *)t : NULL;
 }
 
+/* A thread of the run being read: its id in the file, its place in the profile, and the tree
+ * node of each of its node ids. */
+typedef struct run_thread {
+    sqlite3_int64 file_id;
+    size_t index;
+    uint32_t *where;
+    size_t nwhere;
+} run_thread;
+
+static const run_thread *find_run_thread(const run_thread *t, size_t n, sqlite3_int64 id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (t[i].file_id == id)
+            return &t[i];
+    return NULL;
+}
+
+static int has_table(sqlite3 *db, const char *name)
+{
+    sqlite3_stmt *st;
+    int found = 0;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        found = sqlite3_step(st) == SQLITE_ROW;
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+static int read_memory(sqlite3 *db, const char *path, int run, moth_profile *out, int first,
+                       const run_thread *threads, size_t nthreads, moth_error *err);
+
 /* Reads one run: its functions interned into out->funcs (remapped by `map`), its threads
  * appended to out->threads. */
 static int read_run(sqlite3 *db, const char *path, int run, moth_profile *out, int first,
@@ -386,6 +535,8 @@ static int read_run(sqlite3 *db, const char *path, int run, moth_profile *out, i
     uint32_t *map = NULL;
     size_t nfuncs = 0;
     double tick = 0;
+    run_thread *threads = NULL; /* this run's threads, for its memory rows */
+    size_t nthreads = 0, threads_cap = 0;
     if (sqlite3_prepare_v2(db, "SELECT tick_seconds FROM runs WHERE run = ?", -1, &st, NULL))
         goto sqlerr;
     sqlite3_bind_int(st, 1, run);
@@ -475,6 +626,12 @@ static int read_run(sqlite3 *db, const char *path, int run, moth_profile *out, i
             goto done;
         }
         tp->native_id = (uint64_t)sqlite3_column_int64(st, 2);
+        if (moth_grow((void **)&threads, sizeof *threads, &threads_cap, nthreads + 1, err) < 0) {
+            sqlite3_finalize(nodes);
+            goto done;
+        }
+        run_thread *rt = &threads[nthreads++];
+        *rt = (run_thread){sqlite3_column_int64(st, 0), out->nthreads - 1, NULL, 0};
         sqlite3_reset(nodes);
         sqlite3_bind_int(nodes, 1, run);
         sqlite3_bind_int64(nodes, 2, sqlite3_column_int64(st, 0));
@@ -519,7 +676,8 @@ static int read_run(sqlite3 *db, const char *path, int run, moth_profile *out, i
             n->self += (uint64_t)((double)self * scale + 0.5);
             expect++;
         }
-        free(where);
+        rt->where = where;
+        rt->nwhere = expect;
     }
     sqlite3_finalize(nodes);
     sqlite3_finalize(st);
@@ -556,6 +714,8 @@ static int read_run(sqlite3 *db, const char *path, int run, moth_profile *out, i
             goto done;
     }
     moth_lines_finish(&out->lines);
+    if (read_memory(db, path, run, out, first, threads, nthreads, err) < 0)
+        goto done;
     rc = 0;
     goto done;
 sqlerr:
@@ -563,6 +723,140 @@ sqlerr:
 done:
     sqlite3_finalize(st);
     free(map);
+    for (size_t i = 0; i < nthreads; i++)
+        free(threads[i].where);
+    free(threads);
+    return rc;
+}
+
+/* The run's memory tables, when it has them. Rows name threads and nodes by their ids in the
+ * file; with several runs, each run's rows stay with its own threads, the summary and the
+ * timeline are the first run's and the peak the largest. */
+static int read_memory(sqlite3 *db, const char *path, int run, moth_profile *out, int first,
+                       const run_thread *threads, size_t nthreads, moth_error *err)
+{
+    if (!has_table(db, "memory_summary"))
+        return 0;
+    moth_memory *m = &out->memory;
+    sqlite3_stmt *st = NULL;
+    uint32_t *row_map = NULL;
+    size_t nrows = 0, rows_cap = 0;
+    int rc = -1;
+    if (sqlite3_prepare_v2(db, "SELECT peak_bytes, peak_time, sample_bytes, untracked_bytes, "
+                               "untracked_blocks, own_bytes FROM memory_summary WHERE run = ?",
+                           -1, &st, NULL))
+        goto sqlerr;
+    sqlite3_bind_int(st, 1, run);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        rc = 0; /* a run without memory data */
+        goto done;
+    }
+    sqlite3_int64 peak = sqlite3_column_int64(st, 0), sample = sqlite3_column_int64(st, 2),
+                  lost = sqlite3_column_int64(st, 3), lost_n = sqlite3_column_int64(st, 4),
+                  own = sqlite3_column_int64(st, 5);
+    double peak_time = sqlite3_column_double(st, 1);
+    if (peak < 0 || sample < 0 || lost < 0 || lost_n < 0 || own < 0 || !(peak_time >= 0)) {
+        bad_file(path, "inconsistent memory summary", err);
+        goto done;
+    }
+    if (first || !m->recorded) {
+        m->peak_time = peak_time;
+        m->sample_bytes = (uint64_t)sample;
+    }
+    if ((uint64_t)peak > m->peak_bytes)
+        m->peak_bytes = (uint64_t)peak;
+    m->untracked_bytes += (uint64_t)lost;
+    m->untracked_count += (uint64_t)lost_n;
+    m->own_bytes += (uint64_t)own;
+    m->recorded = 1;
+    sqlite3_finalize(st);
+    if (sqlite3_prepare_v2(db, "SELECT id, thread, node, line, peak_bytes, peak_blocks, "
+                               "leaked_bytes, leaked_blocks, allocated_bytes, allocated_blocks "
+                               "FROM memory_rows WHERE run = ? ORDER BY id", -1, &st, NULL))
+        goto sqlerr;
+    sqlite3_bind_int(st, 1, run);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        sqlite3_int64 id = sqlite3_column_int64(st, 0), thread = sqlite3_column_int64(st, 1),
+                      node = sqlite3_column_int64(st, 2), line = sqlite3_column_int64(st, 3);
+        moth_mem_row add = {0};
+        sqlite3_int64 pb = sqlite3_column_int64(st, 4), lb = sqlite3_column_int64(st, 6),
+                      ab = sqlite3_column_int64(st, 8);
+        add.peak_count = sqlite3_column_double(st, 5);
+        add.leaked_count = sqlite3_column_double(st, 7);
+        add.alloc_count = sqlite3_column_double(st, 9);
+        const run_thread *rt = find_run_thread(threads, nthreads, thread);
+        if ((size_t)id != nrows || !rt || node < 0 || (size_t)node >= (rt->nwhere ? rt->nwhere : 1) ||
+            line < 0 || line > UINT32_MAX || pb < 0 || lb < 0 || ab < 0 ||
+            !(add.peak_count >= 0) || !(add.leaked_count >= 0) || !(add.alloc_count >= 0)) {
+            bad_file(path, "inconsistent memory rows", err);
+            goto done;
+        }
+        add.peak_bytes = (uint64_t)pb;
+        add.leaked_bytes = (uint64_t)lb;
+        add.alloc_bytes = (uint64_t)ab;
+        uint32_t tree_node = node == 0 ? MOTH_CCT_ROOT : rt->where[node];
+        uint32_t row;
+        if (moth_grow((void **)&row_map, sizeof *row_map, &rows_cap, nrows + 1, err) < 0 ||
+            moth_memory_row(m, (uint32_t)rt->index, tree_node, (uint32_t)line, &row, err) < 0)
+            goto done;
+        moth_memory_add(m, row, &add);
+        row_map[nrows++] = row;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (!first) {
+        rc = 0;
+        goto done;
+    }
+    /* the timeline: points 0..N-1 in order, each change naming one of the rows read */
+    sqlite3_stmt *ch = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT point, time, bytes, high FROM memory_timeline "
+                               "WHERE run = ? ORDER BY point", -1, &st, NULL) ||
+        sqlite3_prepare_v2(db, "SELECT row, bytes FROM memory_changes WHERE run = ? AND point = ?",
+                           -1, &ch, NULL)) {
+        sqlite3_finalize(ch);
+        goto sqlerr;
+    }
+    sqlite3_bind_int(st, 1, run);
+    double last_time = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        sqlite3_int64 point = sqlite3_column_int64(st, 0), bytes = sqlite3_column_int64(st, 2),
+                      high = sqlite3_column_int64(st, 3);
+        double time = sqlite3_column_double(st, 1);
+        if ((size_t)point != m->npoints || bytes < 0 || high < 0 || !(time >= last_time)) {
+            sqlite3_finalize(ch);
+            bad_file(path, "inconsistent memory timeline", err);
+            goto done;
+        }
+        last_time = time;
+        if (moth_memory_add_point(m, time, (uint64_t)bytes, (uint64_t)high, err) < 0) {
+            sqlite3_finalize(ch);
+            goto done;
+        }
+        sqlite3_reset(ch);
+        sqlite3_bind_int(ch, 1, run);
+        sqlite3_bind_int64(ch, 2, point);
+        while (sqlite3_step(ch) == SQLITE_ROW) {
+            sqlite3_int64 row = sqlite3_column_int64(ch, 0), b = sqlite3_column_int64(ch, 1);
+            if (row < 0 || (size_t)row >= nrows || b < 0) {
+                sqlite3_finalize(ch);
+                bad_file(path, "inconsistent memory timeline", err);
+                goto done;
+            }
+            if (moth_memory_add_change(m, row_map[row], (uint64_t)b, err) < 0) {
+                sqlite3_finalize(ch);
+                goto done;
+            }
+        }
+    }
+    sqlite3_finalize(ch);
+    rc = 0;
+    goto done;
+sqlerr:
+    moth_fail(err, "%s: %s", path, sqlite3_errmsg(db));
+done:
+    sqlite3_finalize(st);
+    free(row_map);
     return rc;
 }
 

@@ -18,7 +18,7 @@
 #include "common.h"
 #include "profile.h"
 
-#define MOTH_FILE_SCHEMA 1
+#define MOTH_FILE_SCHEMA 2 /* 2: memory profiling's tables */
 
 /* Writes p as the only run of a new file at path (replacing any file there). */
 int moth_mothfile_write(const moth_profile *p, const char *path, moth_error *err);

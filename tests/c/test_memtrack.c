@@ -21,9 +21,10 @@ static void test_bytes_counts_and_values_at_the_peak(void)
     CHECK(moth_memtrack_site(&t, 0, 5, -1) != a);
     moth_memtrack_alloc(&t, addr(1), 100, 1, a);
     moth_memtrack_alloc(&t, addr(2), 50, 1, b);            /* peak 150: a 100, b 50 */
-    uint64_t size = 0;
-    CHECK(moth_memtrack_free_block(&t, addr(1), &size) == 1);
-    CHECK_EQ_U(size, 100);
+    moth_mem_live was;
+    CHECK(moth_memtrack_free_block(&t, addr(1), &was) == 1);
+    CHECK_EQ_U(was.bytes, 100);
+    CHECK_EQ_U(was.site, a);
     moth_memtrack_alloc(&t, addr(3), 60, 1, b);            /* 110: below the peak */
     CHECK_EQ_U(t.peak_bytes, 150);
     CHECK_EQ_U(moth_mem_site_peak_bytes(&t, &t.sites[a]), 100);
@@ -65,6 +66,15 @@ static void test_unknown_frees_are_ignored(void)
     CHECK(moth_memtrack_free_block(&t, addr(1), NULL) == 0); /* twice: once */
     CHECK_EQ_U(t.bytes, 0);
     CHECK_EQ_U(t.sites[a].bytes, 0);
+    /* a block whose free was missed, its address used again: the old record goes */
+    uint32_t b = moth_memtrack_site(&t, 0, 2, 0);
+    moth_memtrack_alloc(&t, addr(3), 10, 1, a);
+    moth_memtrack_alloc(&t, addr(3), 30, 1, b);
+    CHECK_EQ_U(t.bytes, 30);
+    CHECK_EQ_U(t.sites[a].bytes, 0);
+    CHECK_EQ_U(t.sites[a].count, 0);
+    CHECK_EQ_U(t.sites[b].bytes, 30);
+    CHECK_EQ_U(t.live_count, 1);
     moth_memtrack_free(&t);
 }
 
@@ -84,11 +94,11 @@ static void test_table_grows_and_deletes(void)
     CHECK_EQ_U(t.bytes, expect);
     int missing = 0;
     for (unsigned i = 0; i < N; i += 2) {
-        uint64_t size;
-        if (moth_memtrack_free_block(&t, addr(i * 3u), &size) != 1 || size != i % 97 + 1)
+        moth_mem_live was;
+        if (moth_memtrack_free_block(&t, addr(i * 3u), &was) != 1 || was.bytes != i % 97 + 1)
             missing++;
         else
-            expect -= size;
+            expect -= was.bytes;
     }
     CHECK_EQ_U(missing, 0);
     for (unsigned i = 1; i < N; i += 2)

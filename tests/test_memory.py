@@ -1,0 +1,327 @@
+"""The memory profiler: exact bytes and blocks of known allocations, peaks, leaks, threads,
+native allocations (numpy, a library loaded while profiling), sampling, fork, running out of
+memory, and programs that install allocators of their own."""
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import run_moth, run_python
+
+import moth
+
+
+def rows_at(memory, path_end, line):
+    """The rows of the memory profile at this line whose call path ends with path_end."""
+    return [r for r in memory["rows"] if r[3] == line and r[1][-len(path_end):] == path_end]
+
+
+def one_row(memory, path_end, line):
+    rows = rows_at(memory, path_end, line)
+    assert len(rows) == 1, (path_end, line, [r for r in memory["rows"] if r[1][-1:] == path_end[-1:]])
+    return rows[0]
+
+
+PEAK, PEAK_N, LEAKED, LEAKED_N, ALLOC, ALLOC_N = range(4, 10)
+
+
+def alloc_bytearrays(keep, n, size):
+    for _ in range(n):
+        b = bytearray(size)                  # line +2
+        keep.append(b)
+
+
+LINE_BYTEARRAY = alloc_bytearrays.__code__.co_firstlineno + 2
+
+
+def test_bytearrays_exact_bytes_and_blocks():
+    keep = []
+    p = moth.Profile(memory=True)
+    p.runcall(alloc_bytearrays, keep, 10, 100_000)
+    r = one_row(p._memory(), ("alloc_bytearrays",), LINE_BYTEARRAY)
+    each = sys.getsizeof(bytearray(100_000))     # the object and its buffer: two blocks
+    assert r[LEAKED] == r[PEAK] == r[ALLOC] == 10 * each
+    assert r[LEAKED_N] == r[PEAK_N] == r[ALLOC_N] == 20
+
+
+def peak_then_leak(keep):
+    small = bytearray(1_000_000)             # +1
+    big = bytearray(30_000_000)              # +2
+    del big
+    later = bytearray(2_000_000)             # +4
+    keep.extend([small, later])
+
+
+def test_peak_and_leaks_at_their_lines():
+    keep = []
+    p = moth.Profile(memory=True)
+    p.runcall(peak_then_leak, keep)
+    m = p._memory()
+    first = peak_then_leak.__code__.co_firstlineno
+    small = one_row(m, ("peak_then_leak",), first + 1)
+    big = one_row(m, ("peak_then_leak",), first + 2)
+    later = one_row(m, ("peak_then_leak",), first + 4)
+    size = sys.getsizeof(bytearray(0))
+    # at the peak: small and big held, later not yet made
+    assert small[PEAK] == 1_000_001 + size and small[PEAK_N] == 2
+    assert big[PEAK] == 30_000_001 + size and big[PEAK_N] == 2
+    assert later[PEAK] == 0
+    assert m["peak"] >= 31_000_002 + 2 * size
+    assert m["peak"] < 31_000_002 + 2 * size + 64 * 1024   # the rest of the run is small
+    # at the end: big was freed (not a leak), small and later are held
+    assert big[LEAKED] == 0 and big[LEAKED_N] == 0 and big[ALLOC] == 30_000_001 + size
+    assert small[LEAKED] == 1_000_001 + size
+    assert later[LEAKED] == 2_000_001 + size
+
+
+def numpy_arrays(keep):
+    import numpy as np
+    a = np.zeros(1_000_000)                  # +2
+    b = np.empty((500, 1000), dtype=np.int32)  # +3
+    keep.extend([a, b])
+
+
+def test_numpy_arrays_appear_at_their_line():
+    np = pytest.importorskip("numpy")
+    np.zeros(10)  # numpy's first use allocates caches: not this test's business
+    keep = []
+    p = moth.Profile(memory=True)
+    p.runcall(numpy_arrays, keep)
+    m = p._memory()
+    first = numpy_arrays.__code__.co_firstlineno
+    a = one_row(m, ("numpy_arrays",), first + 2)
+    b = one_row(m, ("numpy_arrays",), first + 3)
+    # the data (native: numpy's own calloc/malloc) and the array object itself
+    assert 8_000_000 <= a[LEAKED] <= 8_000_000 + 512, a
+    assert 2_000_000 <= b[LEAKED] <= 2_000_000 + 512, b
+    assert a[LEAKED_N] >= 2 and b[LEAKED_N] >= 2
+
+
+def test_allocations_made_before_and_freed_during_are_not_negative():
+    before = [bytearray(1_000_000) for _ in range(20)]
+
+    def work():
+        before.clear()                       # 20 MB freed that were never seen
+        return bytearray(1000)
+
+    p = moth.Profile(memory=True)
+    kept = p.runcall(work)
+    m = p._memory()
+    assert all(r[PEAK] >= 0 and r[LEAKED] >= 0 for r in m["rows"])
+    assert m["peak"] < 1_000_000
+    assert min(t[1] for t in m["timeline"]) >= 0
+    assert kept
+
+
+def threaded(keep):
+    import threading
+
+    def worker(i, n):
+        keep[i] = bytearray(n)               # +4
+
+    ts = [threading.Thread(target=worker, args=(i, 100_000 * (i + 1)), name="w%d" % i)
+          for i in range(3)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+
+
+def test_threads_are_kept_apart():
+    keep = [None] * 3
+    p = moth.Profile(memory=True)
+    p.runcall(threaded, keep)
+    m = p._memory()
+    line = threaded.__code__.co_firstlineno + 4
+    size = sys.getsizeof(bytearray(0))
+    got = {r[0]: r[LEAKED] for r in m["rows"] if r[3] == line and r[1][-1:] == ("worker",)}
+    assert got == {"w%d" % i: 100_000 * (i + 1) + 1 + size for i in range(3)}
+
+
+def test_sampled_mode_estimates(program):
+    keep = []
+    p = moth.Profile(memory_sample=32 * 1024)
+    p.runcall(alloc_bytearrays, keep, 20000, 1000)
+    m = p._memory()
+    assert m["sample_bytes"] == 32 * 1024
+    rows = rows_at(m, ("alloc_bytearrays",), LINE_BYTEARRAY)
+    # about 600 samples of the buffers (standard error ~4%), 35 of the small objects (~9% of
+    # the blocks): estimates, unbiased, within a few standard errors
+    total = sum(r[LEAKED] for r in rows)
+    exact = 20000 * sys.getsizeof(bytearray(1000))
+    assert 0.8 * exact < total < 1.2 * exact, (total, exact)
+    blocks = sum(r[LEAKED_N] for r in rows)
+    assert 0.6 * 40000 < blocks < 1.4 * 40000, blocks
+
+
+def test_memory_needs_the_fast_mode():
+    with pytest.raises(ValueError):
+        moth.Profile(memory=True, builtins=True)
+    with pytest.raises(ValueError):
+        moth.Profile(memory_sample="lots")
+    with pytest.raises(ValueError):
+        moth.Profile(memory_sample=0)
+    with pytest.raises(ValueError):
+        moth.Profile().print_memory()
+
+
+def test_print_memory(capsys):
+    keep = []
+    p = moth.Profile(memory=True)
+    p.runcall(peak_then_leak, keep)
+    p.print_memory(limit=5)
+    out = capsys.readouterr().out
+    assert out.startswith("moth memory: peak ")
+    assert "Functions by memory held at the peak" in out
+    assert "test_memory.py:%d" % (peak_then_leak.__code__.co_firstlineno + 2) in out
+    p.print_memory(sort="leaks", limit=5)
+    out = capsys.readouterr().out
+    assert "Functions by memory still held at the end (leaks)" in out
+    with pytest.raises(ValueError):
+        p.print_memory(sort="nonsense")
+
+
+LEAKY = """\
+import threading
+cache = []
+def build(n):
+    return [bytearray(1000) for _ in range(n)]
+def main():
+    temp = build(20000)
+    del temp
+    cache.append(build(500))
+main()
+print("done")
+"""
+
+
+def test_command_line_report(program):
+    path = program("leaky.py", LEAKY)
+    r = run_moth("profile", "--memory", "--limit", "5", path, check=0)
+    assert r.stdout.startswith("done\nmoth memory: peak ")
+    assert "Functions by memory held at the peak" in r.stdout
+    # the line that made the blocks, with its call path
+    assert "leaky.py:4  (<module> > main > build > build.<locals>.<listcomp>)" in r.stdout \
+        or "leaky.py:4  (<module> > main > build)" in r.stdout
+    assert "every allocation recorded" in r.stdout
+    r = run_moth("profile", "--memory", "--leaks", "--limit", "3", path, check=0)
+    assert "Functions by memory still held at the end (leaks)" in r.stdout
+    r = run_moth("profile", "--leaks", path)
+    assert r.returncode == 2 and r.stderr == "moth: --leaks goes with --memory\n"
+    r = run_moth("profile", "--memory", "-s", "wrong", path)
+    assert r.returncode == 2 and "memory is sorted by peak, leaks or allocated" in r.stderr
+    r = run_moth("profile", "--memory-sample", "0", path)
+    assert r.returncode == 2 and "--memory-sample takes a size" in r.stderr
+    r = run_moth("profile", "--memory", "--builtins", path)
+    assert r.returncode == 2
+
+
+NATIVE_LIB = r"""
+#include <stdlib.h>
+#include <string.h>
+void *make(size_t n) { void *p = malloc(n); memset(p, 1, n); return p; }
+void drop(void *p) { free(p); }
+"""
+
+NATIVE_PROGRAM = """\
+import ctypes, sys
+def main(path):
+    lib = ctypes.CDLL(path)                  # loaded while profiling: patched on dlopen
+    lib.make.restype = ctypes.c_void_p
+    lib.drop.argtypes = [ctypes.c_void_p]
+    kept = lib.make(3_000_000)               # line 6: native, still held at the end
+    gone = lib.make(5_000_000)               # line 7: native, freed below
+    lib.drop(gone)
+    return kept
+keep = main(sys.argv[1])
+"""
+
+
+def test_native_allocations_of_a_library_loaded_later(program, tmp_path):
+    src = tmp_path / "native.c"
+    src.write_text(NATIVE_LIB)
+    lib = tmp_path / "libnative.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-O1", "-o", str(lib), str(src)], check=True)
+    path = program("native.py", NATIVE_PROGRAM)
+    out = tmp_path / "m.moth"
+    r = run_moth("profile", "--memory", "-o", out, "--limit", "4", path, lib, check=0)
+    assert "native.py:6  (<module> > main)" in r.stdout
+    con = sqlite3.connect(out)
+    rows = dict(con.execute("SELECT line, leaked_bytes FROM memory_lines WHERE file LIKE "
+                            "'%native.py' AND line IN (6, 7)"))
+    # the native block, and the int ctypes made of its address
+    assert 3_000_000 <= rows[6] <= 3_000_000 + 64
+    assert rows[7] <= 64
+    peak7 = con.execute("SELECT peak_bytes FROM memory_lines WHERE file LIKE '%native.py' "
+                        "AND line = 7").fetchone()[0]
+    assert 5_000_000 <= peak7 <= 5_000_000 + 64
+
+
+FORKING = """\
+import os
+keep = [bytearray(100_000) for _ in range(10)]
+pid = os.fork()
+if pid == 0:
+    more = [bytearray(100_000) for _ in range(10)]
+    print("child")
+else:
+    os.waitpid(pid, 0)
+    print("parent")
+"""
+
+
+def test_a_forked_child_leaves_the_report_to_its_parent(program, tmp_path):
+    path = program("forking.py", FORKING)
+    out = tmp_path / "f.moth"
+    r = run_moth("profile", "--memory", "-o", out, path, check=0)
+    assert r.stdout.count("moth memory: peak") == 1
+    assert "child\n" in r.stdout and "parent\n" in r.stdout
+    con = sqlite3.connect(out)
+    assert con.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1
+    pid = con.execute("SELECT value FROM run_meta WHERE key = 'pid'").fetchone()[0]
+    assert int(pid) != 0
+
+
+OUT_OF_MEMORY = """\
+import resource
+resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+hog = []
+def grow():
+    while True:
+        hog.append(bytearray(16 << 20))      # line 6
+grow()
+"""
+
+
+@pytest.mark.nosanitize
+def test_running_out_of_memory_still_leaves_the_report(program):
+    path = program("oom.py", OUT_OF_MEMORY)
+    r = run_moth("profile", "--memory", "--limit", "3", path)
+    assert r.returncode == 1
+    assert "MemoryError" in r.stderr
+    assert "moth memory: peak " in r.stdout
+    line = [l for l in r.stdout.splitlines() if "oom.py:6" in l][0]
+    held = float(line.split()[0])
+    assert line.split()[1] == "MiB" and held > 500, line
+
+
+REPLACES = """\
+import tracemalloc
+tracemalloc.start()
+data = [bytearray(1000) for _ in range(100)]
+size, peak = tracemalloc.get_traced_memory()
+tracemalloc.stop()
+print(size >= 100_000, peak >= size)
+"""
+
+
+def test_a_program_installing_its_own_allocator_hooks(program):
+    path = program("replaces.py", REPLACES)
+    plain = run_python(path)
+    r = run_moth("profile", "--memory", path, check=0)
+    assert r.stdout.startswith(plain.stdout)
+    assert plain.stdout == "True True\n"
+    assert "replaces.py:3" in r.stdout
