@@ -1,5 +1,6 @@
 /* export.c: profile exports; see export.h. */
 #include "export.h"
+#include "memreport.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -115,10 +116,12 @@ static void stack_of(const moth_profile *p, const moth_cct *t, uint32_t n, moth_
 
 static int export_collapsed(const moth_profile *p, moth_sb *out)
 {
+    /* microseconds of own time, or bytes of a memory profile */
+    double scale = moth_profile_weighs_bytes(p) ? p->tick_seconds : p->tick_seconds * 1e6;
     for (size_t th = 0; th < p->nthreads; th++) {
         const moth_cct *t = &p->threads[th].tree;
         for (uint32_t i = 1; i < t->count; i++) {
-            long long us = llround((double)t->nodes[i].self * p->tick_seconds * 1e6);
+            long long us = llround((double)t->nodes[i].self * scale);
             if (us <= 0)
                 continue;
             if (p->nthreads > 1) {
@@ -169,8 +172,9 @@ static int export_speedscope(const moth_profile *p, moth_sb *out)
         char fallback[64];
         snprintf(fallback, sizeof fallback, "thread %llu", (unsigned long long)tp->id);
         moth_json_string(out, tp->name ? tp->name : fallback);
-        moth_sb_printf(out, ",\"unit\":\"seconds\",\"startValue\":0,\"endValue\":%.9g,"
-                            "\"samples\":[", total);
+        moth_sb_printf(out, ",\"unit\":\"%s\",\"startValue\":0,\"endValue\":%.9g,"
+                            "\"samples\":[", moth_profile_weighs_bytes(p) ? "bytes" : "seconds",
+                       total);
         int any = 0;
         for (uint32_t i = 1; i < t->count; i++) {
             if (t->nodes[i].self == 0)

@@ -283,3 +283,64 @@ done:
     free(rows);
     return rc;
 }
+
+int moth_profile_weighs_bytes(const moth_profile *p)
+{
+    const char *w = moth_profile_get_meta(p, "weight");
+    return w && strcmp(w, "bytes") == 0;
+}
+
+int moth_memory_weighted_profile(const moth_profile *p, moth_mem_measure m, moth_profile *out,
+                                 moth_error *err)
+{
+    moth_profile_init(out);
+    out->tick_seconds = 1.0;
+    uint32_t outside = MOTH_NODE_NONE;
+    for (size_t i = 0; i < p->funcs.count; i++) {
+        const moth_func *f = &p->funcs.items[i];
+        uint32_t index;
+        if (moth_funcs_intern(&out->funcs, f->file, f->line, f->name, f->qualname, &index,
+                              err) < 0)
+            goto fail;
+    }
+    for (size_t i = 0; i < p->nmeta; i++)
+        if (moth_profile_set_meta(out, p->meta[i].key, p->meta[i].value, err) < 0)
+            goto fail;
+    if (moth_profile_set_meta(out, "weight", "bytes", err) < 0)
+        goto fail;
+    for (size_t t = 0; t < p->nthreads; t++) {
+        moth_thread_profile *th;
+        if (moth_profile_add_thread(out, p->threads[t].id, p->threads[t].name, &th, err) < 0 ||
+            moth_cct_copy(&th->tree, &p->threads[t].tree, err) < 0)
+            goto fail;
+        th->native_id = p->threads[t].native_id;
+        for (size_t n = 0; n < th->tree.count; n++) {
+            th->tree.nodes[n].self = th->tree.nodes[n].total = 0;
+            th->tree.nodes[n].calls = 0;
+        }
+    }
+    for (size_t i = 0; i < p->memory.nrows; i++) {
+        const moth_mem_row *r = &p->memory.rows[i];
+        if (r->thread >= out->nthreads)
+            continue;
+        moth_cct *tree = &out->threads[r->thread].tree;
+        uint32_t node = r->node < tree->count ? r->node : MOTH_CCT_ROOT;
+        if (node == MOTH_CCT_ROOT) {
+            if (outside == MOTH_NODE_NONE &&
+                moth_funcs_intern(&out->funcs, "~", 0, "(outside Python code)", NULL, &outside,
+                                  err) < 0)
+                goto fail;
+            if (moth_cct_add_child(tree, MOTH_CCT_ROOT, (uint64_t)outside + 1, &node, err) < 0)
+                goto fail;
+            tree->nodes[node].func = outside;
+        }
+        tree->nodes[node].self += (uint64_t)bytes_of(r, m);
+        tree->nodes[node].calls += (uint64_t)(count_of(r, m) + 0.5);
+    }
+    for (size_t t = 0; t < out->nthreads; t++)
+        moth_cct_finish_from_selfs(&out->threads[t].tree);
+    return 0;
+fail:
+    moth_profile_free(out);
+    return -1;
+}

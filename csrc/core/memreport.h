@@ -37,4 +37,15 @@ int moth_memory_report(const moth_profile *p, const moth_memreport_opts *o, moth
 int moth_memory_by_function(const moth_profile *p, moth_mem_measure m, double *own,
                             double *cum, double *own_count, moth_error *err);
 
+/* A copy of p whose trees weigh bytes instead of time: each node's `self` is what its lines
+ * hold (or held, or allocated: the measure's bytes), `total` its subtree's, `calls` the blocks,
+ * tick_seconds 1 and the meta "weight" = "bytes", so that flame graphs and exports draw memory
+ * with the code that draws time. Allocations outside Python code weigh on a node of their own,
+ * "(outside Python code)". *out must be freed. */
+int moth_memory_weighted_profile(const moth_profile *p, moth_mem_measure m, moth_profile *out,
+                                 moth_error *err);
+
+/* 1 when p's weights are bytes (moth_memory_weighted_profile), 0 when they are time. */
+int moth_profile_weighs_bytes(const moth_profile *p);
+
 #endif

@@ -10,6 +10,7 @@
 
 #include "export.h"
 #include "loadfile.h"
+#include "memreport.h"
 
 static const char HELP[] =
     "usage: moth export FILE --format FORMAT [-o OUT]\n"
@@ -28,6 +29,9 @@ static const char HELP[] =
     "  -f, --format FORMAT  one of the formats above\n"
     "  -o, --output OUT     where to write (default: standard output)\n"
     "  --run N              run N of a moth file holding several (default: all)\n"
+    "  --memory MEASURE     a memory profile's bytes as the weight instead of time: peak\n"
+    "                       (held at the peak), leaks (still held at the end) or allocated\n"
+    "                       (speedscope and collapsed)\n"
     "  -h, --help           show this help\n";
 
 int moth_write_output(const char *path, const char *data, size_t len)
@@ -45,7 +49,7 @@ int moth_write_output(const char *path, const char *data, size_t len)
 
 int moth_cmd_export(int argc, char **argv)
 {
-    const char *format = NULL, *output = NULL, *input = NULL, *v;
+    const char *format = NULL, *output = NULL, *input = NULL, *v, *memory = NULL;
     long run = -1;
     moth_opts o = {argc, argv, 0, NULL};
     while (o.i < argc) {
@@ -62,6 +66,9 @@ int moth_cmd_export(int argc, char **argv)
         } else if (moth_opt_is(&o, NULL, "--run")) {
             if (!(v = moth_opt_value(&o, "--run")) || (run = moth_opt_count(v, "--run")) < 0)
                 return 2;
+        } else if (moth_opt_is(&o, NULL, "--memory")) {
+            if (!(memory = moth_opt_value(&o, "--memory")))
+                return 2;
         } else if (a[0] == '-' && a[1]) {
             return moth_cli_error("unknown option '%s' for 'moth export' (try 'moth export --help')", a);
         } else {
@@ -77,8 +84,27 @@ int moth_cmd_export(int argc, char **argv)
         return moth_cli_error("which format? --format %s", moth_export_formats());
     moth_loaded in;
     moth_error err;
+    moth_mem_measure measure = MOTH_MEM_PEAK;
+    if (memory && (moth_mem_measure_parse(memory, &measure, &err) < 0))
+        return moth_cli_error("%s", err.msg);
+    if (memory && strcmp(format, "speedscope") != 0 && strcmp(format, "collapsed") != 0)
+        return moth_cli_error("--memory exports speedscope or collapsed, not %s", format);
     if (moth_load_profile_file(input, (int)run, &in, &err) < 0)
         return moth_cli_error("%s", err.msg);
+    if (memory) {
+        moth_profile bytes;
+        if (!in.has_tree || !in.profile.memory.recorded) {
+            moth_loaded_free(&in);
+            return moth_cli_error("%s has no memory data: profile with 'moth profile --memory "
+                                  "-o FILE.moth'", input);
+        }
+        if (moth_memory_weighted_profile(&in.profile, measure, &bytes, &err) < 0) {
+            moth_loaded_free(&in);
+            return moth_cli_error("%s", err.msg);
+        }
+        moth_profile_free(&in.profile);
+        in.profile = bytes;
+    }
     moth_sb out = MOTH_SB_INIT;
     int rc = moth_export(&in, format, &out, &err);
     moth_loaded_free(&in);

@@ -15,6 +15,7 @@
 
 #include "lines_report.h"
 #include "loadfile.h"
+#include "memreport.h"
 #include "pstats.h"
 
 static const char HELP[] =
@@ -35,6 +36,9 @@ static const char HELP[] =
     "  --callees           what each function called (pstats' print_callees)\n"
     "  --run N             read run N of a moth file holding several (default: all, merged)\n"
     "  --lines             the line-by-line report of moth files made with --lines\n"
+    "  --memory            the memory report of moth files made with --memory (-s peak,\n"
+    "                      leaks or allocated orders it; default peak)\n"
+    "  --leaks             the memory report ordered by what was still held at the end\n"
     "  -i, --interactive   browse interactively, with pstats' browser commands\n"
     "  -h, --help          show this help\n";
 
@@ -44,7 +48,8 @@ typedef struct stats_options {
     long limit;
     const char *filters[MOTH_MAX_RESTRICTIONS];
     size_t nfilters;
-    int strip, reverse, callers, callees, interactive, lines;
+    int strip, reverse, callers, callees, interactive, lines, memory;
+    moth_mem_measure measure;
     int run;
     char **files;
     int nfiles;
@@ -92,6 +97,13 @@ static int parse(int argc, char **argv, stats_options *so)
         } else if (moth_opt_is(&o, NULL, "--lines")) {
             so->lines = 1;
             o.i++;
+        } else if (moth_opt_is(&o, NULL, "--memory")) {
+            so->memory = 1;
+            o.i++;
+        } else if (moth_opt_is(&o, NULL, "--leaks")) {
+            so->memory = 1;
+            so->measure = MOTH_MEM_LEAKED;
+            o.i++;
         } else if (moth_opt_is(&o, NULL, "--callers")) {
             so->callers = 1;
             o.i++;
@@ -116,10 +128,15 @@ static int parse(int argc, char **argv, stats_options *so)
         return moth_cli_error("which profile? give one or more files (try 'moth stats --help')");
     if (so->callers && so->callees)
         return moth_cli_error("--callers and --callees: pick one");
+    moth_error err;
+    if (so->memory) {
+        if (so->nsort && moth_mem_measure_parse(so->sort_keys[0], &so->measure, &err) < 0)
+            return moth_cli_error("%s", err.msg);
+        return 0;
+    }
     if (so->nsort == 0)
         so->sort_keys[so->nsort++] = "cumulative";
     moth_sort_spec check;
-    moth_error err;
     if (moth_sort_spec_parse(&check, so->sort_keys, so->nsort, &err) < 0)
         return moth_cli_error("%s", err.msg);
     return 0;
@@ -180,6 +197,33 @@ static int print_lines(const stats_options *so)
     return status;
 }
 
+/* --memory: each moth file's memory report. */
+static int print_memory(const stats_options *so)
+{
+    int status = 0;
+    for (int i = 0; i < so->nfiles; i++) {
+        moth_loaded l;
+        moth_error err;
+        if (moth_load_profile_file(so->files[i], so->run, &l, &err) < 0)
+            return moth_cli_error("%s", err.msg);
+        if (!l.has_tree || !l.profile.memory.recorded) {
+            status = moth_cli_error("%s has no memory data: profile with 'moth profile --memory "
+                                    "-o FILE.moth'", so->files[i]);
+            moth_loaded_free(&l);
+            continue;
+        }
+        moth_memreport_opts mo = {so->measure, (size_t)so->limit, so->strip};
+        moth_sb text = MOTH_SB_INIT;
+        if (moth_memory_report(&l.profile, &mo, &text, &err) < 0)
+            status = moth_cli_error("%s", err.msg);
+        else
+            moth_cli_out(text.data, text.len);
+        moth_sb_free(&text);
+        moth_loaded_free(&l);
+    }
+    return status;
+}
+
 int moth_cmd_stats(int argc, char **argv)
 {
     stats_options so;
@@ -190,6 +234,8 @@ int moth_cmd_stats(int argc, char **argv)
         return moth_cmd_stats_interactive(so.files, so.nfiles, so.run);
     if (so.lines)
         return print_lines(&so);
+    if (so.memory)
+        return print_memory(&so);
     moth_pstats view;
     if ((rc = moth_stats_load_all(so.files, so.nfiles, so.run, &view)) != 0)
         return rc;
