@@ -330,3 +330,68 @@ def test_a_program_installing_its_own_allocator_hooks(program):
     assert r.stdout.startswith(plain.stdout)
     assert plain.stdout == "True True\n"
     assert "replaces.py:3" in r.stdout
+
+
+PLUGIN_TESTS = """\
+import pytest
+keep = []
+
+@pytest.mark.moth_limit_memory("1 MB")
+def test_under_the_limit():
+    x = [bytearray(1000) for _ in range(100)]
+    assert len(x) == 100
+
+@pytest.mark.moth_limit_memory("1 MB")
+def test_over_the_limit():
+    x = bytearray(5_000_000)
+    assert x
+
+@pytest.mark.moth_no_leaks
+def test_clean():
+    x = [str(i) * 3 for i in range(1000)]
+    d = {i: [i] for i in range(100)}
+    assert len(x) == 1000 and d
+
+@pytest.mark.moth_no_leaks
+def test_leaky():
+    keep.append(bytearray(100_000))
+
+@pytest.mark.moth_no_leaks("200 KiB")
+def test_leaky_within_tolerance():
+    keep.append(bytearray(100_000))
+
+def test_unmarked():
+    assert 1
+"""
+
+
+def test_pytest_plugin_fails_and_passes_tests_as_it_should(program):
+    path = program("test_plugin_cases.py", PLUGIN_TESTS)
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                        "-rA", "--moth-memory", str(path)], capture_output=True, text=True,
+                       cwd=path.parent, env={**os.environ, **PROGRAM_LEAKS}, timeout=120)
+    outcomes = {line.split("::")[1].split()[0]: line.split()[0]
+                for line in r.stdout.splitlines()
+                if line.startswith(("PASSED", "FAILED")) and "::" in line}
+    assert outcomes == {"test_under_the_limit": "PASSED", "test_over_the_limit": "FAILED",
+                        "test_clean": "PASSED", "test_leaky": "FAILED",
+                        "test_leaky_within_tolerance": "PASSED", "test_unmarked": "PASSED"}, r.stdout
+    assert "Test was limited to 1.0 MiB but held 4.8 MiB at its peak" in r.stdout
+    assert "test_plugin_cases.py:11  (test_over_the_limit)" in r.stdout
+    assert "Test leaked 97.7 KiB in 3 blocks" in r.stdout
+    assert "test_plugin_cases.py:22  (test_leaky)" in r.stdout
+    # --moth-memory: every test's peak, the highest first
+    summary = r.stdout.split("moth memory: tests by the memory they held at their peak")[1]
+    first = summary.splitlines()[2]
+    assert first.split()[:2] == ["4.8", "MiB"] and first.endswith("::test_over_the_limit")
+    assert r.returncode == 1
+
+
+def test_pytest_plugin_refuses_a_bad_size(program):
+    path = program("test_bad_size.py", "import pytest\n\n"
+                   "@pytest.mark.moth_limit_memory('lots')\ndef test_x():\n    pass\n")
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                        str(path)], capture_output=True, text=True, cwd=path.parent,
+                       timeout=120)
+    assert r.returncode != 0
+    assert "'lots' is not a size" in r.stdout + r.stderr

@@ -69,6 +69,9 @@ static PyObject *async_raise(PyObject *module, PyObject *args)
 }
 
 PyObject *moth_py_advise(PyObject *module, PyObject *args, PyObject *kw);
+PyObject *moth_py_parse_bytes(PyObject *module, PyObject *text);
+PyObject *moth_py_memory_verdict(PyObject *module, PyObject *args, PyObject *kw);
+PyObject *moth_py_memory_summary(PyObject *module, PyObject *args);
 
 static PyMethodDef module_functions[] = {
     {"advise", (PyCFunction)(void (*)(void))moth_py_advise, METH_VARARGS | METH_KEYWORDS,
@@ -84,6 +87,14 @@ static PyMethodDef module_functions[] = {
      "NO_COLOR nor TERM=dumb set."},
     {"profile_lines", (PyCFunction)profile_lines, METH_O,
      "profile_lines(func)\n\nDecorator: profile func line by line when moth profiles lines."},
+    {"parse_bytes", (PyCFunction)moth_py_parse_bytes, METH_O,
+     "parse_bytes(text) -> int\n\nA size such as '24 MB' or '512 KiB' in bytes (powers of 1024)."},
+    {"memory_verdict", (PyCFunction)(void (*)(void))moth_py_memory_verdict,
+     METH_VARARGS | METH_KEYWORDS,
+     "memory_verdict(profile, limit=None, leaks=None) -> (peak, leaked, failure)\n\n"
+     "Judges a test run under Profile(memory=True): failure is the message, or None."},
+    {"memory_summary", (PyCFunction)moth_py_memory_summary, METH_VARARGS,
+     "memory_summary(results, limit=20) -> str\n\n(test id, peak, leaked) as a table."},
     {"main", (PyCFunction)moth_cli_main, METH_O,
      "main(argv)\n\nThe moth command line; returns the exit status."},
     {NULL, NULL, 0, NULL},
