@@ -4,6 +4,7 @@
 #   make ctest      C unit tests of the pure layers (csrc/core, os, remote), with ASan and UBSan
 #   make build      the extension, in place (src/moth/_moth*.so) for the current python3
 #   make fuzz       each fuzz target for FUZZ_SECONDS (libFuzzer, needs clang)
+#   make ctest-coverage  the C unit tests built with gcov counters and run (scripts/coverage)
 
 PYTHON ?= python3
 CC ?= gcc
@@ -14,20 +15,30 @@ CTEST_SRC := $(wildcard tests/c/test_*.c)
 CTEST_BIN := $(patsubst tests/c/%.c,tests/c/build/%,$(CTEST_SRC))
 CFLAGS_TEST := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-missing-field-initializers \
 	-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
-	$(PURE_INC) -Itests/c
+	-DMOTH_FAULT_INJECTION $(PURE_INC) -Itests/c
 FUZZ_SECONDS ?= 30
 
-.PHONY: ctest build fuzz clean
+.PHONY: ctest ctest-coverage build fuzz clean
 
 build:
 	$(PYTHON) setup.py -q build_ext --inplace
 
-tests/c/build/%: tests/c/%.c $(CORE_SRC) $(wildcard csrc/core/*.h csrc/os/*.h csrc/remote/*.h) tests/c/check.h
+tests/c/build/%: tests/c/%.c $(CORE_SRC) $(wildcard csrc/core/*.h csrc/os/*.h csrc/remote/*.h tests/c/*.h)
 	@mkdir -p tests/c/build
 	$(CC) $(CFLAGS_TEST) -o $@ $< $(CORE_SRC) -lsqlite3 -lm -ldl -lpthread
 
 ctest: $(CTEST_BIN)
 	@set -e; for t in $(CTEST_BIN); do echo "== $$t"; (cd tests/c && ASAN_OPTIONS=detect_leaks=1 ./build/$$(basename $$t)); done
+
+# The same tests with gcov counters, no sanitizers: each binary writes its own
+# tests/c/build-coverage/test_x-FILE.gcda, which gcovr adds to the extension's counts.
+CTEST_COV_BIN := $(patsubst tests/c/%.c,tests/c/build-coverage/%,$(CTEST_SRC))
+tests/c/build-coverage/%: tests/c/%.c $(CORE_SRC) $(wildcard csrc/core/*.h csrc/os/*.h csrc/remote/*.h tests/c/*.h)
+	@mkdir -p tests/c/build-coverage
+	$(CC) $(filter-out -fsanitize% -O1,$(CFLAGS_TEST)) -O0 --coverage -o $@ $< $(CORE_SRC) -lsqlite3 -lm -ldl -lpthread
+
+ctest-coverage: $(CTEST_COV_BIN)
+	@set -e; for t in $(CTEST_COV_BIN); do echo "== $$t"; (cd tests/c && ./build-coverage/$$(basename $$t)); done
 
 FUZZ_SRC := $(wildcard tests/c/fuzz_*.c)
 fuzz:
@@ -42,4 +53,4 @@ fuzz:
 	done
 
 clean:
-	rm -rf build tests/c/build src/moth/_moth*.so
+	rm -rf build tests/c/build tests/c/build-coverage src/moth/_moth*.so

@@ -5,6 +5,8 @@ Environment switches (used by .ci/run and the Makefile):
   MOTH_SANITIZE=address,undefined
                          build with those sanitizers (run Python with the ASan runtime preloaded)
   MOTH_DEBUG=1           -O0 -g, asserts on
+  MOTH_COVERAGE=1        -O0 with gcov instrumentation: every process that loads moth writes
+                         its .gcda counts beside the objects (scripts/coverage)
 """
 import glob
 import os
@@ -20,7 +22,13 @@ compile_args = ["-std=gnu11", "-Wall", "-Wextra", "-Wno-missing-field-initialize
 link_args = []
 if os.environ.get("MOTH_WERROR"):
     compile_args.append("-Werror")
-if os.environ.get("MOTH_DEBUG"):
+coverage = os.environ.get("MOTH_COVERAGE")
+if coverage:
+    # -O0 keeps the counts on the lines that were written; profile-update=atomic keeps them
+    # exact when several threads run the same code.
+    compile_args += ["-O0", "-g", "--coverage", "-fprofile-update=atomic", "-DMOTH_COVERAGE"]
+    link_args += ["--coverage"]
+elif os.environ.get("MOTH_DEBUG"):
     compile_args += ["-O0", "-g", "-UNDEBUG"]
 else:
     compile_args += ["-O2"]
@@ -35,6 +43,7 @@ if sanitize:
 flavour = "-".join(filter(None, [
     "sanitize-" + sanitize.replace(",", "-") if sanitize else "",
     "debug" if os.environ.get("MOTH_DEBUG") else "",
+    "coverage" if coverage else "",
     "werror" if os.environ.get("MOTH_WERROR") else "",
 ])) or "release"
 

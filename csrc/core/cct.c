@@ -123,7 +123,7 @@ void moth_cct_subtract_overhead(moth_cct *t, double inner, double outer_inline,
         return;
     /* below[i]: the whole cost of the activations under node i. Children come after their
      * parent in `nodes`, so one backward pass fills it. */
-    double *below = calloc(t->count, sizeof *below);
+    double *below = moth_calloc(t->count, sizeof *below, NULL);
     if (!below)
         return; /* times stay as measured: better than wrong */
     for (size_t i = t->count; i-- > 1;) {

@@ -17,9 +17,24 @@ int moth_fail(moth_error *err, const char *fmt, ...)
     return -1;
 }
 
+#ifdef MOTH_FAULT_INJECTION
+long moth_fault_countdown;
+long moth_fault_injected;
+
+int moth_fault_now(void)
+{
+    if (moth_fault_countdown <= 0 || --moth_fault_countdown > 0)
+        return 0;
+    moth_fault_injected++;
+    return 1;
+}
+#else
+#  define moth_fault_now() 0
+#endif
+
 void *moth_malloc(size_t size, moth_error *err)
 {
-    void *p = malloc(size ? size : 1);
+    void *p = moth_fault_now() ? NULL : malloc(size ? size : 1);
     if (!p)
         moth_fail(err, "out of memory (%zu bytes)", size);
     return p;
@@ -27,7 +42,7 @@ void *moth_malloc(size_t size, moth_error *err)
 
 void *moth_calloc(size_t count, size_t size, moth_error *err)
 {
-    void *p = calloc(count ? count : 1, size ? size : 1);
+    void *p = moth_fault_now() ? NULL : calloc(count ? count : 1, size ? size : 1);
     if (!p)
         moth_fail(err, "out of memory (%zu x %zu bytes)", count, size);
     return p;
@@ -35,7 +50,7 @@ void *moth_calloc(size_t count, size_t size, moth_error *err)
 
 void *moth_realloc(void *ptr, size_t size, moth_error *err)
 {
-    void *p = realloc(ptr, size ? size : 1);
+    void *p = moth_fault_now() ? NULL : realloc(ptr, size ? size : 1); /* NULL leaves ptr as it was */
     if (!p)
         moth_fail(err, "out of memory (%zu bytes)", size);
     return p;

@@ -39,6 +39,18 @@ void *moth_realloc(void *ptr, size_t size, moth_error *err);
 char *moth_strdup(const char *s, moth_error *err);
 char *moth_strndup(const char *s, size_t n, moth_error *err);
 
+#ifdef MOTH_FAULT_INJECTION
+/* Test builds only (tests/c; never the extension), as SQLite's test builds do: when
+ * moth_fault_countdown is N > 0, the Nth checked allocation from then on (moth_malloc,
+ * moth_calloc, moth_realloc and what uses them) fails as if memory had run out, the ones after
+ * it succeed, and moth_fault_injected counts the failures made. A test drives a reader or
+ * writer through every failure point in turn (tests/c/fault.h). moth_fault_now() is that
+ * decision, for a test's own allocators (SQLite's). */
+extern long moth_fault_countdown;
+extern long moth_fault_injected;
+int moth_fault_now(void);
+#endif
+
 /* Grows *items (of item_size bytes each) so that it holds at least `need` items; *cap is the
  * current capacity in items. Doubles, so appends are amortised O(1). */
 int moth_grow(void **items, size_t item_size, size_t *cap, size_t need, moth_error *err);

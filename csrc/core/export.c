@@ -108,7 +108,7 @@ static void stack_of(const moth_profile *p, const moth_cct *t, uint32_t n, moth_
             if (name.data[i] == ';' || name.data[i] == '\n')
                 name.data[i] = ':';
         moth_sb_append(out, name.data, name.len);
-        moth_sb_free(&name);
+        moth_sb_drop(&name, out);
         if (depth)
             moth_sb_putc(out, ';');
     }
@@ -150,7 +150,7 @@ static int export_speedscope(const moth_profile *p, moth_sb *out)
         moth_func_display_name(f, &name);
         moth_sb_puts(out, i ? ",{\"name\":" : "{\"name\":");
         moth_json_string(out, name.data ? name.data : "");
-        moth_sb_free(&name);
+        moth_sb_drop(&name, out);
         if (!moth_func_is_builtin(f)) {
             moth_sb_puts(out, ",\"file\":");
             moth_json_string(out, f->file);
@@ -217,7 +217,7 @@ static void chrome_node(const moth_profile *p, const moth_cct *t, uint32_t n, ui
     *first = 0;
     moth_sb_puts(out, "\"name\":");
     moth_json_string(out, name.data ? name.data : "");
-    moth_sb_free(&name);
+    moth_sb_drop(&name, out);
     /* whole nanoseconds printed as exact microseconds: siblings meet, never overlap */
     moth_sb_printf(out, ",\"cat\":\"python\",\"ph\":\"X\",\"ts\":%llu.%03llu,"
                         "\"dur\":%llu.%03llu,\"pid\":1,\"tid\":%zu,\"args\":{\"calls\":%llu,"
@@ -443,8 +443,8 @@ static int export_dot(const moth_loaded *in, moth_sb *out, moth_error *err)
         moth_sb_puts(out, "\", fillcolor=");
         heat_colour(share, out);
         moth_sb_puts(out, "];\n");
-        moth_sb_free(&label);
-        moth_sb_free(&text);
+        moth_sb_drop(&label, out);
+        moth_sb_drop(&text, out);
     }
     for (size_t r = 0; r < s->nrows; r++) {
         const moth_pstats_row *row = &s->rows[r];

@@ -229,7 +229,7 @@ int moth_flame_html(const moth_profile *p, const moth_flame_opts *o, moth_sb *ou
         moth_func_display_name(f, &name);
         moth_sb_puts(out, i ? ",{\"n\":" : "{\"n\":");
         moth_json_string(out, name.data ? name.data : "");
-        moth_sb_free(&name);
+        moth_sb_drop(&name, out);
         moth_sb_puts(out, ",\"file\":");
         moth_json_string(out, f->file);
         moth_sb_printf(out, ",\"l\":%u", f->line);

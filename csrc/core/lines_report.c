@@ -24,7 +24,7 @@ static char **source_lines(const char *path, uint32_t first, uint32_t last, char
                            moth_source_fn source, void *ctx)
 {
     size_t n = last >= first ? last - first + 1 : 0;
-    char **out = calloc(n ? n : 1, sizeof *out);
+    char **out = moth_calloc(n, sizeof *out, NULL);
     *buffer = NULL;
     if (!out || !(*buffer = source(path, ctx)))
         return out;
@@ -58,7 +58,7 @@ static char **coloured_lines(char **text, size_t n, char **buffer)
     }
     moth_highlight_python(&out, src.data ? src.data : "", src.len);
     moth_sb_free(&src);
-    char **lines = calloc(n ? n : 1, sizeof *lines);
+    char **lines = moth_calloc(n, sizeof *lines, NULL);
     if (!lines || out.failed || !out.data) {
         free(lines);
         moth_sb_free(&out);

@@ -461,13 +461,15 @@ int moth_mothfile_append(const moth_profile *p, const char *path, int *run, moth
         goto done;
     }
     sqlite3_stmt *st;
-    int next = 1;
+    int next = 0;
     if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(run), 0) + 1 FROM runs", -1, &st, NULL) ==
             SQLITE_OK &&
         sqlite3_step(st) == SQLITE_ROW)
         next = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
-    if (insert_run(db, next, p, err) < 0 || exec(db, "COMMIT;", err) < 0) {
+    if (next == 0)
+        sql_fail(db, err, path);
+    if (next == 0 || insert_run(db, next, p, err) < 0 || exec(db, "COMMIT;", err) < 0) {
         exec(db, "ROLLBACK;", NULL);
         goto done;
     }
@@ -490,6 +492,15 @@ static const char *column_text(sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
     return t ? (const char *)t : NULL;
+}
+
+/* A text the schema says is never NULL came back NULL: SQLite ran out of memory converting
+ * it, or the file is damaged. */
+static int null_text(sqlite3 *db, const char *path, const char *why, moth_error *err)
+{
+    if (sqlite3_errcode(db) == SQLITE_NOMEM)
+        return moth_fail(err, "%s: out of memory", path);
+    return bad_file(path, why, err);
 }
 
 /* A thread of the run being read: its id in the file, its place in the profile, and the tree
@@ -537,6 +548,7 @@ static int read_run(sqlite3 *db, const char *path, int run, moth_profile *out, i
     double tick = 0;
     run_thread *threads = NULL; /* this run's threads, for its memory rows */
     size_t nthreads = 0, threads_cap = 0;
+    int step;
     if (sqlite3_prepare_v2(db, "SELECT tick_seconds FROM runs WHERE run = ?", -1, &st, NULL))
         goto sqlerr;
     sqlite3_bind_int(st, 1, run);
@@ -561,11 +573,17 @@ static int read_run(sqlite3 *db, const char *path, int run, moth_profile *out, i
                                NULL))
             goto sqlerr;
         sqlite3_bind_int(st, 1, run);
-        while (sqlite3_step(st) == SQLITE_ROW) {
+        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
             const char *k = column_text(st, 0), *v = column_text(st, 1);
-            if (k && v && moth_profile_set_meta(out, k, v, err) < 0)
+            if (!k || !v) {
+                null_text(db, path, "run metadata without a key or value", err);
+                goto done;
+            }
+            if (moth_profile_set_meta(out, k, v, err) < 0)
                 goto done;
         }
+        if (step != SQLITE_DONE)
+            goto sqlerr;
         sqlite3_finalize(st);
         st = NULL;
     }
@@ -597,12 +615,21 @@ static int read_run(sqlite3 *db, const char *path, int run, moth_profile *out, i
             goto sqlerr;
         const char *file = column_text(st, 1), *name = column_text(st, 3);
         sqlite3_int64 line = sqlite3_column_int64(st, 2);
-        if (!file || !name || line < 0 || line > UINT32_MAX) {
-            bad_file(path, "a function without a file, line or name", err);
+        if (!file || !name) {
+            null_text(db, path, "a function without a file or name", err);
             goto done;
         }
-        if (moth_funcs_intern(&out->funcs, file, (uint32_t)line, name, column_text(st, 4),
-                              &map[i], err) < 0)
+        if (line < 0 || line > UINT32_MAX) {
+            bad_file(path, "a function line out of range", err);
+            goto done;
+        }
+        const char *qualname = column_text(st, 4);
+        if (!qualname && sqlite3_column_type(st, 4) != SQLITE_NULL) {
+            null_text(db, path, "a qualified name that is not text", err);
+            goto done;
+        }
+        if (moth_funcs_intern(&out->funcs, file, (uint32_t)line, name, qualname, &map[i],
+                              err) < 0)
             goto done;
     }
     sqlite3_finalize(st);
@@ -618,10 +645,13 @@ static int read_run(sqlite3 *db, const char *path, int run, moth_profile *out, i
         goto sqlerr;
     }
     sqlite3_bind_int(st, 1, run);
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         moth_thread_profile *tp;
-        if (moth_profile_add_thread(out, (uint64_t)sqlite3_column_int64(st, 1),
-                                    column_text(st, 3), &tp, err) < 0) {
+        const char *name = column_text(st, 3);
+        if ((!name && sqlite3_column_type(st, 3) != SQLITE_NULL &&
+             null_text(db, path, "a thread name that is not text", err) < 0) ||
+            moth_profile_add_thread(out, (uint64_t)sqlite3_column_int64(st, 1), name, &tp,
+                                    err) < 0) {
             sqlite3_finalize(nodes);
             goto done;
         }
@@ -640,7 +670,7 @@ static int read_run(sqlite3 *db, const char *path, int run, moth_profile *out, i
          * (a file moth does not write, but valid) merge. */
         uint32_t *where = NULL;
         size_t where_cap = 0, expect = 1;
-        while (sqlite3_step(nodes) == SQLITE_ROW) {
+        while ((step = sqlite3_step(nodes)) == SQLITE_ROW) {
             sqlite3_int64 id = sqlite3_column_int64(nodes, 0),
                           parent = sqlite3_column_int64(nodes, 1),
                           func = sqlite3_column_int64(nodes, 2),
@@ -678,6 +708,13 @@ static int read_run(sqlite3 *db, const char *path, int run, moth_profile *out, i
         }
         rt->where = where;
         rt->nwhere = expect;
+        if (step != SQLITE_DONE)
+            break;
+    }
+    if (step != SQLITE_DONE) {
+        moth_fail(err, "%s: %s", path, sqlite3_errmsg(db));
+        sqlite3_finalize(nodes);
+        goto done;
     }
     sqlite3_finalize(nodes);
     sqlite3_finalize(st);
@@ -686,7 +723,7 @@ static int read_run(sqlite3 *db, const char *path, int run, moth_profile *out, i
                            -1, &st, NULL))
         goto sqlerr;
     sqlite3_bind_int(st, 1, run);
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         sqlite3_int64 func = sqlite3_column_int64(st, 0), line = sqlite3_column_int64(st, 1),
                       hits = sqlite3_column_int64(st, 2), ticks = sqlite3_column_int64(st, 3);
         if (func < 0 || (size_t)func >= nfuncs || line < 0 || line > UINT32_MAX || hits < 0 ||
@@ -698,13 +735,15 @@ static int read_run(sqlite3 *db, const char *path, int run, moth_profile *out, i
                            (uint64_t)((double)ticks * scale + 0.5), err) < 0)
             goto done;
     }
+    if (step != SQLITE_DONE)
+        goto sqlerr;
     sqlite3_finalize(st);
     st = NULL;
     if (sqlite3_prepare_v2(db, "SELECT function, last_line FROM function_lines WHERE run = ?",
                            -1, &st, NULL))
         goto sqlerr;
     sqlite3_bind_int(st, 1, run);
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         sqlite3_int64 func = sqlite3_column_int64(st, 0), last = sqlite3_column_int64(st, 1);
         if (func < 0 || (size_t)func >= nfuncs || last < 0 || last > UINT32_MAX) {
             bad_file(path, "inconsistent line data", err);
@@ -713,6 +752,8 @@ static int read_run(sqlite3 *db, const char *path, int run, moth_profile *out, i
         if (moth_lines_set_last(&out->lines, map[func], (uint32_t)last, err) < 0)
             goto done;
     }
+    if (step != SQLITE_DONE)
+        goto sqlerr;
     moth_lines_finish(&out->lines);
     if (read_memory(db, path, run, out, first, threads, nthreads, err) < 0)
         goto done;
@@ -877,12 +918,15 @@ int moth_mothfile_read(moth_profile *out, const char *path, int run, moth_error 
         if (sqlite3_prepare_v2(db, "SELECT run FROM runs ORDER BY run", -1, &st, NULL)) {
             rc = sql_fail(db, err, path);
         } else {
-            while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+            int step;
+            while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
                 if (moth_grow((void **)&runs, sizeof *runs, &cap, n + 1, err) < 0)
                     rc = -1;
                 else
                     runs[n++] = sqlite3_column_int(st, 0);
             }
+            if (rc == 0 && step != SQLITE_DONE)
+                rc = sql_fail(db, err, path);
             sqlite3_finalize(st);
         }
         if (rc == 0 && n == 0)

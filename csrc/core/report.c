@@ -521,7 +521,7 @@ static void call_line(const moth_pstats *s, size_t width, const char *label, cal
             f8(out, other ? other->ct : 0.0);
             moth_sb_putc(out, '\n');
         }
-        moth_sb_free(&name);
+        moth_sb_drop(&name, out);
     }
 }
 

@@ -97,9 +97,16 @@ char *moth_sb_take(moth_sb *sb)
 {
     char *p = sb->data;
     if (!p)
-        p = calloc(1, 1);
+        p = moth_calloc(1, 1, NULL);
     sb->data = NULL;
     sb->len = sb->cap = 0;
     sb->failed = 0;
     return p;
+}
+
+void moth_sb_drop(moth_sb *scratch, moth_sb *into)
+{
+    if (scratch->failed)
+        into->failed = 1;
+    moth_sb_free(scratch);
 }

@@ -30,5 +30,8 @@ void moth_sb_pad(moth_sb *sb, char c, size_t n);
 int moth_sb_check(const moth_sb *sb, moth_error *err);
 /* Hands the buffer to the caller (free() it) and resets sb. */
 char *moth_sb_take(moth_sb *sb);
+/* Frees a scratch buffer whose text went into `into`: when the scratch ran out of memory,
+ * `into` is marked failed too, so that one check of `into` at the end covers its pieces. */
+void moth_sb_drop(moth_sb *scratch, moth_sb *into);
 
 #endif
