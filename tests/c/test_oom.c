@@ -265,7 +265,7 @@ static int render_diff(const moth_loaded *in, moth_sb *out, moth_error *err)
     if (rc == 0)
         rc = moth_diff_build(&d, &in->view, &less, 0.0, err);
     if (rc == 0) {
-        rc = moth_diff_report(&d, "before.prof", "after.prof", 0, out, err);
+        rc = moth_diff_report(&d, "before.prof", "after.prof", 0, 1, out, err);
         moth_diff_free(&d);
     }
     moth_pstats_free(&less);
@@ -289,7 +289,7 @@ static void test_renderers(void)
     const char *formats[] = {"pstats", "speedscope", "collapsed", "callgrind", "chrome", "dot"};
     const char *expect[] = {"{", /* a marshal dict; its bytes: test_pstats_file_round_trip */
                             "\"name\":\"Worker.work\"", "Worker.work (work.py:10)",
-                            "fn=/src/app/work.py:10(work)", "\"name\":\"Worker.work\"", "work.py:10(work)"};
+                            "fl=/src/app/work.py\nfn=work\n", "\"name\":\"Worker.work\"", "work.py:10(work)"};
     for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
         export_format = formats[i];
         char *text = render_through_failures(render_export, &in, &absorbed);
