@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #define BYTES(s) (s), sizeof(s) - 1
+#define STR(x) #x
+#define XSTR(x) STR(x)
 
 /* Reads data; returns the error message ("" on success, the value read then in *out). */
 static const char *marshal_error(const char *data, size_t len, moth_mread *out)
@@ -267,7 +269,8 @@ static void test_moth_file_damage(void)
         {"UPDATE function_lines SET last_line = -1", "is a damaged moth profile: inconsistent line data"},
         {"DELETE FROM runs", "is a damaged moth profile: it holds no run"},
         {"DELETE FROM moth", "is a SQLite database but not a moth profile"},
-        {"PRAGMA user_version = 2", "was written by a newer moth (file version 2; this moth reads up to 1): upgrade moth"},
+        {"PRAGMA user_version = 99", "was written by a newer moth (file version 99; this moth reads "
+                                     "up to " XSTR(MOTH_FILE_SCHEMA) "): upgrade moth"},
         {"DROP TABLE run_meta", "no such table: run_meta"},
         {"DROP TABLE nodes", "no such table: nodes"},
         {"DROP TABLE lines", "no such table: lines"},
