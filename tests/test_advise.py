@@ -64,12 +64,60 @@ def test_findings_name_the_bytecode_and_are_ranked_by_cost(findings):
         assert 0 < f["share"] <= 1
 
 
+def test_each_finding_has_its_expected_saving(findings):
+    items = {(function_at(f["line"]), f["kind"]): f for f in findings["findings"]}
+    # the iterations are the loop's own: main() calls each function 3 times over 60,000 items
+    assert items[("counter_loop", "counter-while-loop")]["iterations"] == 3 * 60001
+    assert items[("module_attribute", "module-attribute-in-loop")]["iterations"] == 3 * 60000
+    for f in findings["findings"]:
+        ns = f["ns_per_iteration"]
+        if f["kind"] == "numeric-loop":     # the program does not import NumPy: not timed
+            assert ns is None and f["saving_seconds"] is None and f["speedup"] is None
+            continue
+        written, rewritten = ns["written"], ns["rewritten"]
+        assert written > 0 and rewritten > 0
+        assert f["speedup"] == pytest.approx(written / rewritten, rel=1e-6)
+        # iterations times what an iteration saves, within the part of the loop's time the
+        # shape can account for; nothing when the rewrite is not faster here
+        expected = 0.0
+        if written > rewritten:
+            expected = min(f["iterations"] * (written - rewritten) * 1e-9,
+                           f["seconds"] * (1 - rewritten / written))
+        assert f["saving_seconds"] == pytest.approx(expected, rel=1e-6, abs=1e-12)
+        assert f["saving_seconds"] <= f["seconds"]
+
+
+@pytest.mark.nosanitize      # importing NumPy leaves objects behind at exit
+def test_numpy_rewrite_timed_when_the_program_uses_numpy(program):
+    script = program("np.py", """\
+import numpy
+def dot(a, b):
+    total = 0.0
+    for i in range(len(a)):
+        total = total + a[i] * b[i]
+    return total
+xs = [float(i % 7) for i in range(50000)]
+for _ in range(3):
+    dot(xs, xs)
+""")
+    proc = run_moth("advise", "--json", "--min-share", "0", script, check=0)
+    found = {f["kind"]: f for f in json.loads(proc.stdout[proc.stdout.index("{"):])["findings"]}
+    numeric = found["numeric-loop"]
+    assert numeric["iterations"] == 3 * 50001
+    assert numeric["ns_per_iteration"]["written"] > 0 and numeric["ns_per_iteration"]["rewritten"] > 0
+    assert numeric["saving_seconds"] > 0
+
+
 def test_text_report(tmp_path):
     proc = run_moth("advise", "--min-share", "0", PROG, check=0)
     out = proc.stdout
     assert re.search(r"^1\. .*pitfalls\.py:\d+  ", out, re.M)
     assert "module attribute looked up on every iteration: math.sqrt" in out
     assert "sqrt = math.sqrt" in out
+    saving = re.search(r"^   rewritten: (\d+\.\d\d)x faster per iteration, about (\d+\.\d{3}) s saved "
+                       r"over its (\d+) iterations\n   \(on this Python the shape takes (\d+\.\d) ns "
+                       r"per iteration as written, (\d+\.\d) ns rewritten\)$", out, re.M)
+    assert saving, out
 
 
 def test_code_that_does_not_matter_is_not_reported(program):

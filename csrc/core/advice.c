@@ -386,3 +386,19 @@ void moth_pitfall_explain(const moth_finding *f, moth_sb *out)
         break;
     }
 }
+
+double moth_advice_saving(double seconds, uint64_t iterations, const moth_shape_cost *cost)
+{
+    if (!(cost->written_ns > cost->rewritten_ns) || !(cost->rewritten_ns >= 0) || !(seconds > 0))
+        return 0;
+    double per_iteration = (cost->written_ns - cost->rewritten_ns) * 1e-9;
+    double saving = (double)iterations * per_iteration;
+    double bound = seconds * (1.0 - cost->rewritten_ns / cost->written_ns);
+    return saving < bound ? saving : bound;
+}
+
+double moth_shape_speedup(const moth_shape_cost *cost)
+{
+    return cost->rewritten_ns > 0 && cost->written_ns > 0 ? cost->written_ns / cost->rewritten_ns
+                                                           : 1.0;
+}

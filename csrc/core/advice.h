@@ -95,6 +95,21 @@ typedef struct moth_code_view {
 int moth_advise_code(const moth_code_view *code, moth_findings *f, moth_error *err);
 void moth_findings_free(moth_findings *f);
 
+/* A pitfall's loop as written and as its advice rewrites it: nanoseconds per iteration, both
+ * measured on one interpreter. */
+typedef struct moth_shape_cost {
+    double written_ns, rewritten_ns;
+} moth_shape_cost;
+
+/* What rewriting a finding is expected to save, in seconds: `iterations` times what the
+ * rewrite saves per iteration, but never more than the part of the finding's measured time
+ * (`seconds`, its loop or line) the shape itself can account for, seconds * (1 - rewritten /
+ * written). 0 when the rewrite is not faster on this interpreter. */
+double moth_advice_saving(double seconds, uint64_t iterations, const moth_shape_cost *cost);
+
+/* How many times faster the rewrite runs an iteration: 1 when unknown. */
+double moth_shape_speedup(const moth_shape_cost *cost);
+
 /* What a pitfall is, what in the bytecode makes it slow, and the rewrite. */
 const char *moth_pitfall_title(moth_pitfall p);
 void moth_pitfall_explain(const moth_finding *f, moth_sb *out);

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "advice.h"
+#include "advise_costs.h"
 #include "bytecode.h"
 #include "calibrate.h"
 #include "export.h"
@@ -43,7 +44,11 @@ typedef struct ranked_finding {
     moth_finding f;
     const char *file;
     const char *function;
-    double seconds;
+    double seconds;           /* what its loop (or line) took */
+    uint64_t iterations;      /* how many times that loop went round (or the line ran) */
+    int measured;             /* the shapes below could be timed here */
+    moth_shape_cost shape;    /* the pitfall's loop as written and rewritten, here */
+    double saving;            /* expected seconds saved by the rewrite */
 } ranked_finding;
 
 static int by_cost(const void *a, const void *b)
@@ -95,10 +100,11 @@ static PyObject *compile_file(const char *path)
  * pitfalls, the time of its loop. A pitfall matters only in a tight loop that runs many times:
  * the line (or an iteration) must be cheap, or the lookup is lost in the work it feeds (a
  * loop of three calls to big functions has nothing to gain from a local alias). Returns the
- * cost in seconds, or -1 when the finding does not matter. */
+ * cost in seconds and sets *iterations, or -1 when the finding does not matter. */
 #define MIN_HITS 1000
 #define MAX_SECONDS_PER_HIT 5e-6
-static double finding_cost(const moth_profile *p, const moth_func_lines *fl, const moth_finding *f)
+static double finding_cost(const moth_profile *p, const moth_func_lines *fl, const moth_finding *f,
+                           uint64_t *iterations)
 {
     uint64_t ticks = 0, max_hits = 0, line_hits = 0, line_ticks = 0;
     for (size_t i = 0; i < fl->nlines; i++) {
@@ -122,10 +128,46 @@ static double finding_cost(const moth_profile *p, const moth_func_lines *fl, con
     if (hits < MIN_HITS ||
         (!slow_is_the_pitfall && seconds / (double)hits > MAX_SECONDS_PER_HIT))
         return -1;
+    *iterations = hits;
     return seconds;
 }
 
-/* Scans the line-profiled functions of p; fills *out (malloc'd) with ranked findings. */
+/* Iterations the shapes are timed over: enough to be well above the clock's resolution. A
+ * string built with += is timed at the length the program built it to, since its cost per
+ * iteration grows with the length. */
+#define SHAPE_ITERATIONS 20000
+#define SHAPE_MAX_ITERATIONS 200000
+
+/* Times the shapes of every finding's pitfall on this interpreter (once per kind) and sets
+ * what each rewrite would save. */
+static void estimate_savings(ranked_finding *r, size_t n)
+{
+    moth_shape_cost by_kind[MOTH_PIT_NUMERIC_LOOP + 1];
+    int state[MOTH_PIT_NUMERIC_LOOP + 1] = {0}; /* 0: not yet, 1: measured, -1: cannot */
+    PyObject *shapes = n ? moth_shapes_load() : NULL;
+    PyErr_Clear();
+    for (size_t i = 0; i < n; i++) {
+        moth_pitfall k = r[i].f.kind;
+        if (k == MOTH_PIT_STRING_CONCAT) {
+            size_t at = r[i].iterations < SHAPE_MAX_ITERATIONS ? (size_t)r[i].iterations
+                                                                : SHAPE_MAX_ITERATIONS;
+            r[i].measured = moth_measure_shape(shapes, k, at, &r[i].shape) == 0;
+        } else {
+            if (!state[k])
+                state[k] = moth_measure_shape(shapes, k, SHAPE_ITERATIONS, &by_kind[k]) == 0 ? 1 : -1;
+            r[i].measured = state[k] == 1;
+            if (r[i].measured)
+                r[i].shape = by_kind[k];
+        }
+        r[i].saving = r[i].measured
+                          ? moth_advice_saving(r[i].seconds, r[i].iterations, &r[i].shape)
+                          : 0;
+    }
+    moth_shapes_release(shapes);
+}
+
+/* Scans the line-profiled functions of p; fills *out (malloc'd) with ranked findings, each
+ * with its expected saving. */
 static int analyse(const moth_profile *p, double min_share, ranked_finding **out, size_t *nout)
 {
     *out = NULL;
@@ -167,7 +209,8 @@ static int analyse(const moth_profile *p, double min_share, ranked_finding **out
             moth_code_view view = {insns, ninsns, aliases, naliases};
             if (moth_advise_code(&view, &found, &err) == 0) {
                 for (size_t k = 0; k < found.count; k++) {
-                    double cost = finding_cost(p, fl, &found.items[k]);
+                    uint64_t iterations = 0;
+                    double cost = finding_cost(p, fl, &found.items[k], &iterations);
                     if (cost < 0 || (total > 0 && cost < total * min_share))
                         continue;
                     if (moth_grow((void **)out, sizeof **out, &cap, *nout + 1, NULL) < 0)
@@ -177,6 +220,7 @@ static int analyse(const moth_profile *p, double min_share, ranked_finding **out
                     r->file = f->file;
                     r->function = f->qualname ? f->qualname : f->name;
                     r->seconds = cost;
+                    r->iterations = iterations;
                 }
             }
         }
@@ -188,6 +232,7 @@ static int analyse(const moth_profile *p, double min_share, ranked_finding **out
     Py_DECREF(compiled);
     Py_DECREF(names); /* the names the findings hold were copied into them */
     moth_qsort(*out, *nout, sizeof **out, by_cost);
+    estimate_savings(*out, *nout);
     return 0;
 }
 
@@ -211,9 +256,19 @@ static void report(const moth_profile *p, ranked_finding *r, size_t n, size_t li
             moth_sb_puts(out, ",\"what\":");
             moth_json_string(out, r[i].f.what);
             moth_sb_printf(out, ",\"loop\":{\"first\":%d,\"last\":%d},\"seconds\":%.9g,"
-                                "\"share\":%.6f,\"explanation\":",
+                                "\"share\":%.6f,\"iterations\":%llu,",
                            r[i].f.loop_first, r[i].f.loop_last, r[i].seconds,
-                           total > 0 ? r[i].seconds / total : 0.0);
+                           total > 0 ? r[i].seconds / total : 0.0,
+                           (unsigned long long)r[i].iterations);
+            if (r[i].measured)
+                moth_sb_printf(out, "\"saving_seconds\":%.9g,\"speedup\":%.9g,"
+                                    "\"ns_per_iteration\":{\"written\":%.9g,\"rewritten\":%.9g},",
+                               r[i].saving, moth_shape_speedup(&r[i].shape),
+                               r[i].shape.written_ns, r[i].shape.rewritten_ns);
+            else
+                moth_sb_puts(out, "\"saving_seconds\":null,\"speedup\":null,"
+                                  "\"ns_per_iteration\":null,");
+            moth_sb_puts(out, "\"explanation\":");
             moth_json_string(out, why.data ? why.data : "");
             moth_sb_putc(out, '}');
             moth_sb_free(&why);
@@ -239,6 +294,16 @@ static void report(const moth_profile *p, ranked_finding *r, size_t n, size_t li
                        r[i].function, r[i].f.loop_first, r[i].f.loop_last,
                        lookup ? "the line" : "the loop", r[i].seconds,
                        total > 0 ? 100.0 * r[i].seconds / total : 0.0);
+        if (r[i].measured)
+            moth_sb_printf(out, "   rewritten: %.2fx faster per iteration, about %.3f s saved over its %llu "
+                                "iterations\n   (on this Python the shape takes %.1f ns per iteration "
+                                "as written, %.1f ns rewritten)\n",
+                           moth_shape_speedup(&r[i].shape), r[i].saving,
+                           (unsigned long long)r[i].iterations, r[i].shape.written_ns,
+                           r[i].shape.rewritten_ns);
+        else
+            moth_sb_puts(out, "   rewritten: no estimate (the program did not import NumPy, so its "
+                              "rewrite was not timed)\n");
         moth_sb why = MOTH_SB_INIT;
         moth_pitfall_explain(&r[i].f, &why);
         for (char *line = why.data, *next; line; line = next) {

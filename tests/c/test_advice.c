@@ -132,8 +132,27 @@ static void test_append_loop_and_comprehension(void)
     moth_findings_free(&f);
 }
 
+static void test_expected_saving(void)
+{
+    /* a counter loop at 45 ns per iteration, 15 ns as for-in-range: 30 ns saved per iteration */
+    moth_shape_cost c = {45.0, 15.0};
+    CHECK_NEAR(moth_advice_saving(1.0, 1000000, &c), 0.030, 1e-12);
+    /* never more than the shape's share of the loop's time: 2/3 of 0.02 s */
+    CHECK_NEAR(moth_advice_saving(0.02, 1000000, &c), 0.02 * (1 - 15.0 / 45.0), 1e-12);
+    /* nothing when the rewrite is not faster here, or nothing was measured */
+    moth_shape_cost same = {20.0, 20.0}, slower = {10.0, 12.0}, nan = {NAN, 1.0};
+    CHECK(moth_advice_saving(1.0, 1000, &same) == 0);
+    CHECK(moth_advice_saving(1.0, 1000, &slower) == 0);
+    CHECK(moth_advice_saving(1.0, 1000, &nan) == 0);
+    CHECK(moth_advice_saving(0.0, 1000, &c) == 0);
+    CHECK_NEAR(moth_shape_speedup(&c), 3.0, 1e-12);
+    moth_shape_cost unknown = {20.0, 0.0};
+    CHECK(moth_shape_speedup(&unknown) == 1.0);
+}
+
 int main(void)
 {
+    RUN(test_expected_saving);
     RUN(test_module_attribute_and_its_alias);
     RUN(test_range_len_and_direct_iteration);
     RUN(test_counter_while_against_for_range);
