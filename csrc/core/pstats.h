@@ -123,6 +123,12 @@ typedef struct moth_report_opts {
 
 int moth_report_stats(const moth_pstats *s, const moth_report_opts *o, moth_sb *out,
                       moth_error *err);
+/* The table of a sampled profile (moth record): own and total samples of each function (total:
+ * samples with the function anywhere on the stack, the view's primitive count) and the times
+ * they estimate; `summary` is the line above it ("N samples of ... in S seconds"). The same
+ * options as moth_report_stats. */
+int moth_report_samples(const moth_pstats *s, const moth_report_opts *o, double tick_seconds,
+                        const char *summary, moth_sb *out, moth_error *err);
 int moth_report_callers(const moth_pstats *s, const moth_report_opts *o, moth_sb *out,
                         moth_error *err);
 int moth_report_callees(const moth_pstats *s, const moth_report_opts *o, moth_sb *out,

@@ -439,6 +439,37 @@ int moth_report_stats(const moth_pstats *s, const moth_report_opts *o, moth_sb *
     return moth_sb_check(out, err);
 }
 
+int moth_report_samples(const moth_pstats *s, const moth_report_opts *o, double tick_seconds,
+                        const char *summary, moth_sb *out, moth_error *err)
+{
+    moth_sb_printf(out, "         %s\n\n", summary);
+    print_list pl;
+    if (build_print_list(s, o, 0, &pl, err) < 0) {
+        free_print_list(s, &pl);
+        return -1;
+    }
+    if (pl.n) {
+        moth_sb_append(out, pl.msg.data, pl.msg.len);
+        moth_sb_puts(out, "\n      own    total  tottime  cumtime filename:lineno(function)\n");
+        for (size_t i = 0; i < pl.n; i++) {
+            const moth_pstats_row *row = &s->rows[pl.rows[i]];
+            /* Own time is whole ticks: their count is the own samples. */
+            double own = tick_seconds > 0 ? row->tt / tick_seconds + 0.5 : 0;
+            moth_sb_printf(out, "%9llu %8llu ", (unsigned long long)own,
+                           (unsigned long long)row->cc);
+            f8(out, row->tt);
+            moth_sb_putc(out, ' ');
+            f8(out, row->ct);
+            moth_sb_putc(out, ' ');
+            moth_sb_puts(out, pl.labels[pl.rows[i]]);
+            moth_sb_putc(out, '\n');
+        }
+        moth_sb_puts(out, "\n\n");
+    }
+    free_print_list(s, &pl);
+    return moth_sb_check(out, err);
+}
+
 /* pstats' print_call_heading: the sub-header appears when the first row (in view order) that
  * has callers stores them as tuples (cProfile) rather than counts (profile). */
 static void call_heading(const moth_pstats *s, size_t width, const char *title, moth_sb *out)

@@ -21,6 +21,8 @@ static const char USAGE[] =
     "  flame     draw a profile as an interactive flame graph (one HTML file)\n"
     "  advise    find the bytecode-level performance pitfalls in the code that takes the time\n"
     "  dump      print every thread's stack of a running Python program (moth dump PID)\n"
+    "  record    sample a running program (-p PID) or a command from outside: cProfile's\n"
+    "            table from the samples, moth's file, a flame graph\n"
     "\n"
     "Run `moth <command> --help` for a command's options.\n";
 
@@ -174,6 +176,7 @@ static const struct {
     {"advise", moth_cmd_advise},
     {"debug", moth_cmd_debug},
     {"dump", moth_cmd_dump},
+    {"record", moth_cmd_record},
 };
 
 static int dispatch(int argc, char **argv)

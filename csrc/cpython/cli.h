@@ -77,6 +77,7 @@ void moth_cli_run_end(moth_cli_run *run);
 int moth_cmd_profile(int argc, char **argv);
 int moth_cmd_advise(int argc, char **argv);
 int moth_cmd_dump(int argc, char **argv);
+int moth_cmd_record(int argc, char **argv);
 int moth_cmd_debug(int argc, char **argv);
 int moth_cmd_stats(int argc, char **argv);
 int moth_cmd_diff(int argc, char **argv);

@@ -10,6 +10,8 @@
  */
 #include "cli.h"
 
+#include "mothfile.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -171,6 +173,32 @@ int moth_stats_load_all(char **files, int nfiles, int run, moth_pstats *out)
     return 0;
 }
 
+/* For a moth file recorded by sampling (moth record): its tick length and the line above its
+ * table, so it prints as moth record printed it; *tick stays 0 for any other file. -1 after
+ * reporting when the file cannot be read. */
+static int sampled_summary(const char *path, int run, double *tick, char *summary, size_t size)
+{
+    if (!moth_mothfile_sniff(path))
+        return 0;
+    moth_profile p;
+    moth_error err;
+    if (moth_mothfile_read(&p, path, run, &err) < 0) {
+        moth_cli_error("%s", err.msg);
+        return -1;
+    }
+    const char *clock = moth_profile_get_meta(&p, "clock");
+    const char *samples = moth_profile_get_meta(&p, "samples");
+    const char *duration = moth_profile_get_meta(&p, "duration");
+    if (clock && strcmp(clock, "samples") == 0 && p.tick_seconds > 0) {
+        *tick = p.tick_seconds;
+        snprintf(summary, size, "%s samples of %zu thread%s in %.3f seconds",
+                 samples ? samples : "?", p.nthreads, p.nthreads == 1 ? "" : "s",
+                 duration ? atof(duration) : 0.0);
+    }
+    moth_profile_free(&p);
+    return 0;
+}
+
 /* --lines: each moth file's line report. */
 static int print_lines(const stats_options *so)
 {
@@ -240,6 +268,13 @@ int moth_cmd_stats(int argc, char **argv)
     if ((rc = moth_stats_load_all(so.files, so.nfiles, so.run, &view)) != 0)
         return rc;
     moth_error err;
+    double tick = 0;
+    char summary[256];
+    if (so.nfiles == 1 && !so.callers && !so.callees &&
+        sampled_summary(so.files[0], so.run, &tick, summary, sizeof summary) < 0) {
+        moth_pstats_free(&view);
+        return 1;
+    }
     moth_report_opts ro;
     memset(&ro, 0, sizeof ro);
     moth_sort_spec_parse(&ro.sort, so.sort_keys, so.nsort, &err);
@@ -258,6 +293,7 @@ int moth_cmd_stats(int argc, char **argv)
     if (rc == 0)
         rc = so.callers   ? moth_report_callers(&view, &ro, &text, &err)
              : so.callees ? moth_report_callees(&view, &ro, &text, &err)
+              : tick > 0  ? moth_report_samples(&view, &ro, tick, summary, &text, &err)
                           : moth_report_stats(&view, &ro, &text, &err);
     moth_pstats_free(&view);
     if (rc < 0) {

@@ -1,0 +1,77 @@
+/*
+ * sampler.h: sampling a Python program's stacks from outside, at a steady rate.
+ *
+ * Each round reads the thread list once and then the stacks of the threads the mode keeps
+ * (wall: all; cpu: those the kernel shows running; gil: the one holding the GIL), and hands
+ * each stack to a sink: the profile builder (sample_profile.c) for `moth record`, the live
+ * table (top.c) for `moth top`. Rounds are timed against absolute deadlines; a round that
+ * starts late skips the rounds it missed rather than bunching them, and counts them.
+ *
+ * The target is never written to, and never stopped unless the caller stops it (--blocking).
+ */
+#ifndef MOTH_SAMPLER_H
+#define MOTH_SAMPLER_H
+
+#include <signal.h>
+
+#include "common.h"
+#include "proc.h"
+#include "stack.h"
+#include "threads.h"
+
+struct moth_remote;
+
+typedef enum moth_sample_mode {
+    MOTH_SAMPLE_WALL = 0,
+    MOTH_SAMPLE_CPU,
+    MOTH_SAMPLE_GIL,
+} moth_sample_mode;
+
+/* Receives each stack of a round (innermost frame first, as the stack reader gives it).
+ * Returns 0, or -1 to end recording (out of memory). */
+typedef struct moth_sample_sink {
+    int (*stack)(void *ctx, struct moth_remote *t, const moth_rthread *th,
+                 const moth_rstack *stack);
+    /* Called once per round after the stacks (may be NULL). */
+    void (*round_done)(void *ctx, struct moth_remote *t);
+    void *ctx;
+} moth_sample_sink;
+
+typedef struct moth_sampler_stats {
+    uint64_t rounds;         /* rounds taken */
+    uint64_t late;           /* rounds skipped because sampling ran behind */
+    uint64_t failed_rounds;  /* rounds whose thread list could not be read */
+    double seconds;          /* from the first round to the end */
+    double busy_seconds;     /* time spent reading the target (moth's cost) */
+} moth_sampler_stats;
+
+typedef struct moth_sampler {
+    struct moth_remote *t;
+    moth_sample_mode mode;
+    moth_sample_sink sink;
+    moth_rthreads threads;
+    moth_rstack stack;
+    moth_stack_reader reader;
+    moth_sampler_stats stats;
+} moth_sampler;
+
+void moth_sampler_init(moth_sampler *s, struct moth_remote *t, moth_sample_mode mode,
+                       moth_sample_sink sink);
+void moth_sampler_free(moth_sampler *s);
+
+/* One round. 0; 1 when the target has gone (its process ended or its interpreter shut down);
+ * -1 when the sink asked to stop. */
+int moth_sampler_round(moth_sampler *s);
+
+/* Rounds at `rate` per second until `duration` seconds (0: no limit), the target ends, *stop
+ * becomes nonzero, or the sink stops. `tick` (may be NULL) is called about every 100 ms with
+ * the time sampled so far, for progress or a live display; it returns nonzero to stop.
+ * Returns 1 when the target ended, 0 otherwise (-1 as moth_sampler_round). */
+int moth_sampler_run(moth_sampler *s, double rate, double duration,
+                     volatile sig_atomic_t *stop, int (*tick)(void *ctx, double elapsed),
+                     void *tick_ctx);
+
+/* Monotonic time in seconds. */
+double moth_now(void);
+
+#endif

@@ -1,0 +1,160 @@
+"""moth record: a program's stacks sampled from outside, reported as moth profile reports."""
+import marshal
+import pstats
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from conftest import PROGRAMS, run_moth
+from remote import Target, markers, pythons, wait_for_dump
+from test_dump import STACKS, settled
+
+WORK = PROGRAMS / "record_work.py"
+W = markers(WORK)
+PYTHONS = pythons()
+
+
+def paths(db):
+    """Every sampled root-to-leaf path of every thread's tree: (thread name, path as
+    ((file, function), ...), own ticks of the leaf)."""
+    con = sqlite3.connect(db)
+    threads = dict(con.execute("SELECT id, name FROM threads"))
+    rows = con.execute("SELECT n.thread, n.id, n.parent, f.file, f.name, n.self_ticks "
+                       "FROM nodes n JOIN functions f ON f.run = n.run AND f.id = n.function")
+    nodes = {(t, i): (p, (file, name), own) for t, i, p, file, name, own in rows}
+    out = []
+    for (t, i), (p, func, own) in nodes.items():
+        if own:
+            path = [func]
+            while p:
+                p, func = nodes[(t, p)][0], nodes[(t, p)][1]
+                path.append(func)
+            out.append((threads[t], tuple(reversed(path)), own))
+    con.close()
+    return out
+
+
+def names_in(path, file):
+    return tuple(name for f, name in path if f == str(file))
+
+
+def test_a_program_from_start_to_end(tmp_path):
+    out = tmp_path / "run.moth"
+    proc = run_moth("record", "-o", out, "--rate", "1000", WORK, 25, 150000, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("done\n")           # the program's own output, unchanged
+    assert " samples of 1 thread in " in proc.stdout
+    assert "      own    total  tottime  cumtime filename:lineno(function)" in proc.stdout
+    assert "moth: sampled at 1000 Hz (all threads)" in proc.stdout
+    found = paths(out)
+    assert found, "no samples"
+    # spin runs only below hot and cold, below main, below the module: every sample of it
+    # has that path.
+    for _, path, _ in found:
+        if path[-1][1] == "spin":
+            assert names_in(path, WORK) in (("<module>", "main", "hot", "spin"),
+                                             ("<module>", "main", "cold", "spin"))
+    con = sqlite3.connect(out)
+    own = dict(con.execute("SELECT name, own FROM function_times"))
+    cum = dict(con.execute("SELECT name, cumulative FROM function_times"))
+    assert own["spin"] > 0.5 * cum["<module>"]
+    # Three times the work: a ratio near 3 (sampling noise and a loaded machine allowed for).
+    assert 1.8 < cum["hot"] / cum["cold"] < 5
+    # Line hits from the sampled line numbers: the loop's line carries spin's samples.
+    lines = dict(con.execute("SELECT l.line, l.hits FROM lines l JOIN functions f "
+                             "ON f.run = l.run AND f.id = l.function WHERE f.name = 'spin'"))
+    assert lines[W["spin"]] == max(lines.values())
+    meta = dict(con.execute("SELECT key, value FROM run_meta"))
+    assert meta["clock"] == "samples" and meta["sampling_rate"] == "1000"
+    assert meta["sampling_mode"] == "wall" and int(meta["samples"]) > 0
+    con.close()
+
+    # The other readers take the sampled file as any other.
+    stats = run_moth("stats", out)
+    assert stats.returncode == 0 and " samples of 1 thread in " in stats.stdout
+    assert "record_work.py:6(spin)" in stats.stdout
+    lines = run_moth("stats", "--lines", out)
+    assert lines.returncode == 0 and "x += i  # @spin" in lines.stdout
+    assert run_moth("flame", out, "-o", tmp_path / "f.html").returncode == 0
+    assert run_moth("export", out, "--format", "pstats", "-o", tmp_path / "r.prof").returncode == 0
+    st = pstats.Stats(str(tmp_path / "r.prof"))
+    assert any(k[2] == "spin" for k in st.stats)
+
+
+def test_exit_status_and_output_are_the_programs(tmp_path):
+    proc = run_moth("record", "-q", "-o", tmp_path / "x.moth", "-c",
+                    "import sys; print('hi'); print('err', file=sys.stderr); sys.exit(3)")
+    assert proc.returncode == 3
+    assert proc.stdout == "hi\n"
+    assert proc.stderr == "err\n"
+
+
+def test_pstats_outfile(tmp_path):
+    out = tmp_path / "run.prof"
+    proc = run_moth("record", "-q", "-o", out, WORK, 5, 100000)
+    assert proc.returncode == 0, proc.stderr
+    st = pstats.Stats(str(out))
+    names = {k[2] for k in st.stats}
+    assert {"spin", "hot", "cold", "main"} <= names
+
+
+@pytest.mark.parametrize("version,python", PYTHONS, ids=[v for v, _ in PYTHONS])
+def test_running_process_every_thread(version, python, tmp_path):
+    out = tmp_path / "p.moth"
+    with Target(python, STACKS) as target:
+        wait_for_dump(target.pid, settled)
+        proc = run_moth("record", "-p", target.pid, "--duration", "0.5", "--rate", "200",
+                        "-q", "-o", out)
+        assert proc.returncode == 0, proc.stderr
+        assert target.proc.poll() is None        # still running, untouched
+    found = paths(out)
+    expected = {"MainThread": ("<module>", "main"),
+                "recurser": ("recurse", "recurse", "recurse"),
+                "generator": ("consume", "numbers"),
+                "coroutine": ("drive", "outer", "inner")}
+    assert {name for name, _, _ in found} == set(expected)
+    for name, path, _ in found:
+        # Every sample of a thread is its stack: the program's frames as the dump shows them,
+        # below threading's bootstrap, above threading's wait.
+        assert names_in(path, STACKS) == expected[name], (name, path)
+        assert path[-1][0].endswith("threading.py") or name == "MainThread"
+
+
+def test_cpu_and_gil_modes_leave_out_waiting_threads(tmp_path):
+    _, python = PYTHONS[0]
+    with Target(python, STACKS) as target:
+        wait_for_dump(target.pid, settled)
+        for mode in ("cpu", "gil"):
+            proc = run_moth("record", "-p", target.pid, "--duration", "0.3", "--mode", mode)
+            assert proc.returncode == 0, proc.stderr
+            assert "         0 samples of 0 threads in " in proc.stdout, proc.stdout
+
+
+def test_a_target_that_ends_leaves_a_complete_profile(tmp_path):
+    _, python = PYTHONS[0]
+    out = tmp_path / "end.moth"
+    prog = subprocess.Popen([python, str(WORK), "12", "150000"], stdout=subprocess.DEVNULL)
+    try:
+        proc = run_moth("record", "-p", prog.pid, "-q", "-o", out)
+    finally:
+        prog.wait()
+    assert proc.returncode == 0, proc.stderr
+    assert any(path[-1][1] == "spin" for _, path, _ in paths(out))
+
+
+def test_bad_input():
+    assert run_moth("record").stderr == ("moth: record what? give -p PID, a script, -m module "
+                                         "or -c code (try 'moth record --help')\n")
+    assert run_moth("record", "-p", "x").stderr == "moth: 'x' is not a process id\n"
+    assert run_moth("record", "-p", 4194303).stderr == "moth: no process 4194303\n"
+    assert run_moth("record", "--rate", "0", "-p", 1).stderr == \
+        "moth: --rate takes a positive number, not '0'\n"
+    assert run_moth("record", "--mode", "x", "-p", 1).stderr == \
+        "moth: --mode takes 'wall', 'cpu' or 'gil', not 'x'\n"
+    assert run_moth("record", "-p", 1, "x.py").stderr == \
+        "moth: give either -p PID or a program to run, not both\n"
+    missing = run_moth("record", "/nonexistent/script.py")
+    assert missing.returncode == 2   # python's own status and message for a missing script
+    assert "can't open file" in missing.stderr
