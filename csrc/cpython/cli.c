@@ -23,6 +23,7 @@ static const char USAGE[] =
     "  dump      print every thread's stack of a running Python program (moth dump PID)\n"
     "  record    sample a running program (-p PID) or a command from outside: cProfile's\n"
     "            table from the samples, moth's file, a flame graph\n"
+    "  top       a live view of where a running program's time goes (moth top -p PID)\n"
     "\n"
     "Run `moth <command> --help` for a command's options.\n";
 
@@ -177,6 +178,7 @@ static const struct {
     {"debug", moth_cmd_debug},
     {"dump", moth_cmd_dump},
     {"record", moth_cmd_record},
+    {"top", moth_cmd_top},
 };
 
 static int dispatch(int argc, char **argv)

@@ -10,6 +10,9 @@
 
 #include "pyver.h"
 
+#include <signal.h>
+#include <sys/types.h>
+
 #include "common.h"
 #include "runner.h"
 
@@ -78,6 +81,17 @@ int moth_cmd_profile(int argc, char **argv);
 int moth_cmd_advise(int argc, char **argv);
 int moth_cmd_dump(int argc, char **argv);
 int moth_cmd_record(int argc, char **argv);
+int moth_cmd_top(int argc, char **argv);
+
+/* moth record and moth top with a command (cli_spawn.c): starts `python argv[first...]` with
+ * this Python (sys.executable) as a child; its pid, or -1 after reporting. */
+pid_t moth_cli_spawn_python(int argc, char **argv, int first);
+/* Opens the child's interpreter once it has one (the process exists at once, its interpreter
+ * a few milliseconds later). -1 when the child ended first (*ended set, *status its wait
+ * status), when *stop was set, or when no interpreter showed within 30 s (after reporting). */
+struct moth_remote;
+int moth_cli_open_child(struct moth_remote *t, pid_t child, volatile sig_atomic_t *stop,
+                        int *ended, int *status);
 int moth_cmd_debug(int argc, char **argv);
 int moth_cmd_stats(int argc, char **argv);
 int moth_cmd_diff(int argc, char **argv);

@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +27,6 @@
 #include "remote.h"
 #include "sample_profile.h"
 #include "sampler.h"
-
-extern char **environ;
 
 static const char HELP[] =
     "usage: moth record [options] -p PID\n"
@@ -180,55 +177,6 @@ static void on_stop_signal(int sig)
     stop_requested = 1;
 }
 
-/* Starts the program with this Python; its pid, or -1 after reporting. */
-static pid_t start_program(int argc, char **argv, int first)
-{
-    PyObject *exe = PySys_GetObject("executable"); /* borrowed */
-    const char *python = exe && PyUnicode_Check(exe) ? PyUnicode_AsUTF8(exe) : NULL;
-    if (!python || !*python) {
-        PyErr_Clear();
-        moth_cli_error("cannot tell which Python to run the program with (sys.executable)");
-        return -1;
-    }
-    char **args = calloc((size_t)(argc - first) + 2, sizeof *args);
-    if (!args) {
-        moth_cli_error("out of memory");
-        return -1;
-    }
-    args[0] = (char *)python;
-    for (int i = first; i < argc; i++)
-        args[i - first + 1] = argv[i];
-    pid_t pid;
-    int rc = posix_spawn(&pid, python, NULL, NULL, args, environ);
-    free(args);
-    if (rc != 0) {
-        moth_cli_error("cannot start %s: %s", python, strerror(rc));
-        return -1;
-    }
-    return pid;
-}
-
-/* Opens the child's interpreter once it has one: the process exists from the start, its
- * interpreter a few milliseconds later. -1 (after reporting) when the child ended first or
- * never showed an interpreter. */
-static int open_child(moth_remote *t, pid_t child, int *ended, int *status)
-{
-    moth_error err = {{0}};
-    double deadline = moth_now() + 30;
-    while (moth_now() < deadline && !stop_requested) {
-        if (moth_remote_open_pid(t, child, &err) == 0)
-            return 0;
-        if (waitpid(child, status, WNOHANG) == child) {
-            *ended = 1;
-            return -1; /* ended before its interpreter could be read: nothing to sample */
-        }
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
-    }
-    moth_cli_error("%s", err.msg[0] ? err.msg : "the program showed no Python interpreter");
-    return -1;
-}
-
 static int ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), m = strlen(suffix);
@@ -355,11 +303,12 @@ int moth_cmd_record(int argc, char **argv)
     int child_status = 0, child_ended = 0, status = 0;
     int opened;
     if (ro.first_arg >= 0) {
-        if ((child = start_program(argc, argv, ro.first_arg)) < 0) {
+        if ((child = moth_cli_spawn_python(argc, argv, ro.first_arg)) < 0) {
             status = 2;
             goto restore;
         }
-        opened = open_child(&t, child, &child_ended, &child_status) == 0;
+        opened = moth_cli_open_child(&t, child, &stop_requested, &child_ended,
+                                     &child_status) == 0;
     } else {
         opened = moth_remote_open_pid(&t, ro.pid, &err) == 0;
         if (!opened)
