@@ -157,3 +157,21 @@ def test_usage_errors():
     assert run_moth("dump").stderr == "moth: moth dump needs a process id (try 'moth dump --help')\n"
     assert run_moth("dump", "--frobnicate", 1).returncode == 2
     assert "usage: moth dump" in run_moth("dump", "--help").stdout
+
+
+def test_blocking_reads_a_running_thread_at_one_instant():
+    _, python = PYTHONS[0]
+    code = ("import sys\n"
+            "def spin():\n"
+            "    while True: pass\n"
+            "print('ready', flush=True)\n"
+            "spin()\n")
+    with Target(python, "-c", code) as target:
+        for _ in range(5):
+            d = dump_json(target.pid, "--blocking")
+            (main,) = d["threads"]
+            assert [f["function"] for f in main["frames"]] == ["<module>", "spin"]
+            assert main["state"] == "R"     # as it was before moth stopped it
+            assert main["holds_gil"]
+        status = open(f"/proc/{target.pid}/status").read()
+        assert "\nTracerPid:\t0\n" in status and "\nState:\tR" in status

@@ -83,8 +83,9 @@ def test_a_program_from_start_to_end(tmp_path):
     assert any(k[2] == "spin" for k in st.stats)
 
 
-def test_exit_status_and_output_are_the_programs(tmp_path):
-    proc = run_moth("record", "-q", "-o", tmp_path / "x.moth", "-c",
+@pytest.mark.parametrize("blocking", [[], ["--blocking"]], ids=["", "blocking"])
+def test_exit_status_and_output_are_the_programs(tmp_path, blocking):
+    proc = run_moth("record", *blocking, "-q", "-o", tmp_path / "x.moth", "-c",
                     "import sys; print('hi'); print('err', file=sys.stderr); sys.exit(3)")
     assert proc.returncode == 3
     assert proc.stdout == "hi\n"
@@ -158,3 +159,48 @@ def test_bad_input():
     missing = run_moth("record", "/nonexistent/script.py")
     assert missing.returncode == 2   # python's own status and message for a missing script
     assert "can't open file" in missing.stderr
+
+
+SIGNALLED = """
+import signal, sys, time
+count = 0
+def handler(sig, frame):
+    global count
+    count += 1
+signal.signal(signal.SIGUSR1, handler)
+print("ready", flush=True)
+end = time.time() + float(sys.argv[1])
+x = 0
+while time.time() < end:
+    x += 1
+print(count, flush=True)
+"""
+
+
+def test_blocking_holds_threads_and_loses_no_signal(tmp_path):
+    """--blocking stops the threads for each sample; signals that arrive meanwhile are
+    delivered all the same, and the program is left untraced."""
+    import os, signal, threading, time
+    _, python = PYTHONS[0]
+    prog = tmp_path / "signalled.py"
+    prog.write_text(SIGNALLED)
+    target = subprocess.Popen([python, str(prog), "2.5"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert target.stdout.readline() == "ready\n"
+        out = tmp_path / "b.moth"
+        recorder = threading.Thread(target=lambda: run_moth(
+            "record", "--blocking", "--rate", "500", "--duration", "1.5", "-q", "-o", out,
+            "-p", target.pid))
+        recorder.start()
+        time.sleep(0.2)
+        for _ in range(30):
+            os.kill(target.pid, signal.SIGUSR1)
+            time.sleep(0.02)
+        recorder.join()
+        status = open(f"/proc/{target.pid}/status").read()
+        assert "\nTracerPid:\t0\n" in status
+        assert target.stdout.readline() == "30\n"
+    finally:
+        target.kill()
+        target.wait()
+    assert any(path[-1][1] == "<module>" for _, path, _ in paths(out))

@@ -10,6 +10,7 @@
 
 #include "dump.h"
 #include "proc.h"
+#include "ptrace_stop.h"
 #include "remote.h"
 
 static const char HELP[] =
@@ -23,6 +24,8 @@ static const char HELP[] =
     "  -l, --locals        show each frame's arguments and local variables\n"
     "  --json              print JSON for tools\n"
     "  --no-source         leave out the source lines\n"
+    "  --blocking          stop the program's threads while they are read (ptrace), for a\n"
+    "                      snapshot of every stack at one instant\n"
     "  -h, --help          show this help\n";
 
 /* Parses a process id: digits only, > 0. */
@@ -40,7 +43,7 @@ static int parse_pid(const char *s, int *pid)
 int moth_cmd_dump(int argc, char **argv)
 {
     moth_dump_opts opts = {.source = 1};
-    int json = 0;
+    int json = 0, blocking = 0;
     const char *what = NULL;
     moth_opts o = {argc, argv, 0, NULL};
     while (o.i < argc) {
@@ -53,6 +56,9 @@ int moth_cmd_dump(int argc, char **argv)
             o.i++;
         } else if (moth_opt_is(&o, NULL, "--json")) {
             json = 1;
+            o.i++;
+        } else if (moth_opt_is(&o, NULL, "--blocking")) {
+            blocking = 1;
             o.i++;
         } else if (moth_opt_is(&o, NULL, "--no-source")) {
             opts.source = 0;
@@ -84,7 +90,31 @@ int moth_cmd_dump(int argc, char **argv)
     moth_proc_cmdline(pid, cmd, sizeof cmd);
     d.command = strdup(cmd);
     int status = 0;
-    if (moth_dump_collect(&t, &opts, &d, &err) < 0) {
+    moth_stopper stopper;
+    moth_tasks states = MOTH_TASKS_INIT;
+    int held = 0;
+    if (blocking) {
+        /* The kernel's states as they were before moth stopped the threads. */
+        int stopped = moth_proc_tasks(pid, &states, &err) == 0 &&
+                      moth_stopper_attach(&stopper, pid, &err) == 0;
+        if (stopped && moth_stopper_stop(&stopper) < 0) {
+            moth_stopper_detach(&stopper);
+            stopped = 0;
+            moth_fail(&err, "no process %d", pid);
+        }
+        if (!stopped) {
+            moth_tasks_free(&states);
+            moth_dump_free(&d);
+            moth_remote_close(&t);
+            return moth_cli_error("%s", err.msg);
+        }
+        opts.states = &states;
+        held = 1;
+    }
+    int collected = moth_dump_collect(&t, &opts, &d, &err);
+    if (held)
+        moth_stopper_detach(&stopper); /* before printing: the program waits no longer */
+    if (collected < 0) {
         status = moth_cli_error("process %d: %s", pid, err.msg);
     } else {
         moth_sb out = MOTH_SB_INIT;
@@ -98,6 +128,7 @@ int moth_cmd_dump(int argc, char **argv)
             status = 1;
         moth_sb_free(&out);
     }
+    moth_tasks_free(&states);
     moth_dump_free(&d);
     moth_remote_close(&t);
     return status;

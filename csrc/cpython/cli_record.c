@@ -42,6 +42,8 @@ static const char HELP[] =
     "  --duration S        stop after S seconds\n"
     "  --mode MODE         wall: every thread (default); cpu: only threads running on a CPU;\n"
     "                      gil: only the thread holding the GIL\n"
+    "  --blocking          stop the program's threads while each sample is read (ptrace):\n"
+    "                      every stack exact, at a cost to the program\n"
     "  -o, --outfile FILE  also write the profile: FILE.moth is moth's own file (the calling-\n"
     "                      context trees and line hits); any other name gets the pstats format\n"
     "  --append            with -o FILE.moth: add this run to the file's runs\n"
@@ -57,7 +59,7 @@ typedef struct record_options {
     double rate, duration;
     moth_sample_mode mode;
     const char *outfile, *flame;
-    int append, lines, quiet;
+    int append, lines, quiet, blocking;
     const char *sort_keys[MOTH_SORT_MAX_KEYS];
     size_t nsort;
     long limit;
@@ -123,6 +125,9 @@ static int parse(int argc, char **argv, record_options *ro)
             o.i++;
         } else if (moth_opt_is(&o, NULL, "--lines")) {
             ro->lines = 1;
+            o.i++;
+        } else if (moth_opt_is(&o, NULL, "--blocking")) {
+            ro->blocking = 1;
             o.i++;
         } else if (moth_opt_is(&o, "-q", "--quiet")) {
             ro->quiet = 1;
@@ -321,15 +326,31 @@ int moth_cmd_record(int argc, char **argv)
         moth_sample_profile_init(&sp, &profile, 1);
         moth_sampler s;
         moth_sampler_init(&s, &t, ro.mode, moth_sample_profile_sink(&sp));
+        moth_stopper stopper;
+        if (ro.blocking) {
+            if (moth_stopper_attach(&stopper, t.pid, &err) < 0) {
+                status = moth_cli_error("%s", err.msg);
+                goto sampled;
+            }
+            s.stopper = &stopper;
+        }
         struct timespec wall;
         clock_gettime(CLOCK_REALTIME, &wall);
         double started = (double)wall.tv_sec + (double)wall.tv_nsec * 1e-9;
         int end = moth_sampler_run(&s, ro.rate, ro.duration, &stop_requested, NULL, NULL);
+        if (s.stopper) {
+            if (stopper.leader_exited) { /* our own child, reaped while traced */
+                child_ended = 1;
+                child_status = stopper.leader_status;
+            }
+            moth_stopper_detach(s.stopper);
+        }
         if (end < 0)
             moth_cli_error("stopped recording: %s", sp.err.msg);
         moth_sample_profile_finish(&sp, &s.stats, ro.rate, ro.mode);
         describe(&profile, &t, argc, argv, started);
         status = report(&ro, &profile, &s.stats, sp.samples);
+    sampled:
         moth_sampler_free(&s);
         moth_sample_profile_free(&sp);
         moth_profile_free(&profile);

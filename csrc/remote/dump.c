@@ -161,7 +161,14 @@ int moth_dump_collect(moth_remote *t, const moth_dump_opts *o, moth_dump *d, mot
         for (size_t k = 0; k < nnames && !th->name; k++)
             if (idents[k] == rt->thread_id)
                 th->name = strdup(names[k]);
-        if (t->pid) {
+        if (o->states) {
+            for (size_t k = 0; k < o->states->count; k++)
+                if (o->states->items[k].tid == (pid_t)rt->native_id) {
+                    th->state = o->states->items[k].state;
+                    if (!th->name)
+                        th->name = strdup(o->states->items[k].comm);
+                }
+        } else if (t->pid) {
             moth_task task = {.tid = (pid_t)rt->native_id};
             if (moth_proc_task_state(t->pid, &task) == 0) {
                 th->state = task.state;

@@ -65,6 +65,9 @@ typedef struct moth_dump_opts {
     int native;          /* --native */
     int async_tasks;     /* --async */
     int source;          /* show the source line (1 by default) */
+    /* The threads' kernel states read beforehand (--blocking reads them before stopping the
+     * threads, which would otherwise all show as stopped); NULL: read them while dumping. */
+    const struct moth_tasks *states;
 } moth_dump_opts;
 
 void moth_dump_free(moth_dump *d);

@@ -52,7 +52,20 @@ static int wanted(moth_sampler *s, const moth_rthread *th)
     return 1;
 }
 
+static int read_round(moth_sampler *s);
+
 int moth_sampler_round(moth_sampler *s)
+{
+    if (!s->stopper)
+        return read_round(s);
+    if (moth_stopper_stop(s->stopper) < 0)
+        return 1; /* no thread left to stop: the process has gone */
+    int rc = read_round(s);
+    moth_stopper_resume(s->stopper);
+    return rc;
+}
+
+static int read_round(moth_sampler *s)
 {
     moth_remote *t = s->t;
     if (moth_remote_threads(t, &s->threads, NULL) < 0) {
@@ -101,7 +114,10 @@ int moth_sampler_run(moth_sampler *s, double rate, double duration,
         if (duration > 0 && now - start >= duration)
             break;
         if (now < next) {
-            sleep_until(next);
+            if (s->stopper)
+                moth_stopper_wait(s->stopper, next); /* passes the program's signals on */
+            else
+                sleep_until(next);
             continue;
         }
         /* Behind by more than a round: skip the missed ones, counted. */

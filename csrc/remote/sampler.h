@@ -16,6 +16,7 @@
 
 #include "common.h"
 #include "proc.h"
+#include "ptrace_stop.h"
 #include "stack.h"
 #include "threads.h"
 
@@ -53,6 +54,9 @@ typedef struct moth_sampler {
     moth_rstack stack;
     moth_stack_reader reader;
     moth_sampler_stats stats;
+    /* --blocking: the target's threads are held still while a round reads them (NULL: the
+     * target runs on while it is read). Attached and detached by the caller. */
+    struct moth_stopper *stopper;
 } moth_sampler;
 
 void moth_sampler_init(moth_sampler *s, struct moth_remote *t, moth_sample_mode mode,
