@@ -100,13 +100,13 @@ static void proc_close(void *ctx)
     free(p);
 }
 
-int moth_procmem_open(moth_memory *m, pid_t pid, moth_error *err)
+int moth_procmem_open(moth_memsrc *m, pid_t pid, moth_error *err)
 {
     procmem *p = moth_calloc(1, sizeof *p, err);
     if (!p)
         return -1;
     p->pid = pid;
     p->mem_fd = -1;
-    *m = (moth_memory){proc_read, proc_readv, proc_close, p, 0};
+    *m = (moth_memsrc){proc_read, proc_readv, proc_close, p, 0};
     return 0;
 }

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-size_t moth_mem_readv(moth_memory *m, moth_read_piece *pieces, size_t count)
+size_t moth_mem_readv(moth_memsrc *m, moth_read_piece *pieces, size_t count)
 {
     m->reads++;
     if (m->readv)
@@ -15,7 +15,7 @@ size_t moth_mem_readv(moth_memory *m, moth_read_piece *pieces, size_t count)
     return done;
 }
 
-void moth_mem_close(moth_memory *m)
+void moth_mem_close(moth_memsrc *m)
 {
     if (m->close)
         m->close(m->ctx);

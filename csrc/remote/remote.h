@@ -29,7 +29,7 @@ typedef struct moth_known_objects {
 
 typedef struct moth_remote {
     pid_t pid;                   /* 0 for a core file */
-    moth_memory mem;
+    moth_memsrc mem;
     moth_maps maps;
     moth_py_layout layout;       /* the version's table, with 3.13's debug offsets applied */
     const moth_py_layout *L;     /* == &layout */
