@@ -16,15 +16,19 @@ const char *moth_export_formats(void)
 
 static size_t utf8_sequence(const unsigned char *p)
 {
-    /* length of a valid UTF-8 sequence at p, or 0 */
+    /* length of a valid UTF-8 sequence at p, or 0: no overlong forms, no surrogates, nothing
+     * past U+10FFFF (what a strict decoder such as Python's refuses) */
     if (p[0] < 0x80)
         return 1;
     size_t n = (p[0] & 0xE0) == 0xC0 ? 2 : (p[0] & 0xF0) == 0xE0 ? 3 : (p[0] & 0xF8) == 0xF0 ? 4 : 0;
-    if (n == 0 || (n == 2 && p[0] < 0xC2))
+    if (n == 0 || (n == 2 && p[0] < 0xC2) || p[0] > 0xF4)
         return 0;
     for (size_t i = 1; i < n; i++)
         if ((p[i] & 0xC0) != 0x80)
             return 0;
+    if ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] >= 0xA0) ||
+        (p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] >= 0x90))
+        return 0;
     return n;
 }
 
