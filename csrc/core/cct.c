@@ -136,6 +136,16 @@ void moth_cct_subtract_overhead(moth_cct *t, double inner, double outer_inline,
         moth_cct_node *n = &t->nodes[i];
         n->total = minus(n->total, (double)n->calls * inner + below[i]);
     }
+    /* A node whose own work was cheaper than the estimate would keep less time than its
+     * children: it keeps theirs (its self becomes 0), so that every total stays its self plus
+     * its children's totals. `below` now sums each node's children's totals. */
+    memset(below, 0, t->count * sizeof *below);
+    for (size_t i = t->count; i-- > 1;) {
+        moth_cct_node *n = &t->nodes[i];
+        if ((double)n->total < below[i])
+            n->total = (uint64_t)below[i];
+        below[n->parent] += (double)n->total;
+    }
     /* Self times follow from the totals (self = total - children's totals), which is what the
      * subtraction amounts to, and keeps the two exactly consistent after rounding. */
     moth_cct_finish_from_totals(t);

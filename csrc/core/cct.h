@@ -84,7 +84,7 @@ void moth_cct_finish_from_selfs(moth_cct *t);
  * it, in its caller's, `outer_inline` ticks if it is one of the node's inline_calls, else
  * `outer_other`. So a node loses calls*inner + (the outer and inner costs of every activation
  * below it) from its total, and calls*inner + (its children's outer costs) from its self time.
- * Results are clamped at 0. */
+ * Results are clamped at 0, and a node never keeps less than its children's totals. */
 void moth_cct_subtract_overhead(moth_cct *t, double inner, double outer_inline,
                                 double outer_other);
 
