@@ -132,7 +132,7 @@ def test_deep_recursion_is_read_whole(version, python):
 def test_not_a_process_id():
     proc = run_moth("dump", "abc")
     assert proc.returncode == 2
-    assert proc.stderr == "moth: 'abc' is not a process id\n"
+    assert proc.stderr == "moth: 'abc' is neither a process id nor a core file\n"
 
 
 def test_no_such_process():
@@ -154,7 +154,8 @@ def test_not_python():
 
 
 def test_usage_errors():
-    assert run_moth("dump").stderr == "moth: moth dump needs a process id (try 'moth dump --help')\n"
+    assert run_moth("dump").stderr == ("moth: moth dump needs a process id or a core file (try "
+                                       "'moth dump --help')\n")
     assert run_moth("dump", "--frobnicate", 1).returncode == 2
     assert "usage: moth dump" in run_moth("dump", "--help").stdout
 

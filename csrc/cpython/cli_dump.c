@@ -1,12 +1,14 @@
 /*
  * cli_dump.c: `moth dump PID` and `moth dump CORE`: every thread's Python stack, read from
- * outside the program (csrc/remote), which is neither stopped nor changed.
+ * outside the program (csrc/remote), which is neither stopped nor changed, or from the core
+ * file of a crashed one (a non-numeric argument that names a file).
  */
 #include "cli.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "dump.h"
 #include "proc.h"
@@ -15,10 +17,13 @@
 
 static const char HELP[] =
     "usage: moth dump [options] PID\n"
+    "       moth dump [options] CORE [--executable PATH]\n"
     "\n"
     "Print every thread of a running Python program (CPython 3.11, 3.12 or 3.13, whichever\n"
     "Python moth runs under) with its Python stack, outermost call first, as a traceback\n"
     "prints it. The program is not stopped, not changed and needs no preparation.\n"
+    "Given a core file of a crashed Python instead, print the same from the core, with the\n"
+    "fatal signal and the thread that received it.\n"
     "\n"
     "options:\n"
     "  -l, --locals        show each frame's arguments and local variables\n"
@@ -26,6 +31,7 @@ static const char HELP[] =
     "  --no-source         leave out the source lines\n"
     "  --blocking          stop the program's threads while they are read (ptrace), for a\n"
     "                      snapshot of every stack at one instant\n"
+    "  --executable PATH   the core's executable, when it is not where the core says\n"
     "  -h, --help          show this help\n";
 
 /* Parses a process id: digits only, > 0. */
@@ -44,7 +50,7 @@ int moth_cmd_dump(int argc, char **argv)
 {
     moth_dump_opts opts = {.source = 1};
     int json = 0, blocking = 0;
-    const char *what = NULL;
+    const char *what = NULL, *executable = NULL;
     moth_opts o = {argc, argv, 0, NULL};
     while (o.i < argc) {
         const char *a = argv[o.i];
@@ -63,6 +69,9 @@ int moth_cmd_dump(int argc, char **argv)
         } else if (moth_opt_is(&o, NULL, "--no-source")) {
             opts.source = 0;
             o.i++;
+        } else if (moth_opt_is(&o, NULL, "--executable")) {
+            if (!(executable = moth_opt_value(&o, "--executable")))
+                return 2;
         } else if (a[0] == '-' && a[1]) {
             return moth_cli_error("unknown option '%s' for 'moth dump' (try 'moth dump --help')",
                                   a);
@@ -74,26 +83,33 @@ int moth_cmd_dump(int argc, char **argv)
         }
     }
     if (!what)
-        return moth_cli_error("moth dump needs a process id (try 'moth dump --help')");
-    int pid;
-    if (parse_pid(what, &pid) < 0)
-        return moth_cli_error("'%s' is not a process id", what);
+        return moth_cli_error("moth dump needs a process id or a core file (try 'moth dump "
+                              "--help')");
+    int pid = 0;
+    struct stat st;
+    if (parse_pid(what, &pid) == 0 && executable)
+        return moth_cli_error("--executable goes with a core file, not a process id");
+    if (!pid && (stat(what, &st) < 0 || S_ISDIR(st.st_mode)))
+        return moth_cli_error("'%s' is neither a process id nor a core file", what);
 
     moth_remote t;
     moth_error err;
-    if (moth_remote_open_pid(&t, pid, &err) < 0)
+    if ((pid ? moth_remote_open_pid(&t, pid, &err)
+             : moth_remote_open_core(&t, what, executable, &err)) < 0)
         return moth_cli_error("%s", err.msg);
     moth_dump d;
     memset(&d, 0, sizeof d);
-    d.pid = pid;
-    char cmd[4096];
-    moth_proc_cmdline(pid, cmd, sizeof cmd);
-    d.command = strdup(cmd);
+    if (pid) {
+        d.pid = pid;
+        char cmd[4096];
+        moth_proc_cmdline(pid, cmd, sizeof cmd);
+        d.command = strdup(cmd);
+    }
     int status = 0;
     moth_stopper stopper;
     moth_tasks states = MOTH_TASKS_INIT;
     int held = 0;
-    if (blocking) {
+    if (blocking && pid) { /* a core is a snapshot already */
         /* The kernel's states as they were before moth stopped the threads. */
         int stopped = moth_proc_tasks(pid, &states, &err) == 0 &&
                       moth_stopper_attach(&stopper, pid, &err) == 0;
@@ -114,8 +130,9 @@ int moth_cmd_dump(int argc, char **argv)
     int collected = moth_dump_collect(&t, &opts, &d, &err);
     if (held)
         moth_stopper_detach(&stopper); /* before printing: the program waits no longer */
-    if (collected < 0) {
-        status = moth_cli_error("process %d: %s", pid, err.msg);
+    if (collected < 0 || (!pid && moth_dump_core_facts(&t, what, &d, &err) < 0)) {
+        status = pid ? moth_cli_error("process %d: %s", pid, err.msg)
+                     : moth_cli_error("core file %s: %s", what, err.msg);
     } else {
         moth_sb out = MOTH_SB_INIT;
         if (json)

@@ -83,6 +83,12 @@ void moth_dump_note(moth_dump *d, const char *fmt, ...) MOTH_PRINTF(2, 3);
 int moth_dump_collect(struct moth_remote *t, const moth_dump_opts *o, moth_dump *d,
                       moth_error *err);
 
+/* What a core file adds to a dump read from it (after moth_dump_collect): the process and its
+ * command, the fatal signal and the thread that took it (added when it runs no Python), and a
+ * note on the mapped files this machine lacks. */
+int moth_dump_core_facts(struct moth_remote *t, const char *core_path, moth_dump *d,
+                         moth_error *err);
+
 /* Text for a person: the process, then each thread's stack outermost first, as a traceback
  * prints it. `colour` adds terminal colours. */
 void moth_dump_render_text(const moth_dump *d, const moth_dump_opts *o, int colour,

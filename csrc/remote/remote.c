@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "corefile.h"
 #include "elffile.h"
 #include "proc.h"
 
@@ -197,6 +198,9 @@ int moth_remote_locate(moth_remote *t, const char *what, moth_error *err)
             found = inspect_file(t, m, &c);
         }
     }
+    if (!found && !t->pid)
+        return moth_fail(err, "%s is not a core of a Python program (no python executable or "
+                         "libpython with an interpreter in its memory)", what);
     if (!found)
         return moth_fail(err, "%s is not running Python (no python executable or libpython with "
                          "an interpreter in its memory)", what);
@@ -261,4 +265,9 @@ void moth_remote_close(moth_remote *t)
     moth_code_cache_free(&t->codes);
     moth_mem_close(&t->mem);
     moth_maps_free(&t->maps);
+    if (t->core) {
+        moth_core_close(t->core);
+        free(t->core);
+        t->core = NULL;
+    }
 }

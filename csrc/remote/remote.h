@@ -27,8 +27,11 @@ typedef struct moth_known_objects {
     uint64_t module_type, gen_type, coro_type, asyncgen_type;
 } moth_known_objects;
 
+struct moth_core;
+
 typedef struct moth_remote {
     pid_t pid;                   /* 0 for a core file */
+    struct moth_core *core;      /* a core file: its threads, registers, signal, files; else NULL */
     moth_memsrc mem;
     moth_maps maps;
     moth_py_layout layout;       /* the version's table, with 3.13's debug offsets applied */
@@ -48,6 +51,14 @@ typedef struct moth_remote {
  * to grant it); not a Python process; a Python moth does not read (its version named); an
  * interpreter not started yet or already finalised. */
 int moth_remote_open_pid(moth_remote *t, pid_t pid, moth_error *err);
+
+/* Opens core file `path` of a Python process (the files it mapped are read from this
+ * machine; `executable`, when not NULL, is the program's executable to read instead of the
+ * one the core names). Errors, one line each: not a core file; truncated; a core of another
+ * executable (its build id differs); the executable or libpython missing here, or another
+ * build of it; not a core of a Python program; and those of moth_remote_locate. */
+int moth_remote_open_core(moth_remote *t, const char *path, const char *executable,
+                          moth_error *err);
 
 /* The part of opening shared by live processes and core files: t->mem and t->maps are set
  * (and t->pid, t->root); finds, checks and describes the interpreter. `what` names the target
