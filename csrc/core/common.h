@@ -23,6 +23,15 @@
 #  define MOTH_PRINTF(f, a)
 #endif
 
+/* Coverage builds (scripts/coverage): a process about to die of a signal writes its counts
+ * first, which gcov does only at a normal exit. Nothing in other builds. */
+#ifdef MOTH_COVERAGE
+void __gcov_dump(void);
+#  define MOTH_COVERAGE_FLUSH() __gcov_dump()
+#else
+#  define MOTH_COVERAGE_FLUSH() ((void)0)
+#endif
+
 /* One line that says what went wrong, ready to show a user. */
 typedef struct moth_error {
     char msg[512];

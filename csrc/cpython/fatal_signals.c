@@ -1,5 +1,6 @@
 /* fatal_signals.c: write the profile, then die of SIGTERM or SIGHUP; see fatal_signals.h. */
 #include "fatal_signals.h"
+#include "common.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +50,7 @@ static void on_signal(int signo)
 static void die_of(int signo)
 {
     fflush(NULL);
+    MOTH_COVERAGE_FLUSH();
     signal(signo, SIG_DFL);
     sigset_t set;
     sigemptyset(&set);

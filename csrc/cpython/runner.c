@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "interp.h"
 #include "pycall.h"
 
@@ -218,12 +219,7 @@ static PyObject *exit_hook(PyObject *self, PyObject *unused)
             PyErr_Clear();
         }
         fflush(NULL);
-#ifdef MOTH_COVERAGE
-        /* Coverage builds (scripts/coverage): dying of a signal would lose this process's
-         * counts, which are written at a normal exit only. */
-        extern void __gcov_dump(void);
-        __gcov_dump();
-#endif
+        MOTH_COVERAGE_FLUSH();
         signal(SIGINT, SIG_DFL);
         kill(getpid(), SIGINT);
     }
