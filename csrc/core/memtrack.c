@@ -9,7 +9,7 @@
 
 #define DEFAULT_MAX_LIVE (32u << 20)
 #define FIRST_LIVE_BITS 14
-#define MAX_SITES 0xFFFFFFF0u
+#define MAX_SITES MOTH_MEM_MAX_SITES
 #define DEFAULT_INTERVAL_NS 10000000u  /* 10 ms between samples, at first */
 #define DEFAULT_MAX_SAMPLES 1024u
 #define MAX_DELTAS (4u << 20)
@@ -55,11 +55,14 @@ size_t moth_memtrack_own_bytes(const moth_memtrack *t)
 
 /* ---- live allocations ---- */
 
+/* Where a block's probe starts. Blocks are 16-byte aligned; the blocks of one 1 KiB window of
+ * the address space keep their order in 64 consecutive slots (neighbouring objects, made and
+ * freed together, share the table's cache lines), and windows are spread by a hash. */
 static inline size_t home_of(const moth_memtrack *t, uintptr_t addr)
 {
-    /* blocks are 16-byte aligned: the low bits carry nothing */
-    uint64_t h = ((uint64_t)addr >> 4) * 0x9E3779B97F4A7C15ull;
-    return (size_t)(h ^ (h >> 29)) & t->live_mask;
+    uint64_t unit = (uint64_t)addr >> 4;
+    uint64_t h = (unit >> 6) * 0x9E3779B97F4A7C15ull;
+    return (size_t)(((h >> 29) << 6) + (unit & 63)) & t->live_mask;
 }
 
 static void live_put(moth_mem_live *table, size_t mask, const moth_mem_live *e, size_t home)
@@ -149,12 +152,42 @@ static void maybe_sample(moth_memtrack *t, uint64_t bytes)
         moth_memtrack_sample_now(t);
 }
 
-void moth_memtrack_alloc(moth_memtrack *t, uintptr_t addr, uint64_t weight_bytes, float weight,
-                         uint32_t site)
+/* What a recorded block of `size` bytes weighs (see moth_memtrack_sample_weight). */
+static inline void weigh(const moth_memtrack *t, uint64_t size, uint64_t *bytes, double *count)
 {
+    if (MOTH_LIKELY(!t->sample_bytes)) {
+        *bytes = size;
+        *count = 1.0;
+    } else {
+        moth_memtrack_sample_weight(t->sample_bytes, size, bytes, count);
+    }
+}
+
+/* A site loses a block (freed, or replaced unseen). */
+static inline void drop(moth_memtrack *t, const moth_mem_live *e)
+{
+    uint64_t bytes;
+    double count;
+    weigh(t, moth_mem_live_size(e), &bytes, &count);
+    uint32_t site = moth_mem_live_site(e);
+    moth_mem_site *s = &t->sites[site];
+    touch(t, s, site);
+    s->bytes -= (int64_t)bytes;
+    s->count -= count;
+    t->bytes -= (int64_t)bytes;
+    t->count -= count;
+}
+
+void moth_memtrack_alloc(moth_memtrack *t, uintptr_t addr, uint64_t size, uint32_t site)
+{
+    if (size > MOTH_MEM_MAX_SIZE)
+        size = MOTH_MEM_MAX_SIZE;
+    uint64_t bytes;
+    double count;
+    weigh(t, size, &bytes, &count);
     if (site == UINT32_MAX || t->live_count >= t->max_live ||
         ((t->live_count + 1) * 4 > (t->live_mask + 1) * 3 && live_grow(t) < 0)) {
-        t->untracked_bytes += weight_bytes;
+        t->untracked_bytes += bytes;
         t->untracked_count++;
         return;
     }
@@ -162,28 +195,21 @@ void moth_memtrack_alloc(moth_memtrack *t, uintptr_t addr, uint64_t weight_bytes
     while (t->live[i].addr && t->live[i].addr != addr)
         i = (i + 1) & t->live_mask;
     if (MOTH_UNLIKELY(t->live[i].addr == addr)) {
-        /* a stale record: that block was freed unseen */
-        moth_mem_live *old = &t->live[i];
-        moth_mem_site *os = &t->sites[old->site];
-        touch(t, os, old->site);
-        os->bytes -= (int64_t)old->bytes;
-        os->count -= old->count;
-        t->bytes -= (int64_t)old->bytes;
-        t->count -= old->count;
+        drop(t, &t->live[i]); /* a stale record: that block was freed unseen */
         t->live_count--;
     }
-    t->live[i] = (moth_mem_live){addr, weight_bytes, site, weight};
+    t->live[i] = (moth_mem_live){addr, size << 24 | site};
     t->live_count++;
     moth_mem_site *s = &t->sites[site];
     touch(t, s, site);
-    s->bytes += (int64_t)weight_bytes;
-    s->count += weight;
-    s->alloc_bytes += weight_bytes;
-    s->alloc_count += weight;
-    t->bytes += (int64_t)weight_bytes;
-    t->count += weight;
-    t->alloc_bytes += weight_bytes;
-    t->alloc_count += weight;
+    s->bytes += (int64_t)bytes;
+    s->count += count;
+    s->alloc_bytes += bytes;
+    s->alloc_count += count;
+    t->bytes += (int64_t)bytes;
+    t->count += count;
+    t->alloc_bytes += bytes;
+    t->alloc_count += count;
     if (t->bytes > t->high) {
         t->high = t->bytes;
         if (t->bytes > t->peak_bytes) {
@@ -193,7 +219,7 @@ void moth_memtrack_alloc(moth_memtrack *t, uintptr_t addr, uint64_t weight_bytes
             t->peak_pending = 1;
         }
     }
-    maybe_sample(t, weight_bytes);
+    maybe_sample(t, bytes);
 }
 
 int moth_memtrack_free_block(moth_memtrack *t, uintptr_t addr, moth_mem_live *was)
@@ -221,30 +247,25 @@ int moth_memtrack_free_block(moth_memtrack *t, uintptr_t addr, moth_mem_live *wa
     }
     t->live[hole].addr = 0;
     t->live_count--;
-    moth_mem_site *s = &t->sites[e.site];
-    touch(t, s, e.site);
-    s->bytes -= (int64_t)e.bytes;
-    s->count -= e.count;
-    t->bytes -= (int64_t)e.bytes;
-    t->count -= e.count;
+    drop(t, &e);
     if (t->peak_pending) {
         t->peak_time_ns = since_start(t);
         t->peak_pending = 0;
     }
     if (was)
         *was = e;
-    maybe_sample(t, e.bytes);
+    maybe_sample(t, moth_mem_live_size(&e));
     return 1;
 }
 
 void moth_memtrack_sample_weight(uint64_t sample_bytes, uint64_t size, uint64_t *weight_bytes,
-                                 float *weight)
+                                 double *weight)
 {
     double p = sample_bytes ? -expm1(-(double)size / (double)sample_bytes) : 1.0;
     if (p <= 0) /* size 0 */
         p = 1.0 / (double)(sample_bytes ? sample_bytes : 1);
     *weight_bytes = (uint64_t)((double)size / p + 0.5);
-    *weight = (float)(1.0 / p);
+    *weight = 1.0 / p;
 }
 
 /* ---- memory over time ---- */

@@ -19,7 +19,7 @@
  * 1 - exp(-s / sample_bytes) (a Poisson process over allocated bytes, as in tracemalloc's and
  * heapprofd's sampling) and counts it as s / p bytes and 1 / p allocations: unbiased estimates
  * of bytes and counts, at a fraction of the events' cost. The caller draws the decision (it
- * keeps each thread's countdown): moth_memtrack_sample_weight gives the weights.
+ * keeps each thread's countdown); the recorder weighs what it is given.
  *
  * Memory over time: every `interval` nanoseconds (checked every 64 events, and on every large
  * allocation) a sample records the time, the bytes held and the sites changed since the last
@@ -56,12 +56,24 @@ typedef struct moth_mem_site {
     double alloc_count;
 } moth_mem_site;
 
+/* A live block in 16 bytes (four to a cache line: the table is the recorder's main cost). */
 typedef struct moth_mem_live {
     uintptr_t addr;         /* 0: empty slot */
-    uint64_t bytes;         /* what it counts for (its size, or the sampled estimate) */
-    uint32_t site;
-    float count;            /* 1, or the sampled estimate */
+    uint64_t size_site;     /* size << 24 | site */
 } moth_mem_live;
+
+#define MOTH_MEM_MAX_SITES ((1u << 24) - 1)
+#define MOTH_MEM_MAX_SIZE ((UINT64_C(1) << 40) - 1) /* larger blocks count as this */
+
+static inline uint64_t moth_mem_live_size(const moth_mem_live *e)
+{
+    return e->size_site >> 24;
+}
+
+static inline uint32_t moth_mem_live_site(const moth_mem_live *e)
+{
+    return (uint32_t)(e->size_site & MOTH_MEM_MAX_SITES);
+}
 
 typedef struct moth_mem_sample {
     uint64_t time_ns;       /* since the recorder started */
@@ -143,21 +155,21 @@ static inline void moth_spin_unlock(int *lock)
 /* The site for (thread, node, unit), created when new; UINT32_MAX when memory ran out. */
 uint32_t moth_memtrack_site(moth_memtrack *t, uint32_t thread, uint32_t node, int32_t unit);
 
-/* A block at addr, made at `site`, counting for `weight_bytes` bytes and `weight` blocks (its
- * size and 1 when every allocation is recorded). A block recorded at the same address before
- * (its free was missed: made or freed while profiling was off) is replaced. */
-void moth_memtrack_alloc(moth_memtrack *t, uintptr_t addr, uint64_t weight_bytes, float weight,
-                         uint32_t site);
+/* A block of `size` bytes at addr, made at `site` (in sampled mode: a sampled block, weighed
+ * by moth_memtrack_sample_weight). A block recorded at the same address before (its free was
+ * missed: made or freed while profiling was off) is replaced. */
+void moth_memtrack_alloc(moth_memtrack *t, uintptr_t addr, uint64_t size, uint32_t site);
 
 /* The block at addr is freed. 1 when it was recorded (now forgotten), 0 when unknown. Its
  * record goes to *was when was is not NULL (a failed realloc gives it back with
- * moth_memtrack_alloc). */
+ * moth_memtrack_alloc, from moth_mem_live_size and moth_mem_live_site). */
 int moth_memtrack_free_block(moth_memtrack *t, uintptr_t addr, moth_mem_live *was);
 
-/* Sampled mode: what an allocation of `size` bytes that was picked counts for, so that sums
- * are unbiased: size / p bytes and 1 / p blocks, p = 1 - exp(-size / sample_bytes). */
+/* What a block of `size` bytes counts for, so that sums are unbiased: size / p bytes and
+ * 1 / p blocks, p = 1 - exp(-size / sample_bytes) (its chance of being sampled); size and 1
+ * when every allocation is recorded (sample_bytes 0). */
 void moth_memtrack_sample_weight(uint64_t sample_bytes, uint64_t size, uint64_t *weight_bytes,
-                                 float *weight);
+                                 double *weight);
 
 /* Takes a timeline sample now (the end of a run), whatever the interval. */
 void moth_memtrack_sample_now(moth_memtrack *t);

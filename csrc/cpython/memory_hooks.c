@@ -98,14 +98,9 @@ static void record_alloc(void *p, size_t size)
     moth_tstate *st = thread_state();
     if (st && st->busy)
         return;
-    uint64_t weight_bytes = size;
-    float weight = 1.0f;
     uint64_t mean = moth_the_interp.memory_sample_bytes;
-    if (mean) {
-        if (!sampled(mean, size))
-            return;
-        moth_memtrack_sample_weight(mean, size, &weight_bytes, &weight);
-    }
+    if (mean && !sampled(mean, size))
+        return;
     uint32_t thread = st ? st->index : NO_THREAD, node = st ? st->current : MOTH_CCT_ROOT;
     int32_t unit = st && node != MOTH_CCT_ROOT ? current_unit(st, node) : -1;
     moth_spin_lock(&moth_the_interp.memory_lock);
@@ -124,7 +119,7 @@ static void record_alloc(void *p, size_t size)
                 st->mem_site = site;
             }
         }
-        moth_memtrack_alloc(t, (uintptr_t)p, weight_bytes, weight, site);
+        moth_memtrack_alloc(t, (uintptr_t)p, size, site);
     }
     moth_spin_unlock(&moth_the_interp.memory_lock);
 }
@@ -146,8 +141,8 @@ static void reinstate(void *p, const moth_mem_live *was)
 {
     moth_spin_lock(&moth_the_interp.memory_lock);
     if (moth_the_interp.memory)
-        moth_memtrack_alloc(moth_the_interp.memory, (uintptr_t)p, was->bytes, was->count,
-                            was->site);
+        moth_memtrack_alloc(moth_the_interp.memory, (uintptr_t)p, moth_mem_live_size(was),
+                            moth_mem_live_site(was));
     moth_spin_unlock(&moth_the_interp.memory_lock);
 }
 

@@ -19,20 +19,20 @@ static void test_bytes_counts_and_values_at_the_peak(void)
     CHECK(a != b);
     CHECK_EQ_U(moth_memtrack_site(&t, 0, 5, 10), a);
     CHECK(moth_memtrack_site(&t, 0, 5, -1) != a);
-    moth_memtrack_alloc(&t, addr(1), 100, 1, a);
-    moth_memtrack_alloc(&t, addr(2), 50, 1, b);            /* peak 150: a 100, b 50 */
+    moth_memtrack_alloc(&t, addr(1), 100, a);
+    moth_memtrack_alloc(&t, addr(2), 50, b);            /* peak 150: a 100, b 50 */
     moth_mem_live was;
     CHECK(moth_memtrack_free_block(&t, addr(1), &was) == 1);
-    CHECK_EQ_U(was.bytes, 100);
-    CHECK_EQ_U(was.site, a);
-    moth_memtrack_alloc(&t, addr(3), 60, 1, b);            /* 110: below the peak */
+    CHECK_EQ_U(moth_mem_live_size(&was), 100);
+    CHECK_EQ_U(moth_mem_live_site(&was), a);
+    moth_memtrack_alloc(&t, addr(3), 60, b);            /* 110: below the peak */
     CHECK_EQ_U(t.peak_bytes, 150);
     CHECK_EQ_U(moth_mem_site_peak_bytes(&t, &t.sites[a]), 100);
     CHECK_EQ_U(moth_mem_site_peak_bytes(&t, &t.sites[b]), 50);
     CHECK_EQ_U(moth_mem_site_peak_count(&t, &t.sites[b]), 1);
     CHECK_EQ_U(t.sites[b].bytes, 110);
     CHECK_EQ_U(t.sites[b].count, 2);
-    moth_memtrack_alloc(&t, addr(4), 200, 1, a);           /* 310: a new peak */
+    moth_memtrack_alloc(&t, addr(4), 200, a);           /* 310: a new peak */
     CHECK_EQ_U(t.peak_bytes, 310);
     CHECK_EQ_U(moth_mem_site_peak_bytes(&t, &t.sites[a]), 200);
     CHECK_EQ_U(moth_mem_site_peak_bytes(&t, &t.sites[b]), 110);
@@ -59,7 +59,7 @@ static void test_unknown_frees_are_ignored(void)
     moth_memtrack t;
     CHECK(moth_memtrack_init(&t, 0, 0, NULL) == 0);
     uint32_t a = moth_memtrack_site(&t, 0, 1, 0);
-    moth_memtrack_alloc(&t, addr(1), 10, 1, a);
+    moth_memtrack_alloc(&t, addr(1), 10, a);
     CHECK(moth_memtrack_free_block(&t, addr(2), NULL) == 0);
     CHECK(moth_memtrack_free_block(&t, 0, NULL) == 0);
     CHECK(moth_memtrack_free_block(&t, addr(1), NULL) == 1);
@@ -68,8 +68,8 @@ static void test_unknown_frees_are_ignored(void)
     CHECK_EQ_U(t.sites[a].bytes, 0);
     /* a block whose free was missed, its address used again: the old record goes */
     uint32_t b = moth_memtrack_site(&t, 0, 2, 0);
-    moth_memtrack_alloc(&t, addr(3), 10, 1, a);
-    moth_memtrack_alloc(&t, addr(3), 30, 1, b);
+    moth_memtrack_alloc(&t, addr(3), 10, a);
+    moth_memtrack_alloc(&t, addr(3), 30, b);
     CHECK_EQ_U(t.bytes, 30);
     CHECK_EQ_U(t.sites[a].bytes, 0);
     CHECK_EQ_U(t.sites[a].count, 0);
@@ -86,7 +86,7 @@ static void test_table_grows_and_deletes(void)
     uint32_t s = moth_memtrack_site(&t, 0, 1, 0);
     enum { N = 200000 };
     for (unsigned i = 0; i < N; i++)
-        moth_memtrack_alloc(&t, addr(i * 3u), i % 97 + 1, 1, s);
+        moth_memtrack_alloc(&t, addr(i * 3u), i % 97 + 1, s);
     CHECK_EQ_U(t.live_count, N);
     uint64_t expect = 0;
     for (unsigned i = 0; i < N; i++)
@@ -95,10 +95,11 @@ static void test_table_grows_and_deletes(void)
     int missing = 0;
     for (unsigned i = 0; i < N; i += 2) {
         moth_mem_live was;
-        if (moth_memtrack_free_block(&t, addr(i * 3u), &was) != 1 || was.bytes != i % 97 + 1)
+        if (moth_memtrack_free_block(&t, addr(i * 3u), &was) != 1 ||
+            moth_mem_live_size(&was) != i % 97 + 1)
             missing++;
         else
-            expect -= was.bytes;
+            expect -= moth_mem_live_size(&was);
     }
     CHECK_EQ_U(missing, 0);
     for (unsigned i = 1; i < N; i += 2)
@@ -120,12 +121,12 @@ static void test_bound_counts_the_rest_as_untracked(void)
     CHECK(moth_memtrack_init(&t, 1000, 0, NULL) == 0);
     uint32_t s = moth_memtrack_site(&t, 0, 1, 0);
     for (unsigned i = 0; i < 1500; i++)
-        moth_memtrack_alloc(&t, addr(i), 8, 1, s);
+        moth_memtrack_alloc(&t, addr(i), 8, s);
     CHECK_EQ_U(t.live_count, 1000);
     CHECK_EQ_U(t.untracked_count, 500);
     CHECK_EQ_U(t.untracked_bytes, 4000);
     CHECK_EQ_U(t.bytes, 8000);
-    moth_memtrack_alloc(&t, addr(5000), 8, 1, UINT32_MAX); /* no site: untracked too */
+    moth_memtrack_alloc(&t, addr(5000), 8, UINT32_MAX); /* no site: untracked too */
     CHECK_EQ_U(t.untracked_count, 501);
     moth_memtrack_free(&t);
 }
@@ -134,7 +135,7 @@ static void test_bound_counts_the_rest_as_untracked(void)
 static void test_sampling_weights_are_unbiased(void)
 {
     uint64_t wb;
-    float w;
+    double w;
     moth_memtrack_sample_weight(0, 123, &wb, &w);
     CHECK_EQ_U(wb, 123);
     CHECK_NEAR(w, 1.0, 1e-6);
@@ -183,10 +184,10 @@ static void test_timeline_replays_and_halves(void)
     int64_t held_a = 0, held_b = 0;
     int64_t history_a[64], history_b[64], totals[64];
     for (unsigned i = 0; i < 20; i++) {
-        moth_memtrack_alloc(&t, addr(2 * i), 10 + i, 1, a);
+        moth_memtrack_alloc(&t, addr(2 * i), 10 + i, a);
         held_a += 10 + i;
         if (i % 3 == 0) {
-            moth_memtrack_alloc(&t, addr(2 * i + 1), 1000, 1, b);
+            moth_memtrack_alloc(&t, addr(2 * i + 1), 1000, b);
             held_b += 1000;
         }
         if (i % 4 == 3 && moth_memtrack_free_block(&t, addr(2 * (i - 1)), NULL)) {
