@@ -395,3 +395,78 @@ def test_pytest_plugin_refuses_a_bad_size(program):
                        timeout=120)
     assert r.returncode != 0
     assert "'lots' is not a size" in r.stdout + r.stderr
+
+
+def flame_data(html):
+    start = html.index("const DATA = ") + len("const DATA = ")
+    end = html.index(";</script>", start)
+    import json
+    return json.loads(html[start:end])
+
+
+PHASES = """\
+import time
+def grow(n):
+    return [bytearray(10000) for _ in range(n)]
+def phase():
+    a = grow(2000)
+    time.sleep(0.03)
+    b = grow(3000)
+    time.sleep(0.03)
+    del a, b
+    time.sleep(0.03)
+    return grow(500)
+keep = phase()
+"""
+
+
+def test_memory_file_stats_flame_and_exports(program, tmp_path):
+    path = program("phases.py", PHASES)
+    out = tmp_path / "p.moth"
+    run_moth("profile", "--memory", "-q", "-o", out, path, check=0)
+    con = sqlite3.connect(out)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+    peak, = con.execute("SELECT peak_bytes FROM memory_summary").fetchone()
+    each = sys.getsizeof(bytearray(10000))
+    assert 5000 * each <= peak < 5000 * each + 512 * 1024
+    leaked = con.execute("SELECT sum(leaked_bytes) FROM memory_lines WHERE function = "
+                         "'<listcomp>' OR qualname LIKE 'grow%'").fetchone()[0]
+    assert 500 * each <= leaked < 500 * each + 8192
+    # moth stats --memory reads the file back into the same report
+    r = run_moth("stats", "--memory", "--limit", "3", out, check=0)
+    assert r.stdout.startswith("moth memory: peak ")
+    assert "phases.py:3" in r.stdout
+    r = run_moth("stats", "--leaks", "--limit", "3", out, check=0)
+    assert "still held at the end (leaks)" in r.stdout
+    # the flame page: three views and the moment one, bytes, and a timeline whose replay at its
+    # last point is what the leaks view holds
+    html_path = tmp_path / "p.html"
+    run_moth("flame", "--memory", out, "-o", html_path, check=0)
+    data = flame_data(html_path.read_text())
+    assert data["unit"] == "bytes"
+    assert [v["name"] for v in data["views"]] == [
+        "held at the peak", "still held at the end (leaks)", "allocated in total",
+        "at a moment (pick one on the strip)"]
+    assert data["views"][0]["t"][0] == peak
+    T = data["timeline"]
+    assert T["pb"] == peak and len(T["t"]) == len(T["b"]) == len(T["ch"]) >= 3
+    held = {}
+    for changes in T["ch"]:
+        held.update(dict(zip(changes[::2], changes[1::2])))
+    assert sum(held.values()) == T["b"][-1] == data["views"][1]["t"][0]
+    assert max(T["h"]) == peak
+    # exports weighed in bytes
+    r = run_moth("export", out, "--format", "collapsed", "--memory", "leaks", check=0)
+    total = sum(int(line.rsplit(" ", 1)[1]) for line in r.stdout.splitlines())
+    assert total == T["b"][-1]
+    r = run_moth("export", out, "--format", "speedscope", "--memory", "peak", check=0)
+    assert '"unit":"bytes"' in r.stdout
+    r = run_moth("export", out, "--format", "dot", "--memory", "peak")
+    assert r.returncode == 2 and "speedscope or collapsed" in r.stderr
+    # a time profile has no memory data to show
+    plain = tmp_path / "t.moth"
+    run_moth("profile", "-q", "-o", plain, path, check=0)
+    for args in (("stats", "--memory", plain), ("flame", "--memory", plain),
+                 ("export", plain, "--format", "collapsed", "--memory", "peak")):
+        r = run_moth(*args)
+        assert r.returncode == 2 and "has no memory data" in r.stderr, (args, r.stderr)

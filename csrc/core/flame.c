@@ -66,7 +66,9 @@ static const char PAGE_SCRIPT[] =
     "  const d = DATA.funcs[f]; const builtin = d.file === '~';\n"
     "  const hue = builtin ? 200 : hash(d.file) % 50; const light = 72 - 30 * Math.sqrt(Math.min(1, share * 4));\n"
     "  return 'hsl(' + hue + ',' + (builtin ? 35 : 80) + '%,' + light + '%)'; }\n"
-    "function fmt(s) { return s >= 1 ? s.toFixed(3) + ' s' : s >= 1e-3 ? (s * 1e3).toFixed(3) + ' ms' : (s * 1e6).toFixed(1) + ' us'; }\n"
+    "function fmt(s) { if (DATA.unit === 'bytes') { let u = 0; const U = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];\n"
+    "    while (s >= 1024 && u < 4) { s /= 1024; u++; } return (u ? s.toFixed(1) : s.toFixed(0)) + ' ' + U[u]; }\n"
+    "  return s >= 1 ? s.toFixed(3) + ' s' : s >= 1e-3 ? (s * 1e3).toFixed(3) + ' ms' : (s * 1e6).toFixed(1) + ' us'; }\n"
     "function draw() {\n"
     "  const width = Math.max(300, pane.clientWidth);\n"
     "  const total = view.t[zoom] || 1;\n"
@@ -106,7 +108,7 @@ static const char PAGE_SCRIPT[] =
     "function esc(s) { return String(s).replace(/[&<>\"]/g, c => ({'&':'&amp;','<':'&lt;','>':'&gt;','\"':'&quot;'})[c]); }\n"
     "svg.addEventListener('mousemove', e => { const g = e.target.closest('g'); if (!g) { tip.style.display = 'none'; return; }\n"
     "  const i = +g.dataset.i, T = view.t[0] || 1;\n"
-    "  tip.textContent = nameOf(i) + '\\n' + whereOf(i) + (view.c[i] ? '\\ncalls: ' + view.c[i] : '') +\n"
+    "  tip.textContent = nameOf(i) + '\\n' + whereOf(i) + (view.c[i] ? (DATA.unit === 'bytes' ? '\\nblocks: ' : '\\ncalls: ') + view.c[i] : '') +\n"
     "    '\\ntotal: ' + fmt(view.t[i]) + ' (' + (100 * view.t[i] / T).toFixed(2) + '%)' +\n"
     "    '\\nown:   ' + fmt(view.s[i]) + ' (' + (100 * view.s[i] / T).toFixed(2) + '%)' + lines(i);\n"
     "  tip.style.display = 'block';\n"
@@ -128,13 +130,15 @@ static const char PAGE_SCRIPT[] =
     "window.onresize = () => { fitPane(); draw(); };\n"
     "icicle.checked = location.hash === '#icicle';\n"
     "prepare(); redraw();\n"
-    "</script></body></html>\n";
+    "</script>\n";
+
+static const char PAGE_END[] = "</body></html>\n";
 
 /* One view (all threads, or one thread) as parallel arrays: parent, function, total, self,
  * calls. Node 0 is the root; nodes narrower than min_share of the total fold into one
  * "(N small)" node per parent (function -N). */
-static int emit_view(const moth_profile *p, const moth_cct *t, const char *name,
-                     double min_share, moth_sb *out, moth_error *err)
+int moth_flame_emit_view(const moth_profile *p, const moth_cct *t, const char *name,
+                         double min_share, moth_sb *out, moth_error *err)
 {
     double total = 0;
     for (uint32_t c = t->count ? t->nodes[0].first_child : MOTH_NODE_NONE; c != MOTH_NODE_NONE;
@@ -202,6 +206,26 @@ static int emit_view(const moth_profile *p, const moth_cct *t, const char *name,
     return rc ? -1 : 0;
 }
 
+/* The time profile's views: all threads merged, then each thread. */
+static int thread_views(const moth_profile *p, double min_share, moth_sb *out, moth_error *err)
+{
+    moth_cct merged;
+    if (moth_profile_merged_tree(p, &merged, err) < 0)
+        return -1;
+    int rc = moth_flame_emit_view(p, &merged, p->nthreads == 1 ? "all threads (1)" : "all threads",
+                                  min_share, out, err);
+    moth_cct_free(&merged);
+    for (size_t t = 0; rc == 0 && p->nthreads > 1 && t < p->nthreads; t++) {
+        char fallback[64];
+        snprintf(fallback, sizeof fallback, "thread %llu", (unsigned long long)p->threads[t].id);
+        moth_sb_putc(out, ',');
+        rc = moth_flame_emit_view(p, &p->threads[t].tree,
+                                  p->threads[t].name ? p->threads[t].name : fallback, min_share,
+                                  out, err);
+    }
+    return rc;
+}
+
 int moth_flame_html(const moth_profile *p, const moth_flame_opts *o, moth_sb *out,
                     moth_error *err)
 {
@@ -255,22 +279,18 @@ int moth_flame_html(const moth_profile *p, const moth_flame_opts *o, moth_sb *ou
         moth_sb_putc(out, '}');
     }
     moth_sb_puts(out, "],\"views\":[");
-    moth_cct merged;
-    if (moth_profile_merged_tree(p, &merged, err) < 0)
-        return -1;
-    int rc = emit_view(p, &merged, p->nthreads == 1 ? "all threads (1)" : "all threads",
-                       min_share, out, err);
-    moth_cct_free(&merged);
-    for (size_t t = 0; rc == 0 && p->nthreads > 1 && t < p->nthreads; t++) {
-        char fallback[64];
-        snprintf(fallback, sizeof fallback, "thread %llu", (unsigned long long)p->threads[t].id);
-        moth_sb_putc(out, ',');
-        rc = emit_view(p, &p->threads[t].tree, p->threads[t].name ? p->threads[t].name : fallback,
-                       min_share, out, err);
-    }
+    int rc = o && o->views ? o->views(o->views_ctx, p, min_share, out, err) : thread_views(p, min_share, out, err);
     if (rc < 0)
         return -1;
-    moth_sb_puts(out, "]}");
+    moth_sb_puts(out, "]");
+    if (o && o->data) {
+        moth_sb_putc(out, ',');
+        moth_sb_puts(out, o->data);
+    }
+    moth_sb_puts(out, "}");
     moth_sb_puts(out, PAGE_SCRIPT);
+    if (o && o->script)
+        moth_sb_puts(out, o->script);
+    moth_sb_puts(out, PAGE_END);
     return moth_sb_check(out, err);
 }

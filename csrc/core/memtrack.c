@@ -143,12 +143,20 @@ static inline uint64_t since_start(const moth_memtrack *t)
     return moth_monotonic_ns() - t->start_ns;
 }
 
+/* Every CHECK_EVERY events (and at once for a large block) the clock is read: a timeline sample
+ * may be due, and a new peak gets its time. */
 static void maybe_sample(moth_memtrack *t, uint64_t bytes)
 {
     if (++t->events < CHECK_EVERY && bytes < BIG_BLOCK)
         return;
     t->events = 0;
-    if (since_start(t) >= t->next_sample_ns)
+    uint64_t now = since_start(t);
+    t->clock_ns = now;
+    if (t->peak_pending) {
+        t->peak_time_ns = now;
+        t->peak_pending = 0;
+    }
+    if (now >= t->next_sample_ns)
         moth_memtrack_sample_now(t);
 }
 
@@ -213,7 +221,8 @@ void moth_memtrack_alloc(moth_memtrack *t, uintptr_t addr, uint64_t size, uint32
     if (t->bytes > t->high) {
         t->high = t->bytes;
         if (t->bytes > t->peak_bytes) {
-            /* a new high-water mark: when, is read at the first event that leaves it */
+            /* a new high-water mark: its time is read with the clock's next look, or is the
+             * last look's when a free leaves it first (at most CHECK_EVERY events before) */
             t->peak_bytes = t->bytes;
             t->epoch++;
             t->peak_pending = 1;
@@ -249,7 +258,7 @@ int moth_memtrack_free_block(moth_memtrack *t, uintptr_t addr, moth_mem_live *wa
     t->live_count--;
     drop(t, &e);
     if (t->peak_pending) {
-        t->peak_time_ns = since_start(t);
+        t->peak_time_ns = t->clock_ns;
         t->peak_pending = 0;
     }
     if (was)
@@ -315,6 +324,7 @@ static int halve_samples(moth_memtrack *t)
 void moth_memtrack_sample_now(moth_memtrack *t)
 {
     uint64_t now = since_start(t);
+    t->clock_ns = now;
     if (moth_grow((void **)&t->samples, sizeof *t->samples, &t->samples_cap, t->nsamples + 1,
                   NULL) < 0 ||
         moth_grow((void **)&t->deltas, sizeof *t->deltas, &t->deltas_cap,

@@ -110,7 +110,8 @@ typedef struct moth_memtrack {
     /* memory over time */
     uint64_t start_ns;
     uint64_t interval_ns, next_sample_ns;
-    unsigned events;        /* since the clock was last read */
+    unsigned events;        /* since the clock was last read ... */
+    uint64_t clock_ns;      /* ... and what it said then (since start) */
     moth_mem_sample *samples;
     size_t nsamples, samples_cap, max_samples;
     moth_mem_delta *deltas;

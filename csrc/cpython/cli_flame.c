@@ -20,14 +20,20 @@ static const char HELP[] =
     "  -o, --output OUT    where to write (default: FILE with .html)\n"
     "  --title TEXT        the page's title\n"
     "  --run N             run N of a file holding several (default: all)\n"
+    "  --memory            draw the memory profile (moth profile --memory: what was held at\n"
+    "                      the peak, still held at the end, allocated in total, and at any\n"
+    "                      moment picked on a strip of memory over time); the default for\n"
+    "                      files that have one\n"
     "  -h, --help          show this help\n";
 
 int moth_flame_write(const moth_profile *p, const char *title, const char *path)
 {
-    moth_flame_opts fo = {title, 0};
+    moth_flame_opts fo = {title, 0, NULL, NULL, NULL, NULL};
     moth_sb html = MOTH_SB_INIT;
     moth_error err;
-    if (moth_flame_html(p, &fo, &html, &err) < 0) {
+    int drawn = p->memory.recorded ? moth_flame_memory_html(p, title, &html, &err)
+                                   : moth_flame_html(p, &fo, &html, &err);
+    if (drawn < 0) {
         moth_sb_free(&html);
         return moth_cli_error("%s", err.msg);
     }
@@ -40,6 +46,7 @@ int moth_cmd_flame(int argc, char **argv)
 {
     const char *output = NULL, *input = NULL, *title = NULL, *v;
     long run = -1;
+    int memory = 0;
     moth_opts o = {argc, argv, 0, NULL};
     while (o.i < argc) {
         const char *a = argv[o.i];
@@ -55,6 +62,9 @@ int moth_cmd_flame(int argc, char **argv)
         } else if (moth_opt_is(&o, NULL, "--run")) {
             if (!(v = moth_opt_value(&o, "--run")) || (run = moth_opt_count(v, "--run")) < 0)
                 return 2;
+        } else if (moth_opt_is(&o, NULL, "--memory")) {
+            memory = 1;
+            o.i++;
         } else if (a[0] == '-' && a[1]) {
             return moth_cli_error("unknown option '%s' for 'moth flame' (try 'moth flame --help')", a);
         } else {
@@ -74,6 +84,11 @@ int moth_cmd_flame(int argc, char **argv)
         moth_loaded_free(&in);
         return moth_cli_error("%s is a pstats file, which keeps no calling-context tree to draw: "
                               "profile with 'moth profile -o FILE.moth' (or --flame)", input);
+    }
+    if (memory && !in.profile.memory.recorded) {
+        moth_loaded_free(&in);
+        return moth_cli_error("%s has no memory data: profile with 'moth profile --memory "
+                              "-o FILE.moth'", input);
     }
     char fallback[4200];
     if (!output) {
