@@ -45,3 +45,15 @@ def test_advise_magic(ip, capsys):
     ip.run_line_magic("moth_advise", "slow(data)")
     out = capsys.readouterr().out
     assert "math.sqrt" in out and "LOAD_ATTR" in out
+
+
+def test_memory_magic(ip, capsys):
+    ip.run_cell("kept = []\n"
+                "def build(n):\n    temp = bytearray(4_000_000)\n    kept.append(bytearray(n))\n")
+    ip.run_line_magic("moth_memory", "-l 5 build(1_000_000)")
+    out = capsys.readouterr().out
+    assert out.startswith("moth memory: peak 4.8 MiB")          # both bytearrays held
+    assert "1.0 MiB still held at the end" in out              # the one kept
+    ip.run_cell_magic("moth_memory", "-s leaks", "build(2_000_000)\nbuild(10)\n")
+    out = capsys.readouterr().out
+    assert "Functions by memory still held at the end (leaks)" in out

@@ -3,6 +3,7 @@
     %moth_prun [-s KEY] [-l LIMIT] [-D FILE] statement     (and %%moth_prun for a cell)
     %moth_lprun -f FUNC [-f FUNC ...] statement            (line by line, as %lprun)
     %moth_advise statement                                 (the pitfalls, as moth advise)
+    %moth_memory [-s peak|leaks|allocated] [-l LIMIT] statement   (and %%moth_memory: memory)
 
 The work is done by moth's C engines; this file only parses the magics' arguments.
 """
@@ -48,6 +49,18 @@ class MothMagics(Magics):
             self._run(prof, stmt)
         finally:
             prof.print_stats()
+
+    @line_cell_magic
+    def moth_memory(self, line, cell=None):
+        """Profile the memory of a statement (or the cell): what it held at its peak, what it
+        left allocated and what it allocated, by call path and line. -s orders by peak
+        (default), leaks or allocated; -l limits the rows (default 20)."""
+        opts, stmt = self.parse_options(line, "s:l:", posix=False)
+        prof = moth.Profile(memory=True)
+        try:
+            self._run(prof, cell if cell is not None else stmt)
+        finally:
+            prof.print_memory(sort=opts.get("s", "peak"), limit=int(opts.get("l", "20")))
 
     @line_magic
     def moth_advise(self, line):
