@@ -159,7 +159,7 @@ static void summary(const moth_profile *p, moth_sb *out)
 static void path_of(const moth_profile *p, const moth_mem_row *r, moth_sb *out)
 {
     if (func_of(p, r) == p->funcs.count) {
-        moth_sb_puts(out, "(outside Python code)");
+        moth_sb_puts(out, "outside Python code");
         return;
     }
     const moth_cct *t = &p->threads[r->thread].tree;

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "clock.h"
 
@@ -16,6 +17,21 @@
 #define CHECK_EVERY 64u                /* events between looks at the clock */
 #define BIG_BLOCK (1u << 20)           /* a block this large looks at the clock at once */
 
+/* The table of live blocks is mapped, not malloc'd: a large block freed by the recorder would
+ * raise glibc's mmap threshold and change how the program's own blocks are placed. */
+static moth_mem_live *table_new(size_t cap)
+{
+    void *p = mmap(NULL, cap * sizeof(moth_mem_live), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p; /* zero-filled */
+}
+
+static void table_free(moth_mem_live *table, size_t cap)
+{
+    if (table)
+        munmap(table, cap * sizeof *table);
+}
+
 int moth_memtrack_init(moth_memtrack *t, size_t max_live, uint64_t sample_bytes,
                        moth_error *err)
 {
@@ -23,9 +39,9 @@ int moth_memtrack_init(moth_memtrack *t, size_t max_live, uint64_t sample_bytes,
     t->max_live = max_live ? max_live : DEFAULT_MAX_LIVE;
     t->sample_bytes = sample_bytes;
     size_t cap = (size_t)1 << FIRST_LIVE_BITS;
-    t->live = moth_calloc(cap, sizeof *t->live, err);
+    t->live = table_new(cap);
     if (!t->live)
-        return -1;
+        return moth_fail(err, "out of memory (the memory profiler's table)");
     t->live_mask = cap - 1;
     t->start_ns = moth_monotonic_ns();
     t->interval_ns = DEFAULT_INTERVAL_NS;
@@ -36,7 +52,7 @@ int moth_memtrack_init(moth_memtrack *t, size_t max_live, uint64_t sample_bytes,
 
 void moth_memtrack_free(moth_memtrack *t)
 {
-    free(t->live);
+    table_free(t->live, t->live ? t->live_mask + 1 : 0);
     free(t->sites);
     moth_map_free(&t->site_of);
     free(t->samples);
@@ -77,7 +93,7 @@ static void live_put(moth_mem_live *table, size_t mask, const moth_mem_live *e, 
 static int live_grow(moth_memtrack *t)
 {
     size_t cap = (t->live_mask + 1) * 2;
-    moth_mem_live *table = calloc(cap, sizeof *table);
+    moth_mem_live *table = table_new(cap);
     if (!table)
         return -1;
     moth_mem_live *old = t->live;
@@ -87,7 +103,7 @@ static int live_grow(moth_memtrack *t)
     for (size_t i = 0; i < old_cap; i++)
         if (old[i].addr)
             live_put(table, t->live_mask, &old[i], home_of(t, old[i].addr));
-    free(old);
+    table_free(old, old_cap);
     return 0;
 }
 

@@ -295,7 +295,8 @@ static void describe_run(moth_profile *p, const profile_options *po, int argc, c
     Py_XDECREF(repr);
     PyErr_Clear();
     moth_profile_set_meta(p, "python", Py_GetVersion(), NULL);
-    moth_profile_set_meta(p, "clock", po->clock == MOTH_CLOCK_CPU ? "cpu" : "wall", NULL);
+    moth_profile_set_meta(p, "clock", po->memory ? "none (memory)"
+                                      : po->clock == MOTH_CLOCK_CPU ? "cpu" : "wall", NULL);
     moth_profile_set_meta(p, "mode", po->builtins ? "builtins (profile hook)"
                                                   : "frames (frame evaluation)", NULL);
     snprintf(text, sizeof text, "%.6f", started);
@@ -381,8 +382,10 @@ int moth_cmd_profile(int argc, char **argv)
         return status;
 
     moth_profiler prof;
-    if (moth_profiler_init(&prof, po->builtins ? MOTH_MODE_CLASSIC : MOTH_MODE_FRAMES, po->clock,
-                           NULL, 0.0, po->builtins, 1) < 0) {
+    /* memory profiling reads no clock: the tree is there for the call paths */
+    if (moth_profiler_init(&prof, po->builtins ? MOTH_MODE_CLASSIC : MOTH_MODE_FRAMES,
+                           po->memory ? MOTH_CLOCK_NONE : po->clock, NULL, 0.0, po->builtins,
+                           1) < 0) {
         moth_target_clear(&target);
         return moth_cli_error("cannot start the profiler");
     }

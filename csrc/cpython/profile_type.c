@@ -29,8 +29,8 @@ static int Profile_init(MothProfileObject *self, PyObject *args, PyObject *kw)
     PyObject *timer = NULL, *lines = NULL, *memory_sample = NULL;
     double timeunit = 0.0;
     int subcalls = 1, builtins = 1, compensate = 0, memory = 0;
-    const char *clock = "wall";
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|Odpp$spOpO:Profile", kwlist, &timer, &timeunit,
+    const char *clock = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|Odpp$zpOpO:Profile", kwlist, &timer, &timeunit,
                                      &subcalls, &builtins, &clock, &compensate, &lines, &memory,
                                      &memory_sample))
         return -1;
@@ -82,7 +82,9 @@ static int Profile_init(MothProfileObject *self, PyObject *args, PyObject *kw)
     moth_clock_kind kind;
     if (timer && timer != Py_None)
         kind = MOTH_CLOCK_CUSTOM;
-    else if (strcmp(clock, "wall") == 0)
+    else if (!clock && memory)
+        kind = MOTH_CLOCK_NONE; /* memory profiling times nothing unless a clock is asked for */
+    else if (!clock || strcmp(clock, "wall") == 0)
         kind = MOTH_CLOCK_CYCLES;
     else if (strcmp(clock, "cpu") == 0)
         kind = MOTH_CLOCK_CPU;
@@ -106,7 +108,7 @@ static int Profile_init(MothProfileObject *self, PyObject *args, PyObject *kw)
     self->prof.lines = lines_mode;
     self->prof.memory = memory;
     self->prof.memory_sample = sample_bytes;
-    self->prof.compensate = compensate && kind != MOTH_CLOCK_CUSTOM;
+    self->prof.compensate = compensate && kind != MOTH_CLOCK_CUSTOM && kind != MOTH_CLOCK_NONE;
     self->calibrated = 0;
     self->initialised = 1;
     return 0;

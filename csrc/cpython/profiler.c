@@ -299,6 +299,8 @@ uint64_t moth_clock_read_other(moth_tstate *st)
         return moth_monotonic_ns();
     case MOTH_CLOCK_CPU:
         return moth_thread_cpu_ns();
+    case MOTH_CLOCK_NONE:
+        return 0;
     default:
         return moth_custom_clock(st);
     }

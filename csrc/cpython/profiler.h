@@ -32,6 +32,7 @@ typedef enum {
     MOTH_CLOCK_WALL_NS, /* wall time from CLOCK_MONOTONIC, where cycles are not usable */
     MOTH_CLOCK_CPU,     /* the thread's CPU time */
     MOTH_CLOCK_CUSTOM,  /* a Python callable, as cProfile's `timer` */
+    MOTH_CLOCK_NONE,    /* calls are not timed (memory profiling: the tree is the call paths) */
 } moth_clock_kind;
 
 typedef enum { MOTH_MODE_FRAMES, MOTH_MODE_CLASSIC } moth_mode;
