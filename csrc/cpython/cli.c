@@ -15,6 +15,8 @@ static const char USAGE[] =
     "            moth profile [options] (script.py [args] | -m module [args] | -c code [args])\n"
     "  debug     run a program under the debugger: pdb's commands, watchpoints, stepi\n"
     "            moth debug [--command CMD] (script.py [args] | -m module [args] | -c code)\n"
+    "  dap       a Debug Adapter Protocol server for editors (VS Code, nvim-dap, Emacs)\n"
+    "            moth dap [--listen HOST:PORT]\n"
     "  stats     print or browse (-i) profile files: moth's own and any pstats file\n"
     "  diff      compare two profiles, function by function\n"
     "  export    write a profile for speedscope, flamegraph.pl, KCachegrind, Perfetto, dot\n"
@@ -179,6 +181,7 @@ static const struct {
     {"dump", moth_cmd_dump},
     {"record", moth_cmd_record},
     {"top", moth_cmd_top},
+    {"dap", moth_cmd_dap},
 };
 
 static int dispatch(int argc, char **argv)

@@ -93,6 +93,7 @@ struct moth_remote;
 int moth_cli_open_child(struct moth_remote *t, pid_t child, volatile sig_atomic_t *stop,
                         int *ended, int *status);
 int moth_cmd_debug(int argc, char **argv);
+int moth_cmd_dap(int argc, char **argv);
 int moth_cmd_stats(int argc, char **argv);
 int moth_cmd_diff(int argc, char **argv);
 int moth_cmd_export(int argc, char **argv);

@@ -45,6 +45,8 @@ typedef struct moth_interp {
     PyMemAllocatorEx memory_original[3]; /* Python's allocators before ours (raw, mem, obj):
                                             our hooks' contexts, so they never move */
     moth_got_patch memory_got;           /* native allocation calls redirected to moth */
+    struct moth_dap *dap;                /* moth dap / moth.listen(): the session, or NULL */
+    struct moth_dap_listener *dap_listener; /* moth.listen()'s port, or NULL */
     /* runner (runner.c) */
     int die_of_sigint_at_exit;           /* an uncaught KeyboardInterrupt ended the program */
     int exit_hook_registered;            /* once per process, whatever moth debug restarts */

@@ -3,6 +3,7 @@
 
 #include "cli.h"
 #include "common.h"
+#include "dap.h"
 #include "engine.h"
 #include "highlight.h"
 #include "interp.h"
@@ -118,7 +119,9 @@ PyMODINIT_FUNC PyInit__moth(void)
         return NULL;
     if (PyModule_AddStringConstant(m, "__version__", MOTH_VERSION) < 0 ||
         PyModule_AddObjectRef(m, "Profile", (PyObject *)&MothProfile_Type) < 0 ||
-        PyModule_AddObjectRef(m, "Engine", (PyObject *)&MothEngine_Type) < 0) {
+        PyModule_AddObjectRef(m, "Engine", (PyObject *)&MothEngine_Type) < 0 ||
+        PyModule_AddFunctions(m, moth_dap_hooks) < 0 ||
+        PyModule_AddFunctions(m, moth_dap_listen_functions) < 0) {
         Py_DECREF(m);
         return NULL;
     }

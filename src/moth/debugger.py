@@ -191,6 +191,7 @@ class Pdb(pdb.Pdb):
         stepping = self._moth_stepping()
         self._moth_sync_global_watches()
         targets = [w.frame for w in self._moth_watches] + list(self._moth_changers)
+        targets += self._moth_more_targets()
         if not stepping:
             # (bdb.run's own frame, below the program, is not traced before 3.13's bdb gives
             # a returning frame's caller a trace function: pdb does not stop there)
@@ -216,6 +217,10 @@ class Pdb(pdb.Pdb):
         frame = self._moth_frame
         if _LINE_EVENT_REPEATS and was_stepping != stepping and frame is not None:
             self._moth_repeat = (frame, frame.f_lasti)
+
+    def _moth_more_targets(self):
+        """Frames a subclass wants the engine to follow too (moth dap: threads to pause)."""
+        return ()
 
     def _moth_trace_stack(self):
         """Python's tracing for the frames the program stands in (as bdb.set_trace does)."""

@@ -115,3 +115,12 @@ static inline int moth_opcode_kind(int op, int arg, int *argkind, int *method, i
     }
 }
 #endif
+
+/* ---- moth dap (dap_inspect.c): a stopped frame's locals changed through frame.f_locals ----
+ * f_locals is a snapshot dict here: the frame runs on with the changes once they are copied
+ * back into its fast locals. */
+#include "frameobject.h"
+static inline void moth_frame_locals_written(PyFrameObject *f)
+{
+    PyFrame_LocalsToFast(f, 0);
+}
