@@ -62,8 +62,13 @@ static int serve(moth_dap_conn *conn, int stderr_fd, const moth_json *resume_sta
         Py_XDECREF(r);
         PyErr_Clear();
     }
-    moth_the_interp.dap = NULL;
-    moth_dap_free(d);
+    /* threads of the program still in the session's code leave it now that it is over */
+    for (int i = 0; i < 100 && d->users; i++) {
+        Py_BEGIN_ALLOW_THREADS
+        usleep(10000);
+        Py_END_ALLOW_THREADS
+    }
+    moth_dap_retire(d);
     return status;
 }
 

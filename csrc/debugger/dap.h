@@ -50,6 +50,7 @@ typedef struct moth_dap_bp {
     char *condition;
     char hit_op[3];         /* hitCondition's comparison ("" none, "==", ">=", "%", ...) */
     int64_t hit_n;
+    int64_t hits;           /* times bdb said it matched (its condition true) */
     char *log;              /* logMessage, or NULL */
     char *message;          /* why it is not verified, or NULL */
 } moth_dap_bp;
@@ -124,6 +125,8 @@ typedef struct moth_dap {
     PyObject *codes;            /* list of code objects: a code's handle is its index + 1 */
     PyObject *code_handles;     /* dict: code -> handle */
     PyObject *disassembled;     /* dict: handle -> list of instructions */
+    int users;                  /* moth_dap_use holders (under the GIL) */
+    int retired;
 } moth_dap;
 
 /* A request being answered: its response's body is written into `w` (an object already
@@ -145,6 +148,12 @@ typedef int (*moth_dap_handler)(moth_dap_ctx *ctx);
 
 /* dap_session.c */
 moth_dap *moth_dap_current(void);
+/* The current session, held (GIL held) so that it outlives the call even if the session
+ * ends meanwhile (code that runs Python may let another thread end it); NULL when none. */
+moth_dap *moth_dap_use(void);
+void moth_dap_done(moth_dap *d);
+/* The owner is done with d: no longer current; freed once no one uses it. */
+void moth_dap_retire(moth_dap *d);
 /* A session on conn (which it will own), not yet reading; NULL with err. */
 moth_dap *moth_dap_new(moth_dap_conn *conn, moth_error *err);
 /* Starts the thread that reads requests; 0 or -1 with err. */
@@ -237,7 +246,10 @@ int moth_dap_req_set_variable(moth_dap_ctx *ctx);
 int moth_dap_req_evaluate(moth_dap_ctx *ctx);
 int moth_dap_req_exception_info(moth_dap_ctx *ctx);
 int moth_dap_req_source(moth_dap_ctx *ctx);
-/* The frames of the stopped thread, innermost first (a new list of frames). */
+/* Whether frame runs the debugger's own code (bdb, pdb, moth), where nothing stops and which
+ * no stack shows. */
+int moth_dap_is_debugger_frame(PyObject *frame);
+/* The frames of the stopped thread, innermost first (a new list of (frame, line) pairs). */
 PyObject *moth_dap_stack_frames(moth_dap *d);
 /* Writes a source object for a code's file. */
 void moth_dap_write_source(moth_dap *d, moth_jw *w, const char *key, PyObject *filename);

@@ -205,10 +205,13 @@ static int collect_lines(PyObject *code, PyObject *lines)
     return PyErr_Occurred() ? -1 : rc;
 }
 
-/* The file compiled (not run), or NULL with the exception set. */
+/* The file compiled (not run), or NULL with the exception set (or none when the file cannot
+ * be read). */
 static PyObject *compile_file(const char *path)
 {
     PyObject *lines = moth_call_function("linecache", "getlines", "(s)", path);
+    if (lines && PyList_Check(lines) && PyList_GET_SIZE(lines) == 0)
+        Py_CLEAR(lines);
     PyObject *empty = lines ? PyUnicode_FromString("") : NULL;
     PyObject *source = empty ? PyUnicode_Join(empty, lines) : NULL;
     Py_XDECREF(empty);
@@ -555,21 +558,9 @@ int moth_dap_breakpoint_hit(moth_dap *d, PyObject *frame, int number)
     for (size_t i = 0; i < d->nbps && !b; i++)
         if (d->bps[i].number == number && d->bps[i].kind != MOTH_DAP_BP_DATA)
             b = &d->bps[i];
-    if (b && b->hit_op[0]) {
-        PyObject *bps = moth_module_attr("bdb", "Breakpoint");
-        PyObject *by = bps ? PyObject_GetAttrString(bps, "bpbynumber") : NULL;
-        PyObject *bp = by && PyList_Check(by) && number < PyList_GET_SIZE(by)
-                           ? PyList_GET_ITEM(by, number)
-                           : NULL;
-        PyObject *hits = bp ? PyObject_GetAttrString(bp, "hits") : NULL;
-        int64_t n = hits ? PyLong_AsLongLong(hits) : 0;
-        Py_XDECREF(hits);
-        Py_XDECREF(by);
-        Py_XDECREF(bps);
-        PyErr_Clear();
-        if (!hit_condition_met(b, n))
-            return 0;
-    }
+    /* as editors count them: the times the breakpoint was reached with its condition true */
+    if (b && !hit_condition_met(b, ++b->hits))
+        return 0;
     if (b && b->log) {
         PyObject *text = format_log(frame, b->log);
         Py_ssize_t len;

@@ -49,16 +49,17 @@ int moth_dap_req_threads(moth_dap_ctx *ctx)
 
 /* ---- the stack ---- */
 
-/* Whether a stack entry's frame is bdb's own (the bottom of a launched program's stack). */
-static int is_bdb_frame(PyObject *frame)
+int moth_dap_is_debugger_frame(PyObject *frame)
 {
     PyObject *globals = PyObject_GetAttrString(frame, "f_globals");
     PyObject *name = globals && PyDict_Check(globals) ? PyDict_GetItemString(globals, "__name__")
                                                       : NULL;
-    int bdb = name && PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "bdb") == 0;
+    const char *n = name && PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
+    int ours = n && (strcmp(n, "bdb") == 0 || strcmp(n, "pdb") == 0 ||
+                     strncmp(n, "moth.", 5) == 0);
     Py_XDECREF(globals);
     PyErr_Clear();
-    return bdb;
+    return ours;
 }
 
 PyObject *moth_dap_stack_frames(moth_dap *d)
@@ -68,7 +69,7 @@ PyObject *moth_dap_stack_frames(moth_dap *d)
     for (Py_ssize_t i = out ? PyList_GET_SIZE(stack) - 1 : -1; i >= 0; i--) {
         PyObject *entry = PyList_GET_ITEM(stack, i); /* (frame, lineno) */
         if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 2 ||
-            is_bdb_frame(PyTuple_GET_ITEM(entry, 0)))
+            moth_dap_is_debugger_frame(PyTuple_GET_ITEM(entry, 0)))
             continue;
         if (PyList_Append(out, entry) < 0) {
             Py_CLEAR(out);
@@ -400,12 +401,13 @@ static void write_value(moth_dap *d, moth_jw *w, const char *value_key, PyObject
     PyErr_Clear();
 }
 
-/* One variable: its name, then its value's members. */
-static void write_variable(moth_dap *d, moth_jw *w, PyObject *name, PyObject *value,
-                           PyObject *evaluate_name, int hex)
+/* One variable: its name (a key's repr when it is a mapping's key), then its value's
+ * members. */
+static void write_variable(moth_dap *d, moth_jw *w, PyObject *name, int is_key,
+                           PyObject *value, PyObject *evaluate_name, int hex)
 {
     moth_jw_object(w, NULL);
-    if (PyUnicode_Check(name)) {
+    if (PyUnicode_Check(name) && !is_key) {
         Py_ssize_t n;
         const char *s = PyUnicode_AsUTF8AndSize(name, &n);
         moth_jw_strn(w, "name", s ? s : "?", s ? (size_t)n : 1);
@@ -483,7 +485,7 @@ int moth_dap_req_variables(moth_dap_ctx *ctx)
                 PyObject *name = index ? PyObject_Str(index) : NULL;
                 PyObject *evaluate = it ? NULL : child_name(parent_name, "%U[%S]", index);
                 if (name)
-                    write_variable(d, &ctx->w, name, item, evaluate, hex);
+                    write_variable(d, &ctx->w, name, 0, item, evaluate, hex);
                 Py_XDECREF(evaluate);
                 Py_XDECREF(name);
                 Py_XDECREF(index);
@@ -521,7 +523,7 @@ int moth_dap_req_variables(moth_dap_ctx *ctx)
                 else
                     evaluate = child_name(parent_name, "%U.%U", key);
                 PyErr_Clear();
-                write_variable(d, &ctx->w, key, value, evaluate, hex);
+                write_variable(d, &ctx->w, key, mapping && !scope, value, evaluate, hex);
                 Py_XDECREF(evaluate);
             }
             Py_DECREF(items);

@@ -70,8 +70,7 @@ static void *acceptor_main(void *arg)
             Py_XDECREF(r);
             PyErr_Clear();
         }
-        moth_the_interp.dap = NULL;
-        moth_dap_free(d);
+        moth_dap_retire(d);
         PyGILState_Release(g);
         pthread_mutex_lock(&l->lock);
         int stopping = l->stopping;
@@ -159,7 +158,11 @@ static PyObject *moth_listen(PyObject *module, PyObject *args, PyObject *kw)
     snprintf(l->host, sizeof l->host, "%s", host);
     pthread_mutex_init(&l->lock, NULL);
     pthread_cond_init(&l->cond, NULL);
-    PyObject *hook = PyCFunction_New(&stop_listening_def, NULL);
+    /* threading takes the thread that first imports it for the main thread: that must be
+     * the program's, not the acceptor's */
+    PyObject *threading = PyImport_ImportModule("threading");
+    Py_XDECREF(threading);
+    PyObject *hook = threading ? PyCFunction_New(&stop_listening_def, NULL) : NULL;
     PyObject *r = hook ? moth_call_function("atexit", "register", "(O)", hook) : NULL;
     Py_XDECREF(hook);
     if (!r || pthread_create(&l->thread, NULL, acceptor_main, l) != 0) {

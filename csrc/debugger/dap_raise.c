@@ -10,34 +10,39 @@
  * A thread pdb steps through is traced by pdb itself: there, pdb's exception event comes here
  * (moth_dap_raised_while_stepping).
  *
- * StopIteration, StopAsyncIteration and GeneratorExit are the language's control flow, not
- * errors: they never stop. With justMyCode, only exceptions raised in the program's own code do.
+ * StopIteration, StopAsyncIteration and GeneratorExit are the language's control flow, and
+ * SystemExit is how a program ends, not errors: they never stop. With justMyCode, only exceptions raised in the program's own code do.
  */
 #include "dap.h"
 
 #include "engine.h"
 #include "pycall.h"
 
-/* Whether exc raised in frame is one to stop at. */
-static int wanted(moth_dap *d, PyObject *frame, PyObject *exc)
+/* Whether exc is where it was raised: an exception passing through a frame is seen again
+ * there (a trace function's exception event; 3.12+'s RAISE event too), with one traceback
+ * entry more each time. */
+static int just_raised(PyObject *tb)
+{
+    return !tb || tb == Py_None || ((PyTracebackObject *)tb)->tb_next == NULL;
+}
+
+/* Whether exc, raised in frame just now, is one to stop at; tb is its traceback as the event
+ * gives it (a trace function's event comes before the exception has it). */
+static int wanted(moth_dap *d, PyObject *frame, PyObject *exc, PyObject *tb)
 {
     unsigned long me = PyThread_get_thread_ident();
-    if (!d->break_raised || !d->dbg || d->over || me == d->reader_ident || me == d->serving)
+    if (!d->break_raised || !d->dbg || d->over || me == d->reader_ident || me == d->serving ||
+        !just_raised(tb))
         return 0;
     if (PyErr_GivenExceptionMatches(exc, PyExc_StopIteration) ||
         PyErr_GivenExceptionMatches(exc, PyExc_StopAsyncIteration) ||
-        PyErr_GivenExceptionMatches(exc, PyExc_GeneratorExit))
+        PyErr_GivenExceptionMatches(exc, PyExc_GeneratorExit) ||
+        PyErr_GivenExceptionMatches(exc, PyExc_SystemExit))
         return 0;
     PyObject *code = PyObject_GetAttrString(frame, "f_code");
     PyObject *file = code ? PyObject_GetAttrString(code, "co_filename") : NULL;
-    PyObject *globals = file ? PyObject_GetAttrString(frame, "f_globals") : NULL;
-    PyObject *name = globals && PyDict_Check(globals) ? PyDict_GetItemString(globals, "__name__")
-                                                      : NULL;
-    int ours = name && PyUnicode_Check(name) &&
-               (PyUnicode_CompareWithASCIIString(name, "bdb") == 0 ||
-                PyUnicode_CompareWithASCIIString(name, "pdb") == 0);
+    int ours = moth_dap_is_debugger_frame(frame);
     int library = file && moth_dap_is_library(d, file);
-    Py_XDECREF(globals);
     Py_XDECREF(file);
     Py_XDECREF(code);
     PyErr_Clear();
@@ -85,16 +90,12 @@ int moth_dap_stop_at_exception(moth_dap *d, PyObject *frame, PyObject *exc, int 
 int moth_dap_raised_while_stepping(moth_dap *d, PyObject *frame, PyObject *exc_info)
 {
 #if MOTH_LINES_BY_TRACE
-    PyObject *exc = PyTuple_Check(exc_info) && PyTuple_GET_SIZE(exc_info) == 3
-                        ? PyTuple_GET_ITEM(exc_info, 1)
-                        : NULL;
-    if (!exc || !PyExceptionInstance_Check(exc) || !wanted(d, frame, exc))
+    int info = PyTuple_Check(exc_info) && PyTuple_GET_SIZE(exc_info) == 3;
+    PyObject *exc = info ? PyTuple_GET_ITEM(exc_info, 1) : NULL;
+    if (!exc || !PyExceptionInstance_Check(exc) ||
+        !wanted(d, frame, exc, PyTuple_GET_ITEM(exc_info, 2)))
         return 0;
-    /* once per raise: in the frame that raised it, where its traceback has one entry */
-    PyObject *tb = PyException_GetTraceback(exc);
-    int first = !tb || ((PyTracebackObject *)tb)->tb_next == NULL;
-    Py_XDECREF(tb);
-    return first ? moth_dap_stop_at_exception(d, frame, exc, 0) : 0;
+    return moth_dap_stop_at_exception(d, frame, exc, 0);
 #else
     (void)d;
     (void)frame;
@@ -111,12 +112,18 @@ int moth_dap_raised_while_stepping(moth_dap *d, PyObject *frame, PyObject *exc_i
 static PyObject *on_raise(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
-    moth_dap *d = moth_dap_current();
+    moth_dap *d = moth_dap_use();
     PyObject *frame = (PyObject *)PyEval_GetFrame();
-    if (!d || nargs != 3 || !frame || !PyExceptionInstance_Check(args[2]) ||
-        !wanted(d, frame, args[2]))
-        Py_RETURN_NONE;
-    return moth_dap_stop_at_exception(d, frame, args[2], 0) < 0 ? NULL : Py_NewRef(Py_None);
+    int rc = 0;
+    PyObject *tb = d && nargs == 3 && PyExceptionInstance_Check(args[2])
+                       ? PyException_GetTraceback(args[2])
+                       : NULL;
+    if (d && nargs == 3 && frame && PyExceptionInstance_Check(args[2]) &&
+        wanted(d, frame, args[2], tb))
+        rc = moth_dap_stop_at_exception(d, frame, args[2], 0);
+    Py_XDECREF(tb);
+    moth_dap_done(d);
+    return rc < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 static PyMethodDef on_raise_def = {"on_raise", (PyCFunction)(void (*)(void))on_raise,
@@ -171,10 +178,13 @@ static int dap_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *ar
     moth_engine *e = moth_engine_active();
     if (what == PyTrace_EXCEPTION && d && PyTuple_Check(arg) && PyTuple_GET_SIZE(arg) == 3) {
         PyObject *exc = PyTuple_GET_ITEM(arg, 1);
-        PyObject *tb = PyTuple_GET_ITEM(arg, 2);
-        int first = tb == Py_None || ((PyTracebackObject *)tb)->tb_next == NULL;
-        if (first && PyExceptionInstance_Check(exc) && wanted(d, (PyObject *)frame, exc))
-            return moth_dap_stop_at_exception(d, (PyObject *)frame, exc, 0);
+        if (PyExceptionInstance_Check(exc) &&
+            wanted(d, (PyObject *)frame, exc, PyTuple_GET_ITEM(arg, 2))) {
+            d = moth_dap_use();
+            int rc = moth_dap_stop_at_exception(d, (PyObject *)frame, exc, 0);
+            moth_dap_done(d);
+            return rc;
+        }
     }
     if (!e || PyThreadState_Get() == e->stepping)
         return 0;

@@ -18,6 +18,29 @@ moth_dap *moth_dap_current(void)
     return moth_the_interp.dap;
 }
 
+moth_dap *moth_dap_use(void)
+{
+    moth_dap *d = moth_the_interp.dap;
+    if (d)
+        d->users++;
+    return d;
+}
+
+void moth_dap_done(moth_dap *d)
+{
+    if (d && --d->users == 0 && d->retired)
+        moth_dap_free(d);
+}
+
+void moth_dap_retire(moth_dap *d)
+{
+    if (moth_the_interp.dap == d)
+        moth_the_interp.dap = NULL;
+    d->retired = 1;
+    if (d->users == 0)
+        moth_dap_free(d);
+}
+
 /* ---- answers ---- */
 
 int moth_dap_fail(moth_dap_ctx *ctx, const char *fmt, ...)
@@ -415,6 +438,8 @@ static void answer(moth_dap *d, moth_json_doc *doc, int serving)
     moth_sb_free(&ctx.after);
     if (d->restart)
         moth_dap_restart_now(d);
+    if (d->over) /* answered the last request (disconnect): the reader stops reading */
+        moth_dap_conn_close(d->conn);
 }
 
 /* The shape every request must have, checked before anyone answers it: NULL when fine,
@@ -600,12 +625,22 @@ static int is_watch_stop(PyObject *text)
     return s && strstr(s, "Watchpoint ") && strstr(s, "\nOld value = ");
 }
 
+/* The program resumes: 3.11's tracer of raised exceptions goes back on threads pdb stopped
+ * tracing (dap_raise.c). */
+static void after_resume(moth_dap *d)
+{
+#if MOTH_LINES_BY_TRACE
+    if (d->break_raised && moth_dap_watch_raises(d, 1) < 0)
+        PyErr_Clear();
+#else
+    (void)d;
+#endif
+}
+
 /* moth._moth.dap_serve(dbg): pdb stopped (dbg.curframe, dbg.stack): tell the client and
  * answer its requests on this thread until one resumes the program. */
-static PyObject *dap_serve(PyObject *module, PyObject *dbg)
+static PyObject *dap_serve_in(moth_dap *d, PyObject *dbg)
 {
-    (void)module;
-    moth_dap *d = moth_dap_current();
     if (!d || d->dbg != dbg || d->over || d->closed) {
         PyObject *r = PyObject_CallMethod(dbg, "set_continue", NULL);
         return r;
@@ -624,7 +659,9 @@ static PyObject *dap_serve(PyObject *module, PyObject *dbg)
             if (!stop) {
                 Py_DECREF(frame);
                 PyList_SetSlice(d->messages, 0, PyList_GET_SIZE(d->messages), NULL);
-                return PyObject_CallMethod(dbg, "set_continue", NULL);
+                PyObject *r = PyObject_CallMethod(dbg, "set_continue", NULL);
+                after_resume(d);
+                return r;
             }
         } else {
             d->reason = "entry";
@@ -671,6 +708,7 @@ static PyObject *dap_serve(PyObject *module, PyObject *dbg)
         free(rest);
         rest = next;
     }
+    after_resume(d);
     if (gone && !d->resumed) { /* the client left at this stop */
         PyObject *r = PyObject_CallMethod(dbg, d->mode == MOTH_DAP_ATTACH ? "set_continue"
                                                                           : "set_quit", NULL);
@@ -680,40 +718,42 @@ static PyObject *dap_serve(PyObject *module, PyObject *dbg)
     Py_RETURN_NONE;
 }
 
+static PyObject *dap_serve(PyObject *module, PyObject *dbg)
+{
+    (void)module;
+    moth_dap *d = moth_dap_use();
+    PyObject *r = dap_serve_in(d, dbg);
+    moth_dap_done(d);
+    return r;
+}
+
 /* ---- the hooks moth.dap.DapPdb calls ---- */
 
 /* dap_message(text): pdb's output (message and error), kept for the stop's description. */
-static PyObject *dap_message(PyObject *module, PyObject *text)
+static PyObject *dap_message_in(moth_dap *d, PyObject *text)
 {
-    (void)module;
-    moth_dap *d = moth_dap_current();
     if (d && d->messages && PyList_Append(d->messages, text) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
 
-/* Whether frame runs the debugger's own code (bdb), where nothing ever stops. */
-static int is_debugger_frame(PyObject *frame)
+static PyObject *dap_message(PyObject *module, PyObject *text)
 {
-    PyObject *globals = PyObject_GetAttrString(frame, "f_globals");
-    PyObject *name = globals && PyDict_Check(globals) ? PyDict_GetItemString(globals, "__name__")
-                                                      : NULL;
-    int bdb = name && PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "bdb") == 0;
-    Py_XDECREF(globals);
-    PyErr_Clear();
-    return bdb;
+    (void)module;
+    moth_dap *d = moth_dap_use();
+    PyObject *r = dap_message_in(d, text);
+    moth_dap_done(d);
+    return r;
 }
 
 /* dap_stop_here(frame, pdb_would_stop): a pause asked for this thread stops here; justMyCode
  * and the debugger's own frames do not. */
-static PyObject *dap_stop_here(PyObject *module, PyObject *args)
+static PyObject *dap_stop_here_in(moth_dap *d, PyObject *args)
 {
-    (void)module;
     PyObject *frame;
     int base;
     if (!PyArg_ParseTuple(args, "Op:dap_stop_here", &frame, &base))
         return NULL;
-    moth_dap *d = moth_dap_current();
     if (!d)
         return PyBool_FromLong(base);
     unsigned long me = PyThread_get_thread_ident();
@@ -721,7 +761,7 @@ static PyObject *dap_stop_here(PyObject *module, PyObject *args)
         Py_RETURN_FALSE;
     PyObject *key = PyLong_FromUnsignedLong(me);
     int pausing = key && PyDict_GET_SIZE(d->pausing) ? PyDict_Contains(d->pausing, key) : 0;
-    if (pausing == 1 && !is_debugger_frame(frame)) {
+    if (pausing == 1 && !moth_dap_is_debugger_frame(frame)) {
         PyDict_DelItem(d->pausing, key);
         Py_DECREF(key);
         d->reason = "pause";
@@ -729,7 +769,7 @@ static PyObject *dap_stop_here(PyObject *module, PyObject *args)
     }
     Py_XDECREF(key);
     PyErr_Clear();
-    if (!base || is_debugger_frame(frame))
+    if (!base || moth_dap_is_debugger_frame(frame))
         Py_RETURN_FALSE;
     if (d->just_my_code) {
         PyObject *code = PyObject_GetAttrString(frame, "f_code");
@@ -744,20 +784,36 @@ static PyObject *dap_stop_here(PyObject *module, PyObject *args)
     Py_RETURN_TRUE;
 }
 
-/* dap_breakpoint_hit(frame, number): bdb matched the breakpoint; whether to stop. */
-static PyObject *dap_breakpoint_hit(PyObject *module, PyObject *args)
+static PyObject *dap_stop_here(PyObject *module, PyObject *args)
 {
     (void)module;
+    moth_dap *d = moth_dap_use();
+    PyObject *r = dap_stop_here_in(d, args);
+    moth_dap_done(d);
+    return r;
+}
+
+/* dap_breakpoint_hit(frame, number): bdb matched the breakpoint; whether to stop. */
+static PyObject *dap_breakpoint_hit_in(moth_dap *d, PyObject *args)
+{
     PyObject *frame;
     int number;
     if (!PyArg_ParseTuple(args, "Oi:dap_breakpoint_hit", &frame, &number))
         return NULL;
-    moth_dap *d = moth_dap_current();
     if (!d)
         Py_RETURN_TRUE;
     if (PyThread_get_thread_ident() == d->reader_ident)
         Py_RETURN_FALSE;
     return PyBool_FromLong(moth_dap_breakpoint_hit(d, frame, number));
+}
+
+static PyObject *dap_breakpoint_hit(PyObject *module, PyObject *args)
+{
+    (void)module;
+    moth_dap *d = moth_dap_use();
+    PyObject *r = dap_breakpoint_hit_in(d, args);
+    moth_dap_done(d);
+    return r;
 }
 
 /* dap_thread(): "request" on the reader, "serving" on a thread answering at a stop, else
@@ -790,16 +846,23 @@ static PyObject *dap_pause_frames(PyObject *module, PyObject *unused)
 }
 
 /* dap_exception(frame, exc_info): an exception pdb's stepping saw (Python's trace function). */
-static PyObject *dap_exception(PyObject *module, PyObject *args)
+static PyObject *dap_exception_in(moth_dap *d, PyObject *args)
 {
-    (void)module;
     PyObject *frame, *info;
     if (!PyArg_ParseTuple(args, "OO:dap_exception", &frame, &info))
         return NULL;
-    moth_dap *d = moth_dap_current();
     if (d && moth_dap_raised_while_stepping(d, frame, info) < 0)
         return NULL;
     Py_RETURN_NONE;
+}
+
+static PyObject *dap_exception(PyObject *module, PyObject *args)
+{
+    (void)module;
+    moth_dap *d = moth_dap_use();
+    PyObject *r = dap_exception_in(d, args);
+    moth_dap_done(d);
+    return r;
 }
 
 PyMethodDef moth_dap_hooks[] = {

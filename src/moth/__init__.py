@@ -5,11 +5,12 @@ with builtins=False); `moth.run` / `moth.runctx` are cProfile's module functions
 The debugger: `moth.Pdb` is a drop-in for `pdb.Pdb`; `moth.set_trace`, `moth.post_mortem`,
 `moth.pm`, `moth.runcall`, `moth.runeval` are pdb's module functions (pdb's `run` is
 `moth.debugger.run`, since `moth.run` is cProfile's). They load on first use.
+Editors: `moth.listen()` opens a Debug Adapter Protocol port to attach to (moth dap).
 """
-from moth._moth import Profile, __version__, profile_lines  # noqa: F401
+from moth._moth import Profile, __version__, listen, profile_lines  # noqa: F401
 
 __all__ = ["Profile", "LineProfile", "profile_lines", "run", "runctx",
-           "Pdb", "set_trace", "post_mortem", "pm", "runcall", "runeval"]
+           "Pdb", "set_trace", "post_mortem", "pm", "runcall", "runeval", "listen"]
 
 _DEBUGGER_NAMES = ("Pdb", "set_trace", "post_mortem", "pm", "runcall", "runeval")
 
