@@ -22,7 +22,6 @@ import argparse
 import datetime
 import json
 import os
-import re
 import shlex
 import statistics
 import subprocess
@@ -33,6 +32,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+from debug_overhead import cell, program_seconds, unreached_line  # noqa: E402
 from pairing import machine_line, paired, publish, python_version  # noqa: E402
 
 WORKLOADS = {"fib": ["30"], "newton": ["3000"]}
@@ -120,13 +120,9 @@ def launch(client, program, args, breakpoints):
     client.request("configurationDone")
 
 
-def drive(py, adapter, program, args, unreached):
-    """One whole session: the program runs to its end with a breakpoint it never reaches."""
-    path, line = unreached.rsplit(":", 1)
-    client = Client(adapter_argv(py, adapter))
-    launch(client, program, args, {path: [int(line)]})
+def end(client):
+    """Waits for the program's end, then disconnects."""
     client.wait_event("exited")
-    client.wait_event("terminated")
     try:
         client.request("disconnect")
     except (EOFError, RuntimeError):
@@ -134,26 +130,15 @@ def drive(py, adapter, program, args, unreached):
     client.close()
 
 
+def drive(py, adapter, program, args, unreached):
+    """One whole session: the program runs to its end with a breakpoint it never reaches."""
+    path, line = unreached.rsplit(":", 1)
+    client = Client(adapter_argv(py, adapter))
+    launch(client, program, args, {path: [int(line)]})
+    end(client)
+
+
 # ---- 1. breakpoints not reached ----
-
-def program_seconds(run):
-    m = re.search(r"^elapsed ([0-9.]+)$", run.stderr, re.M)
-    return float(m.group(1)) if m else float("nan")
-
-
-def cell(ratios):
-    return "%.2fx (%.2f-%.2f)" % (statistics.median(ratios), min(ratios), max(ratios))
-
-
-def unreached_line(py):
-    path = subprocess.run([py, "-c", "import json; print(json.__file__)"], capture_output=True,
-                          text=True, check=True).stdout.strip()
-    with open(path) as f:
-        text = f.read().splitlines()
-    start = next(i for i, t in enumerate(text) if t.startswith("def dumps("))
-    line = next(i for i in range(start, len(text)) if text[i].startswith("    return "))
-    return "%s:%d" % (path, line + 1)
-
 
 def breakpoint_rows(py, reps, env, version):
     unreached = unreached_line(py)
@@ -245,12 +230,7 @@ def request_latencies(py, adapter, count):
                 kinds.setdefault(kind, []).append(seconds)
                 done += 1
         client.request("continue", threadId=thread)
-        client.wait_event("exited")
-        try:
-            client.request("disconnect")
-        except (EOFError, RuntimeError):
-            pass
-        client.close()
+        end(client)
         return kinds
 
 

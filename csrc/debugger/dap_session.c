@@ -625,6 +625,16 @@ static int is_watch_stop(PyObject *text)
     return s && strstr(s, "Watchpoint ") && strstr(s, "\nOld value = ");
 }
 
+/* Calls a hook with the session held for the call (moth_dap_use): the hooks below run Python,
+ * during which another thread may end the session. */
+static PyObject *held(PyObject *(*hook)(moth_dap *d, PyObject *arg), PyObject *arg)
+{
+    moth_dap *d = moth_dap_use();
+    PyObject *r = hook(d, arg);
+    moth_dap_done(d);
+    return r;
+}
+
 /* The program resumes: 3.11's tracer of raised exceptions goes back on threads pdb stopped
  * tracing (dap_raise.c). */
 static void after_resume(moth_dap *d)
@@ -721,10 +731,7 @@ static PyObject *dap_serve_in(moth_dap *d, PyObject *dbg)
 static PyObject *dap_serve(PyObject *module, PyObject *dbg)
 {
     (void)module;
-    moth_dap *d = moth_dap_use();
-    PyObject *r = dap_serve_in(d, dbg);
-    moth_dap_done(d);
-    return r;
+    return held(dap_serve_in, dbg);
 }
 
 /* ---- the hooks moth.dap.DapPdb calls ---- */
@@ -740,10 +747,7 @@ static PyObject *dap_message_in(moth_dap *d, PyObject *text)
 static PyObject *dap_message(PyObject *module, PyObject *text)
 {
     (void)module;
-    moth_dap *d = moth_dap_use();
-    PyObject *r = dap_message_in(d, text);
-    moth_dap_done(d);
-    return r;
+    return held(dap_message_in, text);
 }
 
 /* dap_stop_here(frame, pdb_would_stop): a pause asked for this thread stops here; justMyCode
@@ -787,10 +791,7 @@ static PyObject *dap_stop_here_in(moth_dap *d, PyObject *args)
 static PyObject *dap_stop_here(PyObject *module, PyObject *args)
 {
     (void)module;
-    moth_dap *d = moth_dap_use();
-    PyObject *r = dap_stop_here_in(d, args);
-    moth_dap_done(d);
-    return r;
+    return held(dap_stop_here_in, args);
 }
 
 /* dap_breakpoint_hit(frame, number): bdb matched the breakpoint; whether to stop. */
@@ -810,10 +811,7 @@ static PyObject *dap_breakpoint_hit_in(moth_dap *d, PyObject *args)
 static PyObject *dap_breakpoint_hit(PyObject *module, PyObject *args)
 {
     (void)module;
-    moth_dap *d = moth_dap_use();
-    PyObject *r = dap_breakpoint_hit_in(d, args);
-    moth_dap_done(d);
-    return r;
+    return held(dap_breakpoint_hit_in, args);
 }
 
 /* dap_thread(): "request" on the reader, "serving" on a thread answering at a stop, else
@@ -859,10 +857,7 @@ static PyObject *dap_exception_in(moth_dap *d, PyObject *args)
 static PyObject *dap_exception(PyObject *module, PyObject *args)
 {
     (void)module;
-    moth_dap *d = moth_dap_use();
-    PyObject *r = dap_exception_in(d, args);
-    moth_dap_done(d);
-    return r;
+    return held(dap_exception_in, args);
 }
 
 PyMethodDef moth_dap_hooks[] = {
