@@ -470,3 +470,59 @@ def test_memory_file_stats_flame_and_exports(program, tmp_path):
                  ("export", plain, "--format", "collapsed", "--memory", "peak")):
         r = run_moth(*args)
         assert r.returncode == 2 and "has no memory data" in r.stderr, (args, r.stderr)
+
+
+DAMAGES = [
+    ("memory_rows", "UPDATE memory_rows SET thread = 99 WHERE id = 0", "inconsistent memory rows"),
+    ("memory_rows", "UPDATE memory_rows SET node = 1000000 WHERE id = 0",
+     "inconsistent memory rows"),
+    ("memory_rows", "UPDATE memory_rows SET leaked_bytes = -5 WHERE id = 0",
+     "inconsistent memory rows"),
+    ("memory_rows", "UPDATE memory_rows SET id = id + 7 WHERE id = 0", "inconsistent memory rows"),
+    ("memory_rows", "UPDATE memory_rows SET peak_blocks = -1 WHERE id = 0",
+     "inconsistent memory rows"),
+    ("memory_summary", "UPDATE memory_summary SET peak_bytes = -1",
+     "inconsistent memory summary"),
+    ("memory_summary", "UPDATE memory_summary SET peak_time = -3",
+     "inconsistent memory summary"),
+    ("memory_timeline", "UPDATE memory_timeline SET point = point + 1000 WHERE point = 0",
+     "inconsistent memory timeline"),
+    ("memory_timeline", "UPDATE memory_timeline SET time = -1 WHERE point = (SELECT MAX(point) FROM memory_timeline)",
+     "inconsistent memory timeline"),
+    ("memory_changes", "UPDATE memory_changes SET row = 123456", "inconsistent memory timeline"),
+    ("memory_changes", "UPDATE memory_changes SET bytes = -2", "inconsistent memory timeline"),
+]
+
+
+@pytest.mark.parametrize("table,sql,why", DAMAGES)
+def test_damaged_memory_tables_are_refused(program, tmp_path, table, sql, why):
+    path = program("small.py", "keep = [bytearray(1000) for _ in range(50)]\n")
+    out = tmp_path / "s.moth"
+    run_moth("profile", "--memory", "-q", "-o", out, path, check=0)
+    con = sqlite3.connect(out)
+    con.execute(sql)
+    con.commit()
+    con.close()
+    r = run_moth("stats", "--memory", out)
+    assert r.returncode == 2
+    assert r.stderr == "moth: %s is a damaged moth profile: %s\n" % (out, why), r.stderr
+
+
+def test_a_schema_1_file_gets_the_memory_tables_when_a_run_is_appended(program, tmp_path):
+    path = program("small.py", "keep = [bytearray(1000) for _ in range(50)]\n")
+    out = tmp_path / "old.moth"
+    run_moth("profile", "-q", "-o", out, path, check=0)
+    con = sqlite3.connect(out)     # as a moth of schema 1 wrote it: no memory tables
+    for table in ("memory_changes", "memory_timeline", "memory_rows", "memory_summary"):
+        con.execute("DROP TABLE %s" % table)
+    con.execute("DROP VIEW memory_lines")
+    con.execute("PRAGMA user_version = 1")
+    con.commit()
+    con.close()
+    run_moth("stats", out, check=0)                      # read as it is
+    run_moth("profile", "--memory", "-q", "--append", "-o", out, path, check=0)
+    con = sqlite3.connect(out)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert con.execute("SELECT COUNT(*) FROM memory_summary").fetchone()[0] == 1
+    r = run_moth("stats", "--memory", "--run", "2", out, check=0)
+    assert "small.py:1" in r.stdout
