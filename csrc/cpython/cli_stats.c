@@ -199,8 +199,13 @@ static int sampled_summary(const char *path, int run, double *tick, char *summar
     return 0;
 }
 
-/* --lines: each moth file's line report. */
-static int print_lines(const stats_options *so)
+/* A report that only moth files hold (--lines, --memory): each file's, in turn. `has` tells
+ * whether a file holds the data; `what` and `how` complete the message when it does not. */
+typedef int (*file_report)(const stats_options *so, const moth_profile *p, moth_sb *out,
+                           moth_error *err);
+
+static int print_each_file(const stats_options *so, int (*has)(const moth_profile *),
+                           const char *what, const char *how, file_report report)
 {
     int status = 0;
     for (int i = 0; i < so->nfiles; i++) {
@@ -208,14 +213,14 @@ static int print_lines(const stats_options *so)
         moth_error err;
         if (moth_load_profile_file(so->files[i], so->run, &l, &err) < 0)
             return moth_cli_error("%s", err.msg);
-        if (!l.has_tree || l.profile.lines.count == 0) {
-            status = moth_cli_error("%s has no line data: profile with 'moth profile --lines "
-                                    "-o FILE.moth'", so->files[i]);
+        if (!l.has_tree || !has(&l.profile)) {
+            status = moth_cli_error("%s has no %s data: profile with 'moth profile %s -o "
+                                    "FILE.moth'", so->files[i], what, how);
             moth_loaded_free(&l);
             continue;
         }
         moth_sb text = MOTH_SB_INIT;
-        if (moth_lines_report(&l.profile, (size_t)so->limit, moth_cli_colour(), &text, &err) < 0)
+        if (report(so, &l.profile, &text, &err) < 0)
             status = moth_cli_error("%s", err.msg);
         else
             moth_cli_out(text.data, text.len);
@@ -225,31 +230,27 @@ static int print_lines(const stats_options *so)
     return status;
 }
 
-/* --memory: each moth file's memory report. */
-static int print_memory(const stats_options *so)
+static int has_lines(const moth_profile *p)
 {
-    int status = 0;
-    for (int i = 0; i < so->nfiles; i++) {
-        moth_loaded l;
-        moth_error err;
-        if (moth_load_profile_file(so->files[i], so->run, &l, &err) < 0)
-            return moth_cli_error("%s", err.msg);
-        if (!l.has_tree || !l.profile.memory.recorded) {
-            status = moth_cli_error("%s has no memory data: profile with 'moth profile --memory "
-                                    "-o FILE.moth'", so->files[i]);
-            moth_loaded_free(&l);
-            continue;
-        }
-        moth_memreport_opts mo = {so->measure, (size_t)so->limit, so->strip};
-        moth_sb text = MOTH_SB_INIT;
-        if (moth_memory_report(&l.profile, &mo, &text, &err) < 0)
-            status = moth_cli_error("%s", err.msg);
-        else
-            moth_cli_out(text.data, text.len);
-        moth_sb_free(&text);
-        moth_loaded_free(&l);
-    }
-    return status;
+    return p->lines.count != 0;
+}
+
+static int lines_report(const stats_options *so, const moth_profile *p, moth_sb *out,
+                        moth_error *err)
+{
+    return moth_lines_report(p, (size_t)so->limit, moth_cli_colour(), out, err);
+}
+
+static int has_memory(const moth_profile *p)
+{
+    return p->memory.recorded;
+}
+
+static int memory_report(const stats_options *so, const moth_profile *p, moth_sb *out,
+                         moth_error *err)
+{
+    moth_memreport_opts mo = {so->measure, (size_t)so->limit, so->strip};
+    return moth_memory_report(p, &mo, out, err);
 }
 
 int moth_cmd_stats(int argc, char **argv)
@@ -261,9 +262,9 @@ int moth_cmd_stats(int argc, char **argv)
     if (so.interactive)
         return moth_cmd_stats_interactive(so.files, so.nfiles, so.run);
     if (so.lines)
-        return print_lines(&so);
+        return print_each_file(&so, has_lines, "line", "--lines", lines_report);
     if (so.memory)
-        return print_memory(&so);
+        return print_each_file(&so, has_memory, "memory", "--memory", memory_report);
     moth_pstats view;
     if ((rc = moth_stats_load_all(so.files, so.nfiles, so.run, &view)) != 0)
         return rc;
