@@ -41,7 +41,7 @@ def test_help_restrictions_and_sorting_as_pstats(prof):
     out = moth_session(commands, prof)
     assert "Fraction argument must be in [0, 1]" in out
     assert "*** No help on bogus" in out
-    assert out.count("List reduced from") == 8
+    assert "List reduced from" in out     # how often depends on the times: pstats' reference
     assert out.replace("dump  help", "help") == pstats_session(commands, prof)
 
 
