@@ -429,8 +429,9 @@ def test_memory_file_stats_flame_and_exports(program, tmp_path):
     peak, = con.execute("SELECT peak_bytes FROM memory_summary").fetchone()
     each = sys.getsizeof(bytearray(10000))
     assert 5000 * each <= peak < 5000 * each + 512 * 1024
-    leaked = con.execute("SELECT sum(leaked_bytes) FROM memory_lines WHERE function = "
-                         "'<listcomp>' OR qualname LIKE 'grow%'").fetchone()[0]
+    # (3.12 inlines the comprehension into grow)
+    leaked = con.execute("SELECT sum(leaked_bytes) FROM memory_lines WHERE function IN "
+                         "('<listcomp>', 'grow')").fetchone()[0]
     assert 500 * each <= leaked < 500 * each + 8192
     # moth stats --memory reads the file back into the same report
     r = run_moth("stats", "--memory", "--limit", "3", out, check=0)
