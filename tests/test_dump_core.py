@@ -45,6 +45,9 @@ def gcore(pid, tmp_path):
     return core
 
 
+SIGNALS = {"SEGV": signal.SIGSEGV, "ABRT": signal.SIGABRT, "NATIVE": signal.SIGABRT}
+
+
 def core_pattern_or_skip():
     """The kernel's core_pattern, when it writes cores into the crashing program's directory."""
     pattern = Path("/proc/sys/kernel/core_pattern").read_text().strip()
@@ -65,7 +68,7 @@ def crash(python, how, cwd, env=None):
     out, err = proc.communicate(timeout=60)
     if out.strip() == "nocore":
         pytest.skip("the hard core size limit (ulimit -Hc) is 0 here")
-    assert proc.returncode == -getattr(signal, "SIG" + how), (proc.returncode, err)
+    assert proc.returncode == -SIGNALS[how], (proc.returncode, err)
     prefix = pattern.split("%")[0]
     cores = [p for p in Path(cwd).iterdir() if p.name.startswith(prefix)]
     assert len(cores) == 1, (pattern, sorted(os.listdir(cwd)))
@@ -115,7 +118,7 @@ def test_gcore_text(tmp_path):
 
 def check_crash_dump(d, python, version, how, core, pid):
     assert (d["pid"], d["core"]) == (pid, str(core))
-    assert d["signal"] == getattr(signal, "SIG" + how)
+    assert d["signal"] == SIGNALS[how]
     # The whole command line, read from the stack (the core's own note keeps 80 characters).
     assert d["command"] == f"{python} {CRASH} {how}"
     assert d["python"].startswith(version + ".")
@@ -170,6 +173,22 @@ def test_crash_text(tmp_path):
     out = run_moth("dump", core).stdout.splitlines()
     assert out[2] == "Ended by signal 6 (Aborted)"
     assert out[-1] == "the signal was sent by the process itself"
+
+
+def test_crash_in_a_thread_python_does_not_know(tmp_path):
+    """The thread that received the signal is shown even without a Python thread state."""
+    _, python = PYTHONS[-1]
+    core, pid = crash(python, "NATIVE", tmp_path)
+    d = dump_core_json(core)
+    assert d["signal"] == signal.SIGABRT
+    (native,) = [t for t in d["threads"] if t["signalled"]]
+    assert (native["name"], native["frames"], native["holds_gil"]) == (None, [], False)
+    assert native["native_id"] not in [t["native_id"] for t in d["threads"] if t is not native]
+    crasher = by_name(d)["crasher"]
+    assert python_frames(crasher, CRASH)[-1] == ("crash", C["native"])
+    assert python_frames(by_name(d)["waiter"], CRASH) == [("wait_here", C["waiter_leaf"])]
+    text = run_moth("dump", core).stdout
+    assert f"\nThread {native['native_id']} (received the fatal signal)\n  (no Python frames)\n" in text
 
 
 def link_or_copy(src, dst):

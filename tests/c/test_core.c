@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "corefile.h"
+#include "remote.h"
 
 /* A growing byte buffer. */
 typedef struct bytes {
@@ -193,7 +194,7 @@ static uint8_t *exe_file, *lib_file;
 static char *exe_path, *lib_path;
 static uint8_t heap[2][4096];
 
-static bytes standard_core(const char *exe, int with_header_page)
+static bytes core_variant(const char *exe, int with_header_page, const char *lib, int auxv_too)
 {
     bytes notes = {NULL, 0};
     prstatus(&notes, 4242, 11, 0x401010, 0x7ff000, 0x7ff100);
@@ -201,12 +202,13 @@ static bytes standard_core(const char *exe, int with_header_page)
     prpsinfo(&notes, 4241, "python3.11", "python3.11 crash.py");
     siginfo(&notes, 11, 1, 0xdead);
     uint64_t auxv[] = {AT_PHDR, 0x400040, AT_ENTRY, 0x401000, AT_NULL, 0};
-    note(&notes, "CORE", NT_AUXV, auxv, sizeof auxv);
+    if (auxv_too)
+        note(&notes, "CORE", NT_AUXV, auxv, sizeof auxv);
     note(&notes, "LINUX", 0x202, "xstate", 6);  /* ignored */
     filemap files[] = {
         {0x400000, 0x401000, 0, exe},
         {0x401000, 0x403000, 1, exe},
-        {0x500000, 0x501000, 1, lib_path},
+        {0x500000, 0x501000, 1, lib},
         {0x600000, 0x601000, 0, "/nonexistent/libgone.so"},
     };
     file_note(&notes, files, 4);
@@ -222,6 +224,11 @@ static bytes standard_core(const char *exe, int with_header_page)
     bytes core = core_of(&notes, segs, 5, EM_X86_64);
     free(notes.data);
     return core;
+}
+
+static bytes standard_core(const char *exe, int with_header_page)
+{
+    return core_variant(exe, with_header_page, lib_path, 1);
 }
 
 static void test_notes(void)
@@ -558,6 +565,43 @@ static void test_command_line(void)
     }
 }
 
+/* Opening a core as a Python process: what is checked before the interpreter is looked for. */
+static void test_remote_open_core(void)
+{
+    struct {
+        const char *exe, *lib, *executable;
+        int auxv;
+        const char *want; /* after "core file PATH" */
+    } cases[] = {
+        {exe_path, lib_path, NULL, 1, " is not a core of a Python program (no python executable "
+                                      "or libpython with an interpreter in its memory)"},
+        {exe_path, "/nonexistent/libpython3.11.so.1.0", NULL, 1,
+         ": /nonexistent/libpython3.11.so.1.0, which its process had loaded, is missing on this "
+         "machine"},
+        {"/nonexistent/python3.11", lib_path, NULL, 1,
+         ": its executable /nonexistent/python3.11 is missing on this machine (give a copy with "
+         "--executable PATH)"},
+        {exe_path, lib_path, exe_path, 0,
+         " does not say which file is its executable (no entry point in NT_AUXV), so "
+         "--executable cannot replace it"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        bytes b = core_variant(cases[i].exe, 1, cases[i].lib, cases[i].auxv);
+        char *path = write_file("core.r", b.data, b.len);
+        moth_remote t;
+        moth_error err;
+        CHECK(moth_remote_open_core(&t, path, cases[i].executable, &err) < 0);
+        char want[512];
+        snprintf(want, sizeof want, "core file %s%s", path, cases[i].want);
+        CHECK_STR(err.msg, want);
+        free(b.data);
+    }
+    moth_remote t;
+    moth_error err;
+    CHECK(moth_remote_open_core(&t, "/nonexistent/core", NULL, &err) < 0);
+    CHECK_STR(err.msg, "cannot open /nonexistent/core: No such file or directory");
+}
+
 /* A core file on disk, opened by path. */
 static void test_open(void)
 {
@@ -593,11 +637,12 @@ int main(void)
     RUN(test_bad_cores);
     RUN(test_aarch64);
     RUN(test_command_line);
+    RUN(test_remote_open_core);
     RUN(test_open);
     free(exe_file);
     free(lib_file);
     const char *made[] = {"exe", "libthing.so", "python-other", "python3.11", "empty", "core",
-                          "core.cut"};
+                          "core.cut", "core.r"};
     for (size_t i = 0; i < sizeof made / sizeof made[0]; i++) {
         char path[128];
         snprintf(path, sizeof path, "%s/%s", dir, made[i]);

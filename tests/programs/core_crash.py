@@ -1,8 +1,9 @@
 """A Python program that dies of a signal with a core file, in a known thread at a known line.
 
-Usage: core_crash.py SEGV|ABRT. It lifts its core size limit, blocks the main thread and a
-thread "waiter" at their markers, and once both are there a thread "crasher" dies at its own:
-SEGV reads address 0 (ctypes.string_at), ABRT calls os.abort(). It also maps a file,
+Usage: core_crash.py SEGV|ABRT|NATIVE. It lifts its core size limit, blocks the main thread
+and a thread "waiter" at their markers, and once both are there a thread "crasher" dies at its
+own: SEGV reads address 0 (ctypes.string_at), ABRT calls os.abort(), NATIVE starts a thread
+Python knows nothing of that calls abort() while "crasher" waits for it. It also maps a file,
 mapped.bin in its working directory, so that a test can take a mapped file away. Lines the tests
 look for are marked `# @name`. Prints "nocore" and exits 3 when the hard limit allows no core.
 """
@@ -39,8 +40,11 @@ def crash(how):
     wait_until_at(waiter, "wait_here", marker("waiter_leaf"))
     if how == "SEGV":
         ctypes.string_at(0)  # @segv
-    else:
+    elif how == "ABRT":
         os.abort()  # @abrt
+    else:
+        c, t = ctypes.CDLL(None), ctypes.c_ulong()
+        c.pthread_create(ctypes.byref(t), None, c.abort, None) or c.pthread_join(t, None)  # @native
 
 
 def work(depth, how):
