@@ -12,14 +12,11 @@
 #include "corefile.h"
 
 #include <elf.h>
-#include <errno.h>
 #include <stdio.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
+
+#include "mapfile.h"
 
 #define PRSTATUS_CURSIG 12
 #define PRSTATUS_PID 32
@@ -336,27 +333,13 @@ int moth_core_open(moth_core *c, const char *path, moth_error *err)
 {
     memset(c, 0, sizeof *c);
     c->executable = -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return moth_fail(err, "cannot open %s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return moth_fail(err, "%s is not a core file (not a regular file)", path);
-    }
-    void *map = NULL;
-    if (st.st_size > 0) {
-        map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (map == MAP_FAILED) {
-            int e = errno;
-            close(fd);
-            return moth_fail(err, "cannot map %s: %s", path, strerror(e));
-        }
-    }
-    close(fd);
+    const uint8_t *map;
+    size_t size;
+    if (moth_file_map(path, &map, &size, err) < 0)
+        return -1;
     c->map = map;
-    c->file_size = (size_t)st.st_size;
-    if (parse(c, map ? map : "", (size_t)st.st_size, path, err) < 0) {
+    c->file_size = size;
+    if (parse(c, map ? map : (const uint8_t *)"", size, path, err) < 0) {
         moth_core_close(c);
         return -1;
     }
@@ -366,8 +349,7 @@ int moth_core_open(moth_core *c, const char *path, moth_error *err)
 void moth_core_close(moth_core *c)
 {
     for (size_t i = 0; i < c->nfiles; i++) {
-        if (c->files[i].data)
-            munmap((void *)c->files[i].data, c->files[i].size);
+        moth_file_unmap(c->files[i].data, c->files[i].size);
         free(c->files[i].path);
     }
     free(c->files);
@@ -376,8 +358,7 @@ void moth_core_close(moth_core *c)
     free(c->mappings);
     free(c->auxv);
     free(c->name);
-    if (c->map)
-        munmap(c->map, c->file_size);
+    moth_file_unmap(c->map, c->file_size);
     memset(c, 0, sizeof *c);
     c->executable = -1;
 }

@@ -88,7 +88,7 @@ typedef struct moth_core {
     int executable;                /* index into files of the executable, -1 when unknown */
     uint64_t page_size;            /* NT_FILE's unit of file offsets */
     size_t file_size;              /* of the core */
-    void *map;                     /* the core mapped (moth_core_open), or NULL */
+    const uint8_t *map;            /* the core mapped (moth_core_open), or NULL */
 } moth_core;
 
 /* Opens and checks the core file at path. Errors, one line each: cannot open; not a core file

@@ -6,49 +6,49 @@
 #include "corefile.h"
 
 #include <elf.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
+
+#include "mapfile.h"
 
 #define MAX_BUILD_ID 64
 #define MAX_HEADER_PAGE 65536
 
-/* The last segment that starts at or below addr, if it covers addr. */
-static const moth_core_segment *segment_at(const moth_core *c, uint64_t addr)
+/* How many of `count` items (each `size` bytes, sorted by the address they start with) start
+ * at or below addr: the one that may hold addr is the last of them. */
+static size_t count_at_or_below(const void *items, size_t count, size_t size, uint64_t addr)
 {
-    size_t lo = 0, hi = c->nsegments;
+    size_t lo = 0, hi = count;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (c->segments[mid].vaddr <= addr)
+        uint64_t start;
+        memcpy(&start, (const char *)items + mid * size, sizeof start);
+        if (start <= addr)
             lo = mid + 1;
         else
             hi = mid;
     }
-    if (!lo)
-        return NULL;
-    const moth_core_segment *s = &c->segments[lo - 1];
-    return addr - s->vaddr < s->memsz ? s : NULL;
+    return lo;
 }
 
-/* The same for NT_FILE's mappings. */
+_Static_assert(offsetof(moth_core_segment, vaddr) == 0, "segments are searched by vaddr");
+_Static_assert(offsetof(moth_core_mapping, start) == 0, "mappings are searched by start");
+
+/* The segment holding addr, or NULL. */
+static const moth_core_segment *segment_at(const moth_core *c, uint64_t addr)
+{
+    size_t n = count_at_or_below(c->segments, c->nsegments, sizeof *c->segments, addr);
+    const moth_core_segment *s = n ? &c->segments[n - 1] : NULL;
+    return s && addr - s->vaddr < s->memsz ? s : NULL;
+}
+
+/* The NT_FILE mapping holding addr, or NULL. */
 static const moth_core_mapping *mapping_at(const moth_core *c, uint64_t addr)
 {
-    size_t lo = 0, hi = c->nmappings;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (c->mappings[mid].start <= addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (!lo)
-        return NULL;
-    const moth_core_mapping *m = &c->mappings[lo - 1];
-    return addr < m->end ? m : NULL;
+    size_t n = count_at_or_below(c->mappings, c->nmappings, sizeof *c->mappings, addr);
+    const moth_core_mapping *m = n ? &c->mappings[n - 1] : NULL;
+    return m && addr < m->end ? m : NULL;
 }
 
 size_t moth_core_read_dumped(const moth_core *c, uint64_t addr, void *buf, size_t len)
@@ -108,8 +108,7 @@ size_t moth_core_build_id(const moth_core *c, uint32_t i, uint8_t *id, size_t si
 
 static void unmap_file(moth_core_file *f)
 {
-    if (f->data)
-        munmap((void *)f->data, f->size);
+    moth_file_unmap(f->data, f->size);
     f->data = NULL;
     f->size = 0;
 }
@@ -120,18 +119,8 @@ int moth_core_check_file(moth_core *c, uint32_t i)
     if (f->status != MOTH_CORE_FILE_UNCHECKED)
         return f->status;
     f->status = MOTH_CORE_FILE_MISSING;
-    int fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block */
-    if (fd < 0)
-        return f->status;
-    struct stat st;
-    void *map = NULL;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
-        map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (!map || map == MAP_FAILED)
-        return f->status;
-    f->data = map;
-    f->size = (size_t)st.st_size;
+    if (moth_file_map(f->path, &f->data, &f->size, NULL) < 0 || !f->data)
+        return f->status; /* an empty file cannot be what a process mapped */
     f->status = MOTH_CORE_FILE_OK;
     uint8_t want[MAX_BUILD_ID];
     size_t want_len = moth_core_build_id(c, i, want, sizeof want);

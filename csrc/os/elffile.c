@@ -2,12 +2,9 @@
 #include "elffile.h"
 
 #include <elf.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
+
+#include "mapfile.h"
 
 /* 1 when [off, off + len) lies inside the buffer (no overflow). */
 static int in_file(const moth_elf *e, uint64_t off, uint64_t len)
@@ -62,26 +59,17 @@ int moth_elf_from_buffer(moth_elf *e, const void *data, size_t size, moth_error 
 int moth_elf_open(moth_elf *e, const char *path, moth_error *err)
 {
     memset(e, 0, sizeof *e);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return moth_fail(err, "cannot open %s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return moth_fail(err, "%s is not a regular file", path);
-    }
-    if (st.st_size < (off_t)sizeof(Elf64_Ehdr)) {
-        close(fd);
+    const uint8_t *map;
+    size_t size;
+    if (moth_file_map(path, &map, &size, err) < 0)
+        return -1;
+    if (size < sizeof(Elf64_Ehdr)) {
+        moth_file_unmap(map, size);
         return moth_fail(err, "%s: not an ELF file (too short)", path);
     }
-    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    int map_errno = errno;
-    close(fd);
-    if (map == MAP_FAILED)
-        return moth_fail(err, "cannot map %s: %s", path, strerror(map_errno));
     moth_error inner;
-    if (moth_elf_from_buffer(e, map, (size_t)st.st_size, &inner) < 0) {
-        munmap(map, (size_t)st.st_size);
+    if (moth_elf_from_buffer(e, map, size, &inner) < 0) {
+        moth_file_unmap(map, size);
         return moth_fail(err, "%s: %s", path, inner.msg);
     }
     e->mapped = 1;
@@ -90,8 +78,8 @@ int moth_elf_open(moth_elf *e, const char *path, moth_error *err)
 
 void moth_elf_close(moth_elf *e)
 {
-    if (e->mapped && e->data)
-        munmap((void *)e->data, e->size);
+    if (e->mapped)
+        moth_file_unmap(e->data, e->size);
     memset(e, 0, sizeof *e);
 }
 
