@@ -98,6 +98,91 @@ def test_session_is_pdbs(name):
     assert moth.stdout.count("(Pdb)") >= len(SESSIONS[name]) // 2  # the session ran
 
 
+GENERATORS = PROGRAMS / "generators.py"
+GENERATOR_SOURCE = GENERATORS.read_text().splitlines()
+
+
+def at(text, *commands):
+    """A session that stops at the first line of generators.py holding text first."""
+    return ["break %d" % line_of(text, GENERATOR_SOURCE), "continue", *commands]
+
+
+# Stepping commands leaving generators, coroutines and async generators: pdb stops where their
+# StopIteration or GeneratorExit reaches a frame it traces. Each session: what it must show, and
+# the commands.
+GENERATOR_SESSIONS = {
+    "next off a generator's last line": (
+        "Internal StopIteration: 2", at("return n", "next", "next", "next")),
+    "return from a generator entered by step": (
+        "StopIteration: 1", at("it = numbers(1)", "next", "step", "step", "return", "next",
+                               "return", "next")),
+    "next over yield from": ("Internal StopIteration", at("got = yield from", *["next"] * 4)),
+    "next off a subgenerator's return": (
+        "Internal StopIteration: 3", at("return 3", "next", "next", "next")),
+    "until in a generator": ("Internal StopIteration", at("yield got", *["until"] * 3)),
+    "return out of a delegating generator": (
+        "Internal StopIteration: 2", at("got = yield from", "return", "return", "return")),
+    # (3.13 closes a generator suspended outside any try block without raising in it)
+    "next into a generator closed early": (
+        "GeneratorExit" if sys.version_info < (3, 13) else "Internal StopIteration",
+        at("yield n", *["next"] * 4)),
+    "next through an awaited coroutine": (
+        "Internal StopIteration: 2", at("a = await double", *["next"] * 4)),
+    "next off a coroutine's return": ("Internal StopIteration: 2", at("return y", "next", "next")),
+    "async generator": ("Internal StopIteration: 1", at("yield t", "next", "next", "return",
+                                                         "next")),
+    "one-line generator expression": ("<genexpr>()", at("sum(i * i", "next", "next", "step",
+                                                        "next", "continue")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GENERATOR_SESSIONS))
+def test_generator_session_is_pdbs(name):
+    shows, commands = GENERATOR_SESSIONS[name]
+    commands = commands + ["quit"]
+    moth = moth_session(commands, GENERATORS)
+    assert moth.returncode == 0, moth.stderr
+    assert moth.stdout == pdb_session(commands, GENERATORS)
+    assert shows in moth.stdout
+
+
+def test_generator_in_a_file_without_breakpoints_is_pdbs(program):
+    """The frame a generator returns to is followed when pdb traces it (the module's body, traced
+    since the first stop), though its file holds no breakpoint; the rest of that file is not."""
+    program("genlib.py", "def numbers(n):\n    for i in range(n):\n        yield i\n    return n\n")
+    script = program("usegen.py", textwrap.dedent("""\
+        from genlib import numbers
+
+        def consume():
+            return sum(numbers(2))
+
+        for v in numbers(2):
+            print("got", v)
+        print("sum", consume())
+        """))
+    commands = ["break genlib.py:3", "continue"] + ["next"] * 7 + ["quit"]
+    moth = moth_session(commands, script)
+    assert moth.stdout == pdb_session(commands, script)
+    assert "Internal StopIteration: 2\n> %s(6)<module>()" % script in moth.stdout
+
+
+@pytest.mark.parametrize("mode", ["step", "next"])
+def test_instruction_stepping_through_generators(mode):
+    """stepi and nexti in and out of generators, coroutines and async generators stop where the
+    interpreter's own opcode events say (tests/programs/instruction_trail.py), breakpoints
+    included."""
+    for start in ("total += v", "return 3", "return y", "yield t"):
+        line = line_of(start, GENERATOR_SOURCE)
+        trail = subprocess.run([sys.executable, str(PROGRAMS / "instruction_trail.py"), mode,
+                                str(GENERATORS), str(line), "8"], capture_output=True, text=True,
+                               env=moth_env(), timeout=60, check=True).stdout.splitlines()
+        command = "stepi" if mode == "step" else "nexti"
+        out = moth_session(at(start, "display/i") + [command] * 8 + ["quit"], GENERATORS).stdout
+        stops = re.findall(r"> \S+\(\d+\)(\S+)\(\)\n-> .*\n--> +(\d+) ", out)
+        assert len(trail) == 8
+        assert ["%s %s" % stop for stop in stops] == trail, start
+
+
 def test_help_lists_the_new_commands():
     out = moth_session(["help", "help watch", "help stepi", "quit"]).stdout
     for command in ("watch", "unwatch", "stepi", "nexti", "disassemble", "threads", "info"):
@@ -404,6 +489,40 @@ def test_breakpoint_in_another_thread(program):
     proc = moth_session(["break 6", "continue", "quit"], script)
     assert "[thread" in proc.stdout and "joined" not in proc.stdout
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_threads_shows_a_thread_waiting_for_the_prompt_where_it_stopped(program):
+    script = program("two_stops.py", textwrap.dedent("""\
+        import threading
+
+        go = threading.Event()
+
+        def work(n):
+            total = n * 2
+            return total
+
+        def second():
+            go.wait()
+            work(2)
+
+        t2 = threading.Thread(target=second, name="second")
+        t1 = threading.Thread(target=work, args=(1,), name="first")
+        t2.start()
+        t1.start()
+        t1.join()
+        t2.join()
+        """))
+    # at the first thread's prompt, let the second go and wait until it waits for the prompt
+    proc = moth_session(["break 6", "continue", "!go.set()", "!import moth.debugger, sys, time",
+                         "!while sys._current_frames()[t2.ident].f_code.co_filename != "
+                         "moth.debugger.__file__: time.sleep(0.01)", "threads", "clear 1",
+                         "continue", "p n", "continue", "quit"], script)
+    out = proc.stdout
+    assert re.search(r"^\* \d+ +first +.*two_stops.py\(6\)work\(\)$", out, re.M), out
+    assert re.search(r"^  \d+ +second +.*two_stops.py\(6\)work\(\)$", out, re.M), out
+    assert "debugger.py" not in out
+    assert re.search(r"\[thread \d+: second\]\n> .*two_stops.py\(6\)work\(\)", out)
+    assert "(Pdb) 2\n" in out
 
 
 def test_breakpoint_set_while_another_thread_is_inside_the_function(program):

@@ -36,9 +36,9 @@ static PyObject *file_breaks(moth_engine *e, PyCodeObject *code)
 }
 
 /* Fills e->lines with the breakpoint lines among code's own lines; returns what the
- * breakpoints want of code. (canonic may run Python, and so this again for other code: the
- * cache is written only after it.) */
-static moth_want break_lines(moth_engine *e, PyCodeObject *code)
+ * breakpoints want of code, and in *in_file whether its file holds any. (canonic may run
+ * Python, and so this again for other code: the cache is written only after it.) */
+static moth_want break_lines(moth_engine *e, PyCodeObject *code, int *in_file)
 {
     /* The Python this runs is moth's, not the program's: no trace function may see it (a
      * debugger pdb's `debug` command starts, stepping). */
@@ -50,6 +50,7 @@ static moth_want break_lines(moth_engine *e, PyCodeObject *code)
     e->nlines = 0;
     int spanned = lines && moth_code_line_span(code, &first, &last) == 0;
     PyThreadState_LeaveTracing(ts);
+    *in_file = lines != NULL;
     if (spanned) {
         Py_ssize_t n = PyList_GET_SIZE(lines);
         uint32_t *room = realloc(e->lines, sizeof *room * (size_t)(n ? n : 1));
@@ -73,7 +74,7 @@ static moth_want break_lines(moth_engine *e, PyCodeObject *code)
 
 moth_code_info moth_engine_decide(moth_engine *e, PyCodeObject *code)
 {
-    moth_code_info ci = {MOTH_WANT_NONE, 0};
+    moth_code_info ci = {MOTH_WANT_NONE, 0, 0};
     /* Deciding runs Python (bdb's canonic): meanwhile this code counts as decided, unwanted. */
     if (_PyCode_SetExtra((PyObject *)code, moth_the_interp.code_extra_index,
                          moth_code_info_pack(e->generation, ci)) < 0) {
@@ -86,7 +87,7 @@ moth_code_info moth_engine_decide(moth_engine *e, PyCodeObject *code)
         ci.target_code |= c == code;
         Py_DECREF(c);
     }
-    ci.want = break_lines(e, code);
+    ci.want = break_lines(e, code, &ci.break_file);
     PyErr_Clear();
     if (_PyCode_SetExtra((PyObject *)code, moth_the_interp.code_extra_index,
                          moth_code_info_pack(e->generation, ci)) < 0)
@@ -112,12 +113,31 @@ int moth_engine_wants_line(moth_engine *e, PyObject *frame, PyCodeObject *code, 
         return ci.want == MOTH_WANT_ALL_LINES;
     if (e->lines_code != (PyObject *)code || e->lines_generation != e->generation) {
         PyObject *pending = moth_take_exception();
-        break_lines(e, code);
+        int in_file;
+        break_lines(e, code, &in_file);
         PyErr_Clear();
         moth_give_exception(pending);
     }
     uint32_t key = (uint32_t)line;
     return line > 0 && bsearch(&key, e->lines, e->nlines, sizeof key, by_value) != NULL;
+}
+
+int moth_engine_wants_code(moth_engine *e, PyCodeObject *code)
+{
+    moth_code_info ci = moth_engine_code_info(e, code);
+    return ci.want != MOTH_WANT_NONE || ci.target_code || (e->generator_exits && ci.break_file);
+}
+
+int moth_engine_wants_exception(moth_engine *e, PyObject *frame, PyCodeObject *code,
+                                PyObject *type)
+{
+    if (moth_engine_is_target(e, frame))
+        return 1;
+    /* bdb's dispatch_exception, while it waits in a generator: the exact types, in a frame
+     * it traces (its trace function set, or its file holding a breakpoint) */
+    if (!e->generator_exits || (type != PyExc_StopIteration && type != PyExc_GeneratorExit))
+        return 0;
+    return ((PyFrameObject *)frame)->f_trace != NULL || moth_engine_code_info(e, code).break_file;
 }
 
 void moth_engine_activate(moth_engine *e)
@@ -204,16 +224,19 @@ static PyObject *engine_stop(moth_engine *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
-/* configure(breaks, targets, stepping, frame=None): breaks is bdb's {canonic file: [lines]};
- * targets the frames to follow; stepping, whether Python's trace function traces this thread
- * now; frame, where the program stands (it resumes when pdb's command returns). Returns
+/* configure(breaks, targets, stepping, frame=None, *, generator_exits=False): breaks is bdb's
+ * {canonic file: [lines]}; targets the frames to follow; stepping, whether Python's trace
+ * function traces this thread now; frame, where the program stands (it resumes when pdb's
+ * command returns); generator_exits, whether pdb waits in a generator (engine.h). Returns
  * whether the engine is armed (it uninstalls itself when there is nothing to wait for). */
-static PyObject *engine_configure(moth_engine *self, PyObject *args)
+static PyObject *engine_configure(moth_engine *self, PyObject *args, PyObject *kw)
 {
+    static char *kwlist[] = {"breaks", "targets", "stepping", "frame", "generator_exits", NULL};
     PyObject *breaks, *targets, *frame = Py_None;
-    int stepping;
-    if (!PyArg_ParseTuple(args, "O!O!p|O:configure", &PyDict_Type, &breaks, &PyTuple_Type,
-                          &targets, &stepping, &frame))
+    int stepping, generator_exits = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!O!p|O$p:configure", kwlist, &PyDict_Type,
+                                     &breaks, &PyTuple_Type, &targets, &stepping, &frame,
+                                     &generator_exits))
         return NULL;
     if (frame != Py_None && !PyFrame_Check(frame)) {
         PyErr_SetString(PyExc_TypeError, "Engine.configure: frame must be a frame or None");
@@ -238,6 +261,7 @@ static PyObject *engine_configure(moth_engine *self, PyObject *args)
     Py_SETREF(self->breaks, copy);
     Py_SETREF(self->targets, Py_NewRef(targets));
     self->stepping = stepping ? PyThreadState_Get() : NULL;
+    self->generator_exits = generator_exits;
     self->generation++;
     int wanted = PyDict_GET_SIZE(self->breaks) > 0 || PyTuple_GET_SIZE(self->targets) > 0;
     if (!wanted) {
@@ -303,12 +327,13 @@ static PyObject *engine_get_armed(moth_engine *self, void *closure)
 }
 
 static PyMethodDef engine_methods[] = {
-    {"configure", (PyCFunction)engine_configure, METH_VARARGS,
-     "configure(breaks, targets, stepping, frame=None) -> armed\n\n"
+    {"configure", (PyCFunction)(void (*)(void))engine_configure, METH_VARARGS | METH_KEYWORDS,
+     "configure(breaks, targets, stepping, frame=None, *, generator_exits=False) -> armed\n\n"
      "breaks: {canonic filename: [lines]} (bdb.Bdb.breaks); targets: frames whose line,\n"
      "return and exception events are all wanted; stepping: Python's trace function traces\n"
      "the calling thread now, so the engine leaves it alone; frame: where the program\n"
-     "stands."},
+     "stands; generator_exits: pdb waits in a generator, so StopIteration and GeneratorExit\n"
+     "in the frames pdb traces are wanted too."},
     {"stop", (PyCFunction)engine_stop, METH_NOARGS, "stop()\n\nRemoves every hook."},
     {"watch_globals", (PyCFunction)moth_engine_watch_globals, METH_VARARGS,
      "watch_globals(pairs, on_change) -> whether it can (3.12+)\n\n"

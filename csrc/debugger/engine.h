@@ -9,7 +9,10 @@
  *  - lines of code objects that hold a breakpoint (the breakpoint lines only, or every line
  *    when the breakpoint is on the function's first line, which bdb matches on any line);
  *  - line, return and exception events of the "target" frames: the frame `next`, `until` or
- *    `return` will stop in (bdb's stopframe and returnframe) and the frames holding a watch.
+ *    `return` will stop in (bdb's stopframe and returnframe) and the frames holding a watch;
+ *  - while pdb waits in a generator or coroutine (`next`, `until` or `return` there), the
+ *    StopIteration and GeneratorExit exception events of the frames pdb traces (code of a file
+ *    that holds a breakpoint, frames given pdb's trace function): bdb stops at those.
  *
  * Everything else runs untraced, at full speed. While pdb steps everywhere (`step`, or the
  * first stop of a run), Python's own trace function does the work for that thread exactly as
@@ -42,6 +45,8 @@ typedef struct moth_engine {
     PyObject *breaks;       /* dict: canonic filename -> list of breakpoint lines */
     PyObject *targets;      /* tuple of frames whose every event is wanted */
     PyThreadState *stepping;/* the thread whose events Python's trace function takes now */
+    int generator_exits;    /* pdb waits in a generator: StopIteration and GeneratorExit in the
+                               frames pdb traces are wanted (configure's generator_exits) */
     uint32_t generation;    /* bumped whenever breaks or targets change */
     PyObject *lines_code;   /* the code whose breakpoint lines are in `lines` (a cache) */
     uint32_t lines_generation;
@@ -64,14 +69,16 @@ typedef enum { MOTH_WANT_NONE, MOTH_WANT_BREAK_LINES, MOTH_WANT_ALL_LINES } moth
 typedef struct moth_code_info {
     moth_want want;         /* for the breakpoints */
     int target_code;        /* a target frame runs this code */
+    int break_file;         /* its file holds a breakpoint (bdb's break_anywhere) */
 } moth_code_info;
 
 #define MOTH_CODE_INFO_TAG 1u /* never 0 (an empty slot) */
 
 static inline void *moth_code_info_pack(uint32_t generation, moth_code_info ci)
 {
-    return (void *)(((uintptr_t)generation << 8) | ((uintptr_t)ci.target_code << 4) |
-                    ((uintptr_t)ci.want << 1) | MOTH_CODE_INFO_TAG);
+    return (void *)(((uintptr_t)generation << 8) | ((uintptr_t)ci.break_file << 5) |
+                    ((uintptr_t)ci.target_code << 4) | ((uintptr_t)ci.want << 1) |
+                    MOTH_CODE_INFO_TAG);
 }
 
 static inline uint32_t moth_code_info_generation(void *packed)
@@ -82,7 +89,8 @@ static inline uint32_t moth_code_info_generation(void *packed)
 static inline moth_code_info moth_code_info_unpack(void *packed)
 {
     uintptr_t v = (uintptr_t)packed;
-    return (moth_code_info){.want = (moth_want)((v >> 1) & 3), .target_code = (v >> 4) & 1};
+    return (moth_code_info){.want = (moth_want)((v >> 1) & 3), .target_code = (v >> 4) & 1,
+                            .break_file = (v >> 5) & 1};
 }
 
 extern PyTypeObject MothEngine_Type;
@@ -112,6 +120,12 @@ static inline moth_code_info moth_engine_code_info(moth_engine *e, PyCodeObject 
 int moth_engine_wants_line(moth_engine *e, PyObject *frame, PyCodeObject *code, int line);
 /* Whether frame is one of the target frames. */
 int moth_engine_is_target(moth_engine *e, PyObject *frame);
+/* Whether the engine wants the events of code's frames at all (a breakpoint, a target, or an
+ * exception pdb may stop at while it waits in a generator). */
+int moth_engine_wants_code(moth_engine *e, PyCodeObject *code);
+/* Whether an exception event of type `type` in frame (running code) goes to pdb. */
+int moth_engine_wants_exception(moth_engine *e, PyObject *frame, PyCodeObject *code,
+                                PyObject *type);
 /* Calls visit(e, code) for the code of f and of each frame below it, until visit returns
  * non-zero; returns that value (0 when all were visited). */
 int moth_engine_each_frame(moth_engine *e, PyFrameObject *f,

@@ -2,11 +2,14 @@
  * engine_monitor.c: the debugger engine's events on CPython 3.12+, from sys.monitoring
  * (PEP 669) as the debugger tool.
  *
- * PY_START is on for all code, and its callback disables it where it fired, so each code
- * object costs one callback, at its first call, per generation (restart_events() re-enables
- * them when the wants change). Code the engine wants gets local LINE, PY_RETURN and PY_YIELD
- * events; inside it, a line that can never stop is disabled in turn. RAISE and PY_UNWIND have
- * no local form: they are on only while there are target frames, and cost only when
+ * PY_START and PY_RESUME are on for all code, and their callback disables them where they
+ * fired, so each code object costs one callback, at its first call or resumption, per
+ * generation (restart_events() re-enables them when the wants change). Code the engine wants
+ * gets the local events Python's own sys.settrace uses for a trace function's line, return
+ * and exception events (LINE, JUMP, PY_RETURN, PY_YIELD, STOP_ITERATION; which of them are
+ * on changes how the interpreter runs loops over generators, and so where StopIteration is
+ * reported); inside it, a line that can never stop is disabled in turn. RAISE and PY_UNWIND
+ * have no local form: they are on only while there are target frames, and cost only when
  * something is raised. Everything else runs with no event at all.
  */
 #include "engine.h"
@@ -19,12 +22,16 @@
 #define TOOL 0 /* sys.monitoring.DEBUGGER_ID */
 /* sys.monitoring.events, as documented for 3.12 and 3.13 */
 #define EV_PY_START (1 << 0)
+#define EV_PY_RESUME (1 << 1)
 #define EV_PY_RETURN (1 << 2)
 #define EV_PY_YIELD (1 << 3)
 #define EV_LINE (1 << 5)
+#define EV_JUMP (1 << 7)
+#define EV_STOP_ITERATION (1 << 9)
 #define EV_RAISE (1 << 10)
 #define EV_PY_UNWIND (1 << 12)
-#define LOCAL_EVENTS (EV_LINE | EV_PY_RETURN | EV_PY_YIELD)
+#define EV_PY_THROW (1 << 13)
+#define LOCAL_EVENTS (EV_LINE | EV_JUMP | EV_PY_RETURN | EV_PY_YIELD | EV_STOP_ITERATION)
 
 static PyObject *monitoring(void)
 {
@@ -68,8 +75,7 @@ static PyObject *disable_or_none(moth_engine *e, int disable)
 /* Gives code the local events if the engine wants it. */
 static int instrument(moth_engine *e, PyCodeObject *code)
 {
-    moth_code_info ci = moth_engine_code_info(e, code);
-    if (ci.want == MOTH_WANT_NONE && !ci.target_code)
+    if (!moth_engine_wants_code(e, code))
         return 0;
     int known = PySet_Contains(e->instrumented, (PyObject *)code);
     if (known != 0)
@@ -79,6 +85,8 @@ static int instrument(moth_engine *e, PyCodeObject *code)
     return call_monitoring("set_local_events", "(iOi)", TOOL, (PyObject *)code, LOCAL_EVENTS);
 }
 
+/* PY_START and PY_RESUME: (code, offset). A generator suspended while the wants changed
+ * comes back by PY_RESUME, not PY_START. */
 static PyObject *on_py_start(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
@@ -90,6 +98,30 @@ static PyObject *on_py_start(PyObject *self, PyObject *const *args, Py_ssize_t n
     return disable_or_none(e, 1);
 }
 
+/* PY_THROW: (code, offset, exception), a generator resumed by a throw (it cannot be disabled) */
+static PyObject *on_py_throw(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    moth_engine *e = moth_engine_active();
+    if (e && nargs >= 1 && PyCode_Check(args[0]) && instrument(e, (PyCodeObject *)args[0]) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* A line event of code at line, run by frame, for engine e. */
+static PyObject *line_event(moth_engine *e, PyObject *frame, PyCodeObject *code, int line)
+{
+    if (moth_engine_wants_line(e, frame, code, line))
+        return moth_engine_deliver(e, frame, "line", Py_None) < 0 ? NULL : Py_NewRef(Py_None);
+    /* A line that cannot stop in this generation, in code no target frame runs: never again.
+     * (Not while pdb waits in a generator: a line disabled lets the interpreter specialise
+     * its loops, which changes where StopIteration events come from, and pdb stops at them.) */
+    moth_code_info ci = moth_engine_code_info(e, code);
+    return disable_or_none(e, !ci.target_code && ci.want != MOTH_WANT_ALL_LINES &&
+                                  !(e->generator_exits && ci.break_file));
+}
+
+/* LINE: (code, line) */
 static PyObject *on_line(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
@@ -97,13 +129,25 @@ static PyObject *on_line(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     PyObject *frame = current_frame();
     if (!e || nargs < 2 || !PyCode_Check(args[0]) || !frame)
         Py_RETURN_NONE;
+    return line_event(e, frame, (PyCodeObject *)args[0], (int)PyLong_AsLong(args[1]));
+}
+
+/* JUMP: (code, from, to), byte offsets. A jump back to the line it jumps from (a loop
+ * written on one line) is a line event to a trace function, as CPython's own sys.settrace
+ * makes it (Python/legacy_tracing.c); every other jump is left to LINE events. */
+static PyObject *on_jump(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    moth_engine *e = engine_here();
+    PyObject *frame = current_frame();
+    if (!e || nargs < 3 || !PyCode_Check(args[0]) || !frame)
+        Py_RETURN_NONE;
     PyCodeObject *code = (PyCodeObject *)args[0];
-    int line = (int)PyLong_AsLong(args[1]);
-    if (moth_engine_wants_line(e, frame, code, line))
-        return moth_engine_deliver(e, frame, "line", Py_None) < 0 ? NULL : Py_NewRef(Py_None);
-    /* A line that cannot stop in this generation, in code no target frame runs: never again. */
-    moth_code_info ci = moth_engine_code_info(e, code);
-    return disable_or_none(e, !ci.target_code && ci.want != MOTH_WANT_ALL_LINES);
+    int from = (int)PyLong_AsLong(args[1]), to = (int)PyLong_AsLong(args[2]);
+    int line = PyCode_Addr2Line(code, to);
+    if (to > from || line != PyCode_Addr2Line(code, from))
+        return disable_or_none(e, 1);
+    return line_event(e, frame, code, line);
 }
 
 /* PY_RETURN and PY_YIELD: (code, offset, value) */
@@ -118,13 +162,16 @@ static PyObject *on_return(PyObject *self, PyObject *const *args, Py_ssize_t nar
     Py_RETURN_NONE;
 }
 
-/* RAISE: (code, offset, exception), given to pdb as a trace function's (type, value, tb) */
+/* RAISE and STOP_ITERATION: (code, offset, exception), given to pdb as a trace function's
+ * (type, value, tb) */
 static PyObject *on_raise(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
     moth_engine *e = engine_here();
     PyObject *frame = current_frame();
-    if (!e || nargs != 3 || !frame || !moth_engine_is_target(e, frame))
+    if (!e || nargs != 3 || !frame || !PyCode_Check(args[0]) ||
+        !moth_engine_wants_exception(e, frame, (PyCodeObject *)args[0],
+                                     (PyObject *)Py_TYPE(args[2])))
         Py_RETURN_NONE;
     PyObject *exc = args[2];
     PyObject *tb = PyException_GetTraceback(exc);
@@ -150,11 +197,13 @@ static PyObject *on_unwind(PyObject *self, PyObject *const *args, Py_ssize_t nar
 
 #define CALLBACK(name) {#name, (PyCFunction)(void (*)(void))name, METH_FASTCALL, NULL}
 static PyMethodDef callbacks[] = {
-    CALLBACK(on_py_start), CALLBACK(on_line), CALLBACK(on_return),
-    CALLBACK(on_return), CALLBACK(on_raise), CALLBACK(on_unwind),
+    CALLBACK(on_py_start), CALLBACK(on_py_start), CALLBACK(on_py_throw), CALLBACK(on_line),
+    CALLBACK(on_jump), CALLBACK(on_return), CALLBACK(on_return), CALLBACK(on_raise),
+    CALLBACK(on_raise), CALLBACK(on_unwind),
 };
 static const int callback_events[] = {
-    EV_PY_START, EV_LINE, EV_PY_RETURN, EV_PY_YIELD, EV_RAISE, EV_PY_UNWIND,
+    EV_PY_START, EV_PY_RESUME, EV_PY_THROW, EV_LINE, EV_JUMP, EV_PY_RETURN, EV_PY_YIELD,
+    EV_RAISE, EV_STOP_ITERATION, EV_PY_UNWIND,
 };
 #define NCALLBACKS (sizeof callback_events / sizeof *callback_events)
 
@@ -231,7 +280,8 @@ int moth_engine_rearm(moth_engine *e, PyObject *frame)
 {
     (void)frame; /* found among the running frames */
     clear_local_events(e);
-    int events = EV_PY_START | (PyTuple_GET_SIZE(e->targets) ? EV_RAISE | EV_PY_UNWIND : 0);
+    int events = EV_PY_START | EV_PY_RESUME | EV_PY_THROW |
+                 (PyTuple_GET_SIZE(e->targets) ? EV_RAISE | EV_PY_UNWIND : 0);
     if (instrument_running(e) < 0 || call_monitoring("set_events", "(ii)", TOOL, events) < 0 ||
         call_monitoring("restart_events", "()") < 0)
         return -1;

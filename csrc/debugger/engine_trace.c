@@ -43,8 +43,13 @@ static int engine_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject 
         e = moth_engine_active();
         if (e && e->pin_ts == ts && e->pin_frame == (PyObject *)frame)
             pin_moves_out(e, ts, frame);
-    } else if (what == PyTrace_EXCEPTION && moth_engine_is_target(e, (PyObject *)frame)) {
-        rc = moth_engine_deliver(e, (PyObject *)frame, "exception", arg);
+    } else if (what == PyTrace_EXCEPTION) {
+        PyCodeObject *code = PyFrame_GetCode(frame);
+        PyObject *type = PyTuple_Check(arg) && PyTuple_GET_SIZE(arg) == 3
+                             ? PyTuple_GET_ITEM(arg, 0) : NULL;
+        if (moth_engine_wants_exception(e, (PyObject *)frame, code, type))
+            rc = moth_engine_deliver(e, (PyObject *)frame, "exception", arg);
+        Py_DECREF(code);
     }
     return rc;
 }
@@ -52,10 +57,7 @@ static int engine_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject 
 /* Whether the engine wants the events of code's frames. */
 static int wanted(moth_engine *e, PyCodeObject *code)
 {
-    if (!code)
-        return 0;
-    moth_code_info ci = moth_engine_code_info(e, code);
-    return ci.want != MOTH_WANT_NONE || ci.target_code;
+    return code && moth_engine_wants_code(e, code);
 }
 
 /* Whether f or a frame below it runs wanted code. */
@@ -115,6 +117,42 @@ static int resume_traced(moth_engine *e, PyThreadState *ts, moth_iframe *caller)
     return wanted(e, caller ? moth_iframe_code(caller) : NULL);
 }
 
+/*
+ * A SEND that started without a trace function (pyver/py311.h) reports no StopIteration when
+ * its generator finishes; with pdb's trace function, always on, it would. Such a SEND is one
+ * the program was in the middle of when pdb came to wait in a generator (`next` there), and
+ * the frame running it is one pdb may stop in at that exception: it is given the event here,
+ * as the generator hands the SEND its result. -1 when pdb raised (quit).
+ */
+static int send_exception(moth_engine *e, PyThreadState *ts, moth_iframe *caller,
+                          moth_iframe *frame, PyObject *result)
+{
+    PyObject *value = NULL;
+    if (!caller || !moth_iframe_in_send(caller) || !moth_send_would_stop(frame, result, &value))
+        return 0;
+    PyFrameObject *f = PyEval_GetFrame(); /* the caller's, current again (borrowed) */
+    if (!f || moth_frame_iframe(f) != caller ||
+        !moth_engine_wants_exception(e, (PyObject *)f, moth_iframe_code(caller),
+                                           PyExc_StopIteration)) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *exc = value == Py_None ? PyObject_CallNoArgs(PyExc_StopIteration)
+                                     : PyObject_CallOneArg(PyExc_StopIteration, value);
+    PyObject *info = exc ? PyTuple_Pack(3, PyExc_StopIteration, exc, Py_None) : NULL;
+    int rc = -1;
+    if (info) {
+        Py_INCREF(f);
+        PyThreadState_EnterTracing(ts); /* as around a trace function */
+        rc = moth_engine_deliver(e, (PyObject *)f, "exception", info);
+        PyThreadState_LeaveTracing(ts);
+        Py_DECREF(f);
+    }
+    Py_XDECREF(info);
+    Py_XDECREF(exc);
+    return rc;
+}
+
 static PyObject *debug_frame(PyThreadState *ts, moth_iframe *frame, int throwflag)
 {
     _PyFrameEvalFunction next = moth_the_interp.debug_previous_eval;
@@ -125,6 +163,7 @@ static PyObject *debug_frame(PyThreadState *ts, moth_iframe *frame, int throwfla
      * leaves alone; its frames still take part, as stepping may end while they run.) */
     moth_iframe *caller = moth_thread_current_iframe(ts); /* it outlives this frame */
     int traced = ts->c_tracefunc == engine_trace;
+    int untraced_send = ts->c_tracefunc == NULL; /* (a SEND calling this ran the fast way) */
     int want = wanted(e, moth_iframe_code(frame));
     uint32_t generation = e->generation;
     if (want != traced)
@@ -135,6 +174,10 @@ static PyObject *debug_frame(PyThreadState *ts, moth_iframe *frame, int throwfla
     if (MOTH_UNLIKELY(e && (want != traced || e->generation != generation ||
                             (ts->c_tracefunc == engine_trace) != traced)))
         trace_thread(ts, e->generation != generation ? resume_traced(e, ts, caller) : traced);
+    if (MOTH_UNLIKELY(e && e->generator_exits && untraced_send && result &&
+                      ts->c_tracefunc == engine_trace) &&
+        send_exception(e, ts, caller, frame, result) < 0)
+        Py_CLEAR(result);
     return result;
 }
 

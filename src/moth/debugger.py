@@ -31,6 +31,7 @@ _BDB_TRACES_CALLERS = hasattr(bdb.Bdb, "_set_caller_tracefunc")  # 3.13+
 # Python's trace function and the engine while stopped at a line, the one switched on gets
 # that same line event once more, which must not stop pdb a second time.
 _LINE_EVENT_REPEATS = sys.version_info >= (3, 12)
+_GENERATOR_FLAGS = bdb.GENERATOR_AND_COROUTINE_FLAGS
 
 
 def _quiet_bdbquit_in_threads():
@@ -85,6 +86,7 @@ class Pdb(pdb.Pdb):
     _moth_repeat = None  # (frame, f_lasti): a line event 3.12+ may give twice
     _moth_opcode_frames = ()
     _moth_lock = threading.RLock()  # one thread at the prompt at a time
+    _moth_waiting = {}  # thread ident -> the frame a thread waiting for the prompt stopped in
 
     _moth_history_loaded = False
 
@@ -95,6 +97,7 @@ class Pdb(pdb.Pdb):
         self._moth_changers = {}  # frame -> line: frames rebinding a watched module-level name
         self._moth_watched_globals = None  # what the engine was last asked to watch
         self._moth_prompting = None  # the thread at the prompt
+        self._moth_resumers = []  # frames that resumed the generator pdb waits in
         self._moth_engine = Engine(self._moth_event, self.canonic)
         self._moth_colour = wants_colour(self.stdout)
         if self._moth_colour and self.use_rawinput and self.prompt == "(Pdb) ":
@@ -173,6 +176,7 @@ class Pdb(pdb.Pdb):
     # ---- where tracing happens ----
 
     def _set_stopinfo(self, stopframe, returnframe, stoplineno=0, *rest, **options):
+        self._moth_resumers = []
         super()._set_stopinfo(stopframe, returnframe, stoplineno, *rest, **options)
         self._moth_retarget()
 
@@ -199,8 +203,11 @@ class Pdb(pdb.Pdb):
                                               self.botframe.f_trace is None and
                                               not _BDB_TRACES_CALLERS):
                 targets.append(self.stopframe)
+            elif self._moth_waits_in_generator():
+                targets.append(self.stopframe)  # (`return`: to see it yield or return)
             if self.returnframe is not None:
                 targets.append(self.returnframe)
+            targets += self._moth_resumers
         targets = tuple(dict.fromkeys(targets))
         was_stepping = engine.stepping
         if stepping:
@@ -213,7 +220,8 @@ class Pdb(pdb.Pdb):
                     f.f_trace_opcodes = True
         else:
             sys.settrace(None)
-            engine.configure(self.breaks, targets, False, self._moth_frame)
+            engine.configure(self.breaks, targets, False, self._moth_frame,
+                             generator_exits=self._moth_waits_in_generator())
         frame = self._moth_frame
         if _LINE_EVENT_REPEATS and was_stepping != stepping and frame is not None:
             self._moth_repeat = (frame, frame.f_lasti)
@@ -221,6 +229,13 @@ class Pdb(pdb.Pdb):
     def _moth_more_targets(self):
         """Frames a subclass wants the engine to follow too (moth dap: threads to pause)."""
         return ()
+
+    def _moth_waits_in_generator(self):
+        """Whether pdb waits in a generator or coroutine frame (next, until or return there):
+        then it also stops at a StopIteration or GeneratorExit in any frame it traces (bdb's
+        dispatch_exception), such as the frame the generator returns to."""
+        frame = self.stopframe
+        return frame is not None and bool(frame.f_code.co_flags & _GENERATOR_FLAGS)
 
     def _moth_trace_stack(self):
         """Python's tracing for the frames the program stands in (as bdb.set_trace does)."""
@@ -329,6 +344,16 @@ class Pdb(pdb.Pdb):
         """The engine's callback: an event pdb may stop at, dispatched as a trace function's."""
         frame.f_trace = self.trace_dispatch  # `jump` sets f_lineno, only for a traced frame
         self.trace_dispatch(frame, event, arg)
+        if event == "return" and frame is self.stopframe and not self._moth_stepping() and \
+                self._moth_waits_in_generator():
+            # It yields or returns to the frame that resumed it. If pdb traces that frame, the
+            # engine follows it too (a frame of code in a file holding a breakpoint it already
+            # watches for these exceptions).
+            caller = frame.f_back
+            if caller is not None and caller.f_trace is not None and \
+                    all(f is not caller for f in self._moth_resumers):
+                self._moth_resumers.append(caller)
+                self._moth_retarget()
 
     def _moth_is_repeat(self, frame, event):
         """Whether this is the line event pdb stopped at, given again (_LINE_EVENT_REPEATS)."""
@@ -354,15 +379,26 @@ class Pdb(pdb.Pdb):
         if self._moth_insn is not None:  # a breakpoint or watch stopped an instruction step
             self._moth_insn = None
             self._moth_opcodes_off()
-        with self._moth_lock:
-            thread = threading.current_thread()
-            if thread is not threading.main_thread():
-                self.message("[thread %s: %s]" % (thread.ident, thread.name))
-            self._moth_prompting = thread
-            try:
-                super().interaction(frame, traceback)
-            finally:
-                self._moth_prompting = None
+        thread = threading.current_thread()
+        stopped_in = frame
+        below = getattr(traceback, "__traceback__", traceback)  # (3.13: or the exception)
+        if stopped_in is None and below is not None:  # post-mortem: the frame that raised
+            while below.tb_next is not None:
+                below = below.tb_next
+            stopped_in = below.tb_frame
+        Pdb._moth_waiting[thread.ident] = stopped_in  # (for `threads` while it waits)
+        try:
+            with self._moth_lock:
+                Pdb._moth_waiting.pop(thread.ident, None)
+                if thread is not threading.main_thread():
+                    self.message("[thread %s: %s]" % (thread.ident, thread.name))
+                self._moth_prompting = thread
+                try:
+                    super().interaction(frame, traceback)
+                finally:
+                    self._moth_prompting = None
+        finally:
+            Pdb._moth_waiting.pop(thread.ident, None)
 
     def setup(self, f, tb):
         self._moth_at_stop = True  # the next stack entry printed is the stop's
@@ -572,14 +608,12 @@ class Pdb(pdb.Pdb):
         mode, home, not_run = self._moth_insn
         if event == "call":
             if mode == "step":
+                frame.f_trace = self.trace_dispatch  # (3.13 takes opcodes only with it set)
                 frame.f_trace_opcodes = True
                 self._moth_opcode_frames += (frame,)
                 return self.trace_dispatch
             return NotImplemented
-        # A line event elsewhere: the callee's first instruction (3.13 gives no opcode events
-        # to a frame whose opcode tracing is switched on at its call event)
-        entered = mode == "step" and event == "line" and frame is not home
-        if event == "opcode" or entered:
+        if event == "opcode":
             if frame is home and frame.f_lasti == not_run:
                 self._moth_insn = (mode, home, None)  # its own event, after a line event
                 return self.trace_dispatch
@@ -656,6 +690,8 @@ class Pdb(pdb.Pdb):
         List the threads: identifier, name and where each stands; the thread
         at the prompt is marked with *. The others keep running."""
         frames = sys._current_frames()
+        # a thread waiting for the prompt is shown where it stopped, not where it waits
+        frames.update((t, f) for t, f in Pdb._moth_waiting.items() if f is not None)
         me = threading.get_ident()
         for t in threading.enumerate():
             frame = self.stack[-1][0] if t.ident == me and self.stack else frames.get(t.ident)

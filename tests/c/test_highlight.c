@@ -82,6 +82,16 @@ static void test_numbers_comments_decorators(void)
            "\x1b[36m@functools.cache\x1b[0m\n" K("def") " " D("f") "(): " K("return") " a @ b");
 }
 
+/* A number that ends a line is reset before the line break, whatever breaks it. */
+static void test_numbers_ending_lines(void)
+{
+    expect("LIMIT = 3\nx", "LIMIT = " N("3") "\nx");
+    expect("f(1.5e-3)\r\nreturn 0x1F\n", "f(" N("1.5e-3") ")\r\n" K("return") " " N("0x1F") "\n");
+    expect("a = 1e\n-2", "a = " N("1e") "\n-" N("2"));
+    expect("b = 2j\r", "b = " N("2j") "\r");
+    expect("c = .5\n\n7", "c = " N(".5") "\n\n" N("7"));
+}
+
 static void test_odd_input_is_copied(void)
 {
     const char *odd[] = {"", "'", "\"\"\"", "\\", "x = '\\", "r", "0x", "@", "# ü\r\nif",
@@ -101,6 +111,7 @@ int main(void)
     RUN(test_strings_hide_what_they_hold);
     RUN(test_triple_quotes_span_lines);
     RUN(test_numbers_comments_decorators);
+    RUN(test_numbers_ending_lines);
     RUN(test_odd_input_is_copied);
     return check_summary();
 }

@@ -1,5 +1,6 @@
 /* pyver/py311.h: CPython 3.11 specifics. Included only through pyver.h. */
 #include "internal/pycore_frame.h"
+#include "opcode.h"
 
 typedef _PyInterpreterFrame moth_iframe;
 
@@ -126,6 +127,45 @@ static inline int moth_mem_iframe_unit(moth_iframe *f)
     return _PyInterpreterFrame_LASTI(f);
 }
 
+/* ---- debugger (engine_trace.c): a SEND run without a trace function ----
+ * 3.11's SEND runs its generator or coroutine the fast way when the thread has no trace
+ * function as it starts, and otherwise the slow way, which reports the StopIteration that
+ * hands it the result as an exception event (pdb stops at those). */
+
+/* Whether frame is running a SEND instruction (yield from, await, async for). */
+static inline int moth_iframe_in_send(moth_iframe *f)
+{
+    return f->prev_instr && _Py_OPCODE(*f->prev_instr) == SEND;
+}
+
+/* Objects/genobject.c's _PyAsyncGenWrappedValue: what an async generator's frame yields to
+ * the `async for` that asked for its next value. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *agw_val;
+} moth_async_gen_wrapped;
+
+/* When frame (of a generator, coroutine or async generator) has just given result to a SEND
+ * that ran the fast way: whether the slow way would have reported a StopIteration, and its
+ * value in *value (borrowed; None: no arguments). A generator receiving None is assumed (as
+ * from `for` and next()). */
+static inline int moth_send_would_stop(moth_iframe *frame, PyObject *result, PyObject **value)
+{
+    if (frame->owner != FRAME_OWNED_BY_GENERATOR || !result)
+        return 0;
+    PyGenObject *gen = _PyFrame_GetGenerator(frame);
+    if (PyAsyncGen_CheckExact(gen)) { /* its value, through the asend object */
+        if (!Py_IS_TYPE(result, &_PyAsyncGenWrappedValue_Type))
+            return 0;
+        *value = ((moth_async_gen_wrapped *)result)->agw_val;
+        return 1;
+    }
+    if (gen->gi_frame_state == FRAME_SUSPENDED) /* it yielded: the SEND yields on */
+        return 0;
+    *value = result; /* it returned: coroutine.send() always raises, a generator's next() */
+    return PyCoro_CheckExact(gen) || result != Py_None; /* only for a value */
+}
+
 /* ---- debugger (engine_globals.c): dictionary watchers (3.11 has none) ---- */
 #define MOTH_HAVE_DICT_WATCHERS 0
 
@@ -133,7 +173,6 @@ static inline int moth_mem_iframe_unit(moth_iframe *f)
  * *argkind: 0 plain argument; 1 co_names index; 2 local index; 3 co_consts index;
  * 4 co_names index of LOAD_GLOBAL (>> 1); 5 jump back by the argument. *method: a method load. */
 #ifdef MOTH_ADVICE_H /* only where advice.h (the instruction kinds) is included */
-#include "opcode.h"
 static inline int moth_opcode_kind(int op, int arg, int *argkind, int *method, int *binop)
 {
     *argkind = 0;
