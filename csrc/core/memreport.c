@@ -310,9 +310,13 @@ int moth_memory_weighted_profile(const moth_profile *p, moth_mem_measure m, moth
         goto fail;
     for (size_t t = 0; t < p->nthreads; t++) {
         moth_thread_profile *th;
-        if (moth_profile_add_thread(out, p->threads[t].id, p->threads[t].name, &th, err) < 0 ||
-            moth_cct_copy(&th->tree, &p->threads[t].tree, err) < 0)
+        if (moth_profile_add_thread(out, p->threads[t].id, p->threads[t].name, &th, err) < 0)
             goto fail;
+        moth_cct_free(&th->tree); /* the copy replaces the empty tree the thread came with */
+        if (moth_cct_copy(&th->tree, &p->threads[t].tree, err) < 0) {
+            moth_cct_init(&th->tree, NULL);
+            goto fail;
+        }
         th->native_id = p->threads[t].native_id;
         for (size_t n = 0; n < th->tree.count; n++) {
             th->tree.nodes[n].self = th->tree.nodes[n].total = 0;
