@@ -12,12 +12,18 @@
  *    evaluator is installed (a `for` loop calling f), and calls made by C code (map calling f),
  *    which it never inlines. The hook tells them apart by C stack distance (frame_eval.c) and
  *    learns the distance of the first kind here.
+ * The loops are timed in the thread's CPU time, which other processes on the machine do not
+ * add to, and the fastest round kept. A fixed piece of C work (core/drift.h's probe) is timed
+ * too: through the run, each thread compares its CPU share and the probe with these, so that the
+ * cost subtracted is what recording took as the run went (moth_drift_factor).
  * Snapshots then subtract the cost (moth_cct_subtract_overhead). Takes a few tens of ms.
  */
 #include "calibrate.h"
 
+#include <stdlib.h>
+
 #define CALLS 8000
-#define ROUNDS 5
+#define ROUNDS 9
 
 static const char SOURCE[] =
     "def _moth_empty():\n"
@@ -33,8 +39,11 @@ static const char SOURCE[] =
     "    pass\n";
 
 typedef struct loop_timing {
-    double plain, hooked;  /* fastest round without and with the profiler, seconds */
-    double inner;          /* smallest recorded time per call of the empty function */
+    double cost;           /* per call: the profiler's round less the plain round next to it,
+                              seconds, the median of the rounds */
+    double inner;          /* the recorded time per call of the empty function, the median */
+    double spread;         /* how far the rounds' costs lie apart: half their interquartile
+                              range over the median */
     size_t delta;          /* C stack distance of its calls (frames mode) */
 } loop_timing;
 
@@ -45,9 +54,9 @@ static double run_loop(PyObject *loop, PyObject *n, moth_profiler *scratch, doub
 {
     if (scratch && moth_profiler_enable(scratch) < 0)
         return -1;
-    uint64_t t0 = moth_monotonic_ns();
+    uint64_t t0 = moth_thread_cpu_ns();
     PyObject *r = PyObject_CallOneArg(loop, n);
-    double elapsed = (double)(moth_monotonic_ns() - t0) * 1e-9;
+    double elapsed = (double)(moth_thread_cpu_ns() - t0) * 1e-9;
     moth_tstate *st = scratch ? moth_tls_state : NULL;
     if (st)
         *delta = st->last_delta;
@@ -61,19 +70,37 @@ static double run_loop(PyObject *loop, PyObject *n, moth_profiler *scratch, doub
     moth_profile snap;
     if (moth_profiler_snapshot(scratch, &snap) < 0)
         return -1;
-    /* The empty function's node: a leaf with CALLS activations. */
+    /* The innermost function's node: the leaf called most. */
     *inner = 0;
+    uint64_t most = 0;
     for (size_t th = 0; th < snap.nthreads; th++) {
         const moth_cct *tree = &snap.threads[th].tree;
         for (size_t i = 1; i < tree->count; i++) {
             const moth_cct_node *node = &tree->nodes[i];
-            if (node->calls == CALLS && node->first_child == MOTH_NODE_NONE)
-                *inner = (double)node->total * snap.tick_seconds / CALLS;
+            if (node->first_child == MOTH_NODE_NONE && node->calls > most) {
+                most = node->calls;
+                *inner = (double)node->total * snap.tick_seconds / (double)node->calls;
+            }
         }
     }
     moth_profile_free(&snap);
     moth_profiler_clear(scratch);
     return elapsed;
+}
+
+static int by_value(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The median of n values (sorted in place), and their quartiles. */
+static double median(double *v, size_t n, double *q1, double *q3)
+{
+    qsort(v, n, sizeof *v, by_value);
+    *q1 = v[n / 4];
+    *q3 = v[(3 * n) / 4];
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static int time_loop(PyObject *globals, const char *name, PyObject *n, moth_profiler *scratch,
@@ -82,21 +109,32 @@ static int time_loop(PyObject *globals, const char *name, PyObject *n, moth_prof
     PyObject *loop = PyDict_GetItemString(globals, name); /* borrowed */
     if (!loop)
         return -1;
-    t->plain = t->hooked = t->inner = 1e9;
-    /* Round 0 warms the specialising interpreter up and is not counted. */
+    double cost[ROUNDS], inner[ROUNDS];
+    /* Each round times the loop plain and under the profiler, one right after the other (which
+     * goes first alternates), so that the machine's speed is the same for both; the median of
+     * the rounds' differences is robust to a round the machine slowed. Round 0 warms the
+     * specialising interpreter up and is not counted. */
     for (int round = 0; round <= ROUNDS; round++) {
-        double inner = 1e9;
-        double plain = run_loop(loop, n, NULL, NULL, NULL);
-        double hooked = plain < 0 ? -1 : run_loop(loop, n, scratch, &inner, &t->delta);
-        if (hooked < 0)
+        double in = 0, plain, hooked;
+        if (round % 2) {
+            hooked = run_loop(loop, n, scratch, &in, &t->delta);
+            plain = hooked < 0 ? -1 : run_loop(loop, n, NULL, NULL, NULL);
+        } else {
+            plain = run_loop(loop, n, NULL, NULL, NULL);
+            hooked = plain < 0 ? -1 : run_loop(loop, n, scratch, &in, &t->delta);
+        }
+        if (plain < 0 || hooked < 0 || in <= 0)
             return -1;
         if (round == 0)
             continue;
-        t->plain = plain < t->plain ? plain : t->plain;
-        t->hooked = hooked < t->hooked ? hooked : t->hooked;
-        t->inner = inner > 0 && inner < t->inner ? inner : t->inner;
+        cost[round - 1] = (hooked - plain) / CALLS;
+        inner[round - 1] = in;
     }
-    return t->inner < 1e9 ? 0 : -1;
+    double q1, q3;
+    t->cost = median(cost, ROUNDS, &q1, &q3);
+    t->spread = t->cost > 0 ? (q3 - q1) / 2 / t->cost : 1.0;
+    t->inner = median(inner, ROUNDS, &q1, &q3);
+    return 0;
 }
 
 static double positive(double x)
@@ -104,10 +142,23 @@ static double positive(double x)
     return x > 0 ? x : 0;
 }
 
+/* The fastest of a few runs of the drift probe: what it takes at full speed now. */
+static uint64_t probe_now(void)
+{
+    uint64_t best = 0;
+    for (int i = 0; i < 32; i++) {
+        uint64_t t = moth_drift_probe();
+        if (!best || t < best)
+            best = t;
+    }
+    return best;
+}
+
 int moth_calibrate(moth_profiler *p)
 {
     p->overhead_inner = p->overhead_inline = p->overhead_other = 0;
     p->inline_delta = 0;
+    p->calibrated_probe = probe_now();
     if (p->clock == MOTH_CLOCK_CUSTOM)
         return 0; /* a custom timer's user expects exactly what it returned */
     PyObject *globals = PyDict_New();
@@ -130,8 +181,12 @@ int moth_calibrate(moth_profiler *p)
         time_loop(globals, "_moth_from_c", n, &scratch, &from_c) < 0)
         goto done;
     double inner = direct.inner < from_c.inner ? direct.inner : from_c.inner;
-    double direct_cost = positive((direct.hooked - direct.plain) / CALLS);
-    double from_c_cost = positive((from_c.hooked - from_c.plain) / CALLS);
+    double direct_cost = positive(direct.cost);
+    double from_c_cost = positive(from_c.cost);
+    /* how sure: as sure as the larger of the two costs */
+    p->overhead_spread = direct_cost >= from_c_cost ? direct.spread : from_c.spread;
+    if (p->overhead_spread > 1)
+        p->overhead_spread = 1;
     p->overhead_inner = inner < from_c_cost ? inner : from_c_cost;
     p->overhead_other = positive(from_c_cost - p->overhead_inner);
     if (p->mode == MOTH_MODE_FRAMES && direct.delta != from_c.delta) {
@@ -150,7 +205,7 @@ done:
     Py_XDECREF(globals);
     if (!ok) {
         PyErr_Clear(); /* no calibration: times are reported as measured */
-        p->overhead_inner = p->overhead_inline = p->overhead_other = 0;
+        p->overhead_inner = p->overhead_inline = p->overhead_other = p->overhead_spread = 0;
         p->inline_delta = 0;
     }
     return 0;

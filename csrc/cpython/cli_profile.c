@@ -8,6 +8,7 @@
  */
 #include "cli.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -188,6 +189,23 @@ static const char *clock_name(moth_clock_kind k)
     return k == MOTH_CLOCK_CPU ? "cpu" : "wall";
 }
 
+/* How sure the times are: what recording the calls cost, subtracted, and how well calibration
+ * knows that cost (the spread of its rounds), as it bears on the times left. */
+static void describe_certainty(const moth_profile *p, moth_sb *out)
+{
+    const char *measured = moth_profile_get_meta(p, "measured_seconds");
+    const char *cost = moth_profile_get_meta(p, "recording_cost_seconds");
+    const char *spread = moth_profile_get_meta(p, "recording_cost_spread");
+    if (!measured || !cost || !spread)
+        return;
+    double m = atof(measured), c = atof(cost), s = atof(spread);
+    if (m <= 0 || c <= 0 || m - c <= 0)
+        return;
+    moth_sb_printf(out, "   moth: %.3f s of the %.3f s measured was moth's own recording, subtracted; its\n"
+                        "         calibration's rounds spread +-%.0f%%, which moves these times by +-%.0f%%\n",
+                   c, m, 100 * s, 100 * s * c / (m - c));
+}
+
 /* Prints the table and a line on how it was measured. */
 static int print_report(const profile_options *po, moth_profiler *prof, const moth_pstats *view,
                         const moth_profile *profile_lines)
@@ -216,10 +234,12 @@ static int print_report(const profile_options *po, moth_profiler *prof, const mo
         moth_lines_report(profile_lines, po->limit > 0 ? (size_t)po->limit : 0,
                           moth_cli_colour(), &text, &err);
     }
-    moth_sb_printf(&text, "   moth: %zu thread%s, %s clock; %s\n\n", threads,
+    moth_sb_printf(&text, "   moth: %zu thread%s, %s clock; %s\n", threads,
                    threads == 1 ? "" : "s", clock_name(prof->clock),
                    po->builtins ? "C functions listed as their own rows (--builtins)"
                                 : "time in C functions counted in their callers (--builtins lists them)");
+    describe_certainty(profile_lines, &text);
+    moth_sb_putc(&text, '\n');
     int rc = moth_sb_check(&text, &err) == 0 ? moth_cli_out(text.data, text.len) : -1;
     moth_sb_free(&text);
     return rc;

@@ -703,9 +703,19 @@ static PyObject *Profile_memory(MothProfileObject *self, PyObject *unused)
 static PyObject *Profile_calibration(MothProfileObject *self, PyObject *unused)
 {
     (void)unused;
-    return Py_BuildValue("{sdsdsdsn}", "inner", self->prof.overhead_inner, "inline",
+    PyObject *drift = PyList_New(0);
+    for (size_t i = 0; drift && i < self->prof.nthreads; i++) {
+        PyObject *f = PyFloat_FromDouble(moth_drift_factor(&self->prof.threads[i]->drift));
+        if (!f || PyList_Append(drift, f) < 0)
+            Py_CLEAR(drift);
+        Py_XDECREF(f);
+    }
+    if (!drift)
+        return NULL;
+    return Py_BuildValue("{sdsdsdsdsnsKsN}", "spread", self->prof.overhead_spread, "inner", self->prof.overhead_inner, "inline",
                          self->prof.overhead_inline, "other", self->prof.overhead_other,
-                         "inline_delta", (Py_ssize_t)self->prof.inline_delta);
+                         "inline_delta", (Py_ssize_t)self->prof.inline_delta, "probe",
+                         (unsigned long long)self->prof.calibrated_probe, "drift", drift);
 }
 
 static PyMethodDef Profile_methods[] = {
@@ -741,7 +751,8 @@ static PyMethodDef Profile_methods[] = {
     {"_memory", (PyCFunction)Profile_memory, METH_NOARGS,
      "_memory()\n\nThe memory profile as Python data (for tests and tools)."},
     {"_calibration", (PyCFunction)Profile_calibration, METH_NOARGS,
-     "_calibration()\n\nThe measured cost of recording a call (compensate=True)."},
+     "_calibration()\n\nThe measured cost of recording a call (compensate=True), and each thread's\n"
+     "drift factor: how much more of its time recording took as it ran (core/drift.h)."},
     {"__enter__", (PyCFunction)Profile_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)Profile_exit, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},

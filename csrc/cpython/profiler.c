@@ -2,9 +2,12 @@
  * are in frame_eval.c and classic_hook.c. See profiler.h. */
 #include "profiler.h"
 
+#include <fcntl.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "labels.h"
 
@@ -49,6 +52,8 @@ static void free_threads(moth_profiler *p)
     moth_lineprof_free(p);
     moth_memprof_clear(p);
     for (size_t i = 0; i < p->nthreads; i++) {
+        if (p->threads[i]->schedstat_fd > 0)
+            close(p->threads[i]->schedstat_fd - 1);
         moth_cct_free(&p->threads[i]->tree);
         free(p->threads[i]->name);
         free(p->threads[i]);
@@ -68,6 +73,7 @@ void moth_profiler_clear(moth_profiler *p)
             moth_cct_free(&st->tree);
             moth_cct_init(&st->tree, NULL);
             st->current = MOTH_CCT_ROOT;
+            memset(&st->drift, 0, sizeof st->drift);
         }
         moth_the_interp.session = p->session = ++moth_the_interp.last_session;
         moth_lineprof_free(p);
@@ -204,6 +210,9 @@ moth_tstate *moth_tstate_for_session(uint64_t session)
     st->hook_sp = NULL;
     st->inline_delta = p->inline_delta;
     st->session = session;
+    st->window_end = 0; /* the first call opens the first window */
+    st->window_calls = 0;
+    st->drift.open = 0;
     moth_tls_state = st;
     moth_tls_session = session;
     if (!st->name) {
@@ -306,6 +315,52 @@ uint64_t moth_clock_read_other(moth_tstate *st)
     }
 }
 
+/* The thread's time on a CPU and waiting for one, from the scheduler's counts when they can be
+ * read (/proc/thread-self/schedstat: run, wait, timeslices), else from its clocks. */
+static void read_scheduler(moth_tstate *st, moth_drift_reading *r)
+{
+    if (st->schedstat_fd == 0) {
+        int fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+        st->schedstat_fd = fd >= 0 ? fd + 1 : -1;
+    }
+    char text[96];
+    ssize_t n = st->schedstat_fd > 0 ? pread(st->schedstat_fd - 1, text, sizeof text - 1, 0) : -1;
+    unsigned long long run, wait;
+    if (n > 0) {
+        text[n] = '\0';
+        if (sscanf(text, "%llu %llu", &run, &wait) == 2 && run > 0) {
+            r->run_ns = run;
+            r->wait_ns = wait;
+            r->exact = 1;
+            return;
+        }
+    }
+    uint64_t cpu = moth_thread_cpu_ns();
+    r->run_ns = cpu;
+    r->wait_ns = moth_monotonic_ns() - cpu;
+    r->exact = 0;
+}
+
+void moth_drift_turn(moth_tstate *st)
+{
+    moth_profiler *p = st->prof;
+    if (!p->compensate || st->clock == MOTH_CLOCK_CUSTOM) {
+        st->window_end = UINT64_MAX;
+        return;
+    }
+    moth_drift_reading now;
+    read_scheduler(st, &now);
+    now.probe = moth_drift_probe();
+    moth_drift_window(&st->drift, st->window_calls, &now, p->calibrated_probe,
+                      st->clock != MOTH_CLOCK_CPU);
+    st->window_calls = 0;
+    st->window_end = moth_clock_read(st) + p->window_ticks;
+}
+
+/* A drift window lasts this long: short enough to follow the machine, long enough that its
+ * two clock reads and probe (a few microseconds) cost nothing measurable. */
+#define DRIFT_WINDOW_SECONDS 0.01
+
 int moth_profiler_enable(moth_profiler *p)
 {
     if (p->session)
@@ -316,6 +371,10 @@ int moth_profiler_enable(moth_profiler *p)
         return -1;
     }
     uint64_t session = ++moth_the_interp.last_session;
+    p->window_ticks = p->clock == MOTH_CLOCK_CYCLES
+                          ? (uint64_t)(DRIFT_WINDOW_SECONDS /
+                                       moth_seconds_per_cycle(&moth_the_interp.clock_anchor, 0))
+                          : (uint64_t)(DRIFT_WINDOW_SECONDS * 1e9);
     moth_the_interp.profiler = p;
     Py_XINCREF(p->owner);
     p->session = session;
@@ -429,8 +488,34 @@ static uint32_t *map_nodes(const moth_cct *tree, const moth_cct *into, moth_erro
     return map;
 }
 
+static double top_level_ticks(const moth_cct *tree)
+{
+    double ticks = 0;
+    for (uint32_t c = tree->count ? tree->nodes[0].first_child : MOTH_NODE_NONE;
+         c != MOTH_NODE_NONE; c = tree->nodes[c].next_sibling)
+        ticks += (double)tree->nodes[c].total;
+    return ticks;
+}
+
+/* How much of the measured time was the recording's cost, and how sure that is (the run's
+ * details in moth's file; the footer of moth profile's table). */
+static int describe_compensation(moth_profile *out, double measured, double subtracted,
+                                 double spread, moth_error *err)
+{
+    char text[64];
+    snprintf(text, sizeof text, "%.6f", measured);
+    if (moth_profile_set_meta(out, "measured_seconds", text, err) < 0)
+        return -1;
+    snprintf(text, sizeof text, "%.6f", subtracted);
+    if (moth_profile_set_meta(out, "recording_cost_seconds", text, err) < 0)
+        return -1;
+    snprintf(text, sizeof text, "%.3f", spread);
+    return moth_profile_set_meta(out, "recording_cost_spread", text, err);
+}
+
 int moth_profiler_snapshot(moth_profiler *p, moth_profile *out)
 {
+    double measured = 0, subtracted = 0;
     moth_error err = {{0}};
     moth_profile_init(out);
     int32_t *thread_out = NULL;
@@ -483,12 +568,20 @@ int moth_profiler_snapshot(moth_profiler *p, moth_profile *out)
         if (merged < 0)
             goto fail;
         moth_cct_finish_from_totals(&th->tree);
-        if (p->compensate)
-            moth_cct_subtract_overhead(&th->tree, p->overhead_inner / out->tick_seconds,
-                                       p->overhead_inline / out->tick_seconds,
-                                       p->overhead_other / out->tick_seconds);
+        if (p->compensate) {
+            /* what recording a call cost in this thread's times, as it ran */
+            double scale = moth_drift_factor(&st->drift) / out->tick_seconds;
+            double before = top_level_ticks(&th->tree);
+            moth_cct_subtract_overhead(&th->tree, p->overhead_inner * scale,
+                                       p->overhead_inline * scale, p->overhead_other * scale);
+            measured += before * out->tick_seconds;
+            subtracted += (before - top_level_ticks(&th->tree)) * out->tick_seconds;
+        }
     }
     if (moth_lineprof_snapshot(p, out, &err) < 0)
+        goto fail;
+    if (p->compensate && measured > 0 && describe_compensation(out, measured, subtracted,
+                                                               p->overhead_spread, &err) < 0)
         goto fail;
     if (p->mem && moth_memprof_snapshot(p, out, thread_out, node_map, &err) < 0)
         goto fail;

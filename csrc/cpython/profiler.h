@@ -22,6 +22,7 @@
 
 #include "cct.h"
 #include "clock.h"
+#include "drift.h"
 #include "funcs.h"
 #include "hashmap.h"
 #include "interp.h"
@@ -85,6 +86,12 @@ typedef struct moth_tstate {
                                  caller when CPython would have inlined it (calibrate.c) */
     size_t last_delta;        /* the distance seen at the last call (calibrate.c reads it) */
     uint64_t dropped;         /* activations left out because the tree was full */
+    /* the recording's cost through the run (core/drift.h), with compensation on */
+    uint64_t window_end;      /* the reading of the clock at which the open window closes */
+    uint64_t window_calls;    /* calls recorded in the open window */
+    moth_drift drift;
+    int schedstat_fd;         /* this thread's /proc/thread-self/schedstat + 1; 0: not opened
+                                 yet; -1: cannot be */
     moth_line_frame *lframes; /* running line-profiled activations, innermost last */
     size_t nlframes, lframes_cap;
     int line_tracing;         /* 3.11: the C line tracer is installed on this thread */
@@ -115,7 +122,11 @@ typedef struct moth_profiler {
     double overhead_inline;   /* seconds per call CPython would have inlined, charged to the
                                  caller (frames mode: the inlining lost, plus the hook) */
     double overhead_other;    /* seconds per other call, charged to the caller */
+    double overhead_spread;   /* how sure calibration is of them: the relative spread of its
+                                 rounds (calibrate.c) */
     size_t inline_delta;      /* see moth_tstate */
+    uint64_t calibrated_probe;/* ticks core/drift.h's probe took at calibration (0: unknown) */
+    uint64_t window_ticks;    /* length of a drift window on the clock, set at enable */
     /* line profiling (lines_engine.c) */
     moth_lines_mode lines;
     PyObject *line_patterns;  /* list of str: fnmatch patterns on qualname or module.qualname */
@@ -186,6 +197,9 @@ static inline moth_tstate *moth_current_tstate(void)
     return moth_tstate_for_session(session);
 }
 
+/* Closes st's drift window and opens the next (profiler.c). */
+void moth_drift_turn(moth_tstate *st);
+
 /* Opens an activation of `key` below st->current; returns the node, or MOTH_NODE_NONE when
  * it is left out (tree full). `what` labels a new node (see moth_label_node). */
 static inline uint32_t moth_record_enter(moth_tstate *st, uint64_t key, PyObject *what)
@@ -199,7 +213,13 @@ static inline uint32_t moth_record_enter(moth_tstate *st, uint64_t key, PyObject
         return node;
     }
     st->current = node;
-    st->tree.nodes[node].start = moth_clock_read(st);
+    uint64_t now = moth_clock_read(st);
+    st->window_calls++;
+    if (MOTH_UNLIKELY(now >= st->window_end)) {
+        moth_drift_turn(st);
+        now = moth_clock_read(st);
+    }
+    st->tree.nodes[node].start = now;
     return node;
 }
 
