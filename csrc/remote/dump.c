@@ -7,11 +7,13 @@
 #include <string.h>
 
 #include "code.h"
+#include "locals.h"
 #include "proc.h"
 #include "source.h"
 #include "stack.h"
 #include "remote.h"
 #include "threads.h"
+#include "values.h"
 
 #define MAX_NAMED 4096
 
@@ -103,6 +105,32 @@ void moth_dump_note(moth_dump *d, const char *fmt, ...)
     d->notes = moth_sb_take(&sb);
 }
 
+typedef struct vars_fill {
+    moth_remote *t;
+    moth_dump_frame *f;
+    int failed;
+} vars_fill;
+
+static int add_var(void *ctx, const char *name, uint64_t value, int is_arg)
+{
+    vars_fill *v = ctx;
+    char *text = moth_value_repr(v->t, value, NULL);
+    if (!text || moth_dump_add_var(v->f, name, text, is_arg) < 0)
+        v->failed = 1;
+    free(text);
+    return v->failed;
+}
+
+/* --locals: the variables of the frame at frame_addr (running code entry `code`) into f. A
+ * frame whose variables cannot be read is marked so; -1 only when out of memory. */
+int moth_dump_frame_vars(moth_remote *t, uint64_t frame_addr, uint32_t code, moth_dump_frame *f)
+{
+    vars_fill v = {t, f, 0};
+    if (moth_frame_vars(t, frame_addr, code, add_var, &v) < 0)
+        f->vars_error = 1;
+    return v.failed ? -1 : 0;
+}
+
 /* The frames of one thread, outermost first. */
 static int fill_frames(moth_remote *t, moth_sources *src, const moth_rstack *stack,
                        const moth_dump_opts *o, moth_dump_thread *th)
@@ -121,6 +149,8 @@ static int fill_frames(moth_remote *t, moth_sources *src, const moth_rstack *sta
             return -1;
         if (o->source && rf->line > 0)
             f->source = moth_source_line(src, c->filename, rf->line);
+        if (o->locals && moth_dump_frame_vars(t, rf->addr, rf->code, f) < 0)
+            return -1;
     }
     return 0;
 }

@@ -79,6 +79,11 @@ int moth_dump_add_var(moth_dump_frame *f, const char *name, const char *value, i
 /* Appends a line to d->notes. */
 void moth_dump_note(moth_dump *d, const char *fmt, ...) MOTH_PRINTF(2, 3);
 
+/* Reads the variables of the frame at frame_addr, running code cache entry `code`, into f
+ * (--locals), as text; marks f->vars_error when they cannot be read. -1 when out of memory. */
+int moth_dump_frame_vars(struct moth_remote *t, uint64_t frame_addr, uint32_t code,
+                         moth_dump_frame *f);
+
 /* Reads every Python thread of the target into d. */
 int moth_dump_collect(struct moth_remote *t, const moth_dump_opts *o, moth_dump *d,
                       moth_error *err);

@@ -149,6 +149,8 @@ static void frame_json(const moth_dump_frame *f, moth_sb *out)
             moth_sb_printf(out, ", \"argument\": %s}", f->vars[i].is_arg ? "true" : "false");
         }
         moth_sb_putc(out, ']');
+        if (f->vars_error)
+            moth_sb_puts(out, ", \"variables_unreadable\": true");
     }
     moth_sb_putc(out, '}');
 }

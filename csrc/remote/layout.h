@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #define MOTH_NO_FIELD UINT32_MAX
+#define MOTH_NO_STATE INT8_MAX
 
 /* How a frame's instruction pointer is to be read: the code unit before the next instruction
  * (3.11 and 3.12's prev_instr) or the instruction running or about to run (3.13's instr_ptr).
@@ -96,6 +97,8 @@ typedef struct moth_py_layout {
 
     struct {
         uint32_t name, basicsize, flags;
+        uint32_t base;            /* tp_base */
+        uint32_t dictoffset;      /* tp_dictoffset: where an instance keeps its __dict__ */
     } type;
 
     uint32_t heaptype_cached_keys;
@@ -136,7 +139,31 @@ typedef struct moth_py_layout {
 
     struct {
         uint32_t iframe, frame_state;
+        /* gi_frame_state values: not started, suspended at a yield, suspended in a yield from
+         * or await (3.13; MOTH_NO_STATE before: the instruction after the frame's tells), and
+         * the first state of a finished frame */
+        int8_t created, suspended, suspended_yield_from, completed;
     } gen;
+
+    /* The RESUME instruction that follows a frame's yield, and its other form (3.11's quickened
+     * RESUME_QUICK, INSTRUMENTED_RESUME since 3.12): an argument >= 2 means the frame waits in
+     * a yield from or await (3.11, 3.12). */
+    struct {
+        uint8_t resume, resume_alt;
+    } opcode;
+
+    uint32_t cell_ref;            /* PyCellObject.ob_ref: a closure variable's value */
+    uint32_t weakref_object;      /* PyWeakReference.wr_object (None once dead) */
+
+    /* _asyncio's FutureObj and TaskObj: private to Modules/_asynciomodule.c, so taken from that
+     * version's source, and checked at run time against the sizes of _asyncio.Future and
+     * _asyncio.Task (tp_basicsize) before anything is read through them. */
+    struct {
+        uint32_t future_size, task_size;
+        uint32_t loop, state;     /* fut_state: 0 pending, 1 cancelled, 2 finished */
+        uint32_t fut_waiter, coro, name, num_cancels_requested;
+        uint32_t futureiter_future;
+    } asyncio;
 
     uint32_t module_dict;
 } moth_py_layout;

@@ -23,7 +23,7 @@ const moth_py_layout moth_layout_py311 = {
         {.size = 16, .flags = 48, .argcount = 56, .posonlyargcount = 60, .kwonlyargcount = 64,
          .firstlineno = 72, .nlocalsplus = 76, .localsplusnames = 96, .localspluskinds = 104,
          .filename = 112, .name = 120, .qualname = 128, .linetable = 136, .code_adaptive = 184},
-    .type = {.name = 24, .basicsize = 32, .flags = 168},
+    .type = {.name = 24, .basicsize = 32, .flags = 168, .base = 256, .dictoffset = 288},
     .heaptype_cached_keys = 872,
     .unicode =
         {.length = 16, .state = 32, .ascii_size = 48, .compact_size = 72, .kind_shift = 2,
@@ -38,6 +38,14 @@ const moth_py_layout moth_layout_py311 = {
          .keys_kind = 10, .keys_nentries = 24, .keys_indices = 32, .entry_size = 24,
          .unicode_entry_size = 16, .values_array = 0, .style = MOTH_DICT_311},
     .set = {.used = 24, .mask = 32, .table = 40, .entry_size = 16},
-    .gen = {.iframe = 80, .frame_state = 75},
+    .gen =
+        {.iframe = 80, .frame_state = 75, .created = -2, .suspended = -1,
+         .suspended_yield_from = MOTH_NO_STATE, .completed = 1},
     .module_dict = 16,
+    .opcode = {.resume = 151, .resume_alt = 150},
+    .cell_ref = 16,
+    .weakref_object = 16,
+    .asyncio =
+        {.future_size = 128, .task_size = 176, .loop = 16, .state = 88, .fut_waiter = 128,
+         .coro = 136, .name = 144, .num_cancels_requested = 168, .futureiter_future = 16},
 };

@@ -22,7 +22,7 @@ const moth_py_layout moth_layout_py312 = {
         {.size = 16, .flags = 48, .argcount = 52, .posonlyargcount = 56, .kwonlyargcount = 60,
          .firstlineno = 68, .nlocalsplus = 72, .localsplusnames = 96, .localspluskinds = 104,
          .filename = 112, .name = 120, .qualname = 128, .linetable = 136, .code_adaptive = 192},
-    .type = {.name = 24, .basicsize = 32, .flags = 168},
+    .type = {.name = 24, .basicsize = 32, .flags = 168, .base = 256, .dictoffset = 288},
     .heaptype_cached_keys = 880,
     .unicode =
         {.length = 16, .state = 32, .ascii_size = 40, .compact_size = 56, .kind_shift = 2,
@@ -37,6 +37,14 @@ const moth_py_layout moth_layout_py312 = {
          .keys_kind = 10, .keys_nentries = 24, .keys_indices = 32, .entry_size = 24,
          .unicode_entry_size = 16, .values_array = 0, .style = MOTH_DICT_312},
     .set = {.used = 24, .mask = 32, .table = 40, .entry_size = 16},
-    .gen = {.iframe = 72, .frame_state = 67},
+    .gen =
+        {.iframe = 72, .frame_state = 67, .created = -2, .suspended = -1,
+         .suspended_yield_from = MOTH_NO_STATE, .completed = 1},
     .module_dict = 16,
+    .opcode = {.resume = 151, .resume_alt = 240},
+    .cell_ref = 16,
+    .weakref_object = 16,
+    .asyncio =
+        {.future_size = 128, .task_size = 176, .loop = 16, .state = 88, .fut_waiter = 128,
+         .coro = 136, .name = 144, .num_cancels_requested = 168, .futureiter_future = 16},
 };

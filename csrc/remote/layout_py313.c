@@ -24,7 +24,7 @@ const moth_py_layout moth_layout_py313 = {
         {.size = 16, .flags = 48, .argcount = 52, .posonlyargcount = 56, .kwonlyargcount = 60,
          .firstlineno = 68, .nlocalsplus = 72, .localsplusnames = 96, .localspluskinds = 104,
          .filename = 112, .name = 120, .qualname = 128, .linetable = 136, .code_adaptive = 200},
-    .type = {.name = 24, .basicsize = 32, .flags = 168},
+    .type = {.name = 24, .basicsize = 32, .flags = 168, .base = 256, .dictoffset = 288},
     .heaptype_cached_keys = 880,
     .unicode =
         {.length = 16, .state = 32, .ascii_size = 40, .compact_size = 56, .kind_shift = 2,
@@ -39,6 +39,14 @@ const moth_py_layout moth_layout_py313 = {
          .keys_kind = 10, .keys_nentries = 24, .keys_indices = 32, .entry_size = 24,
          .unicode_entry_size = 16, .values_array = 8, .style = MOTH_DICT_313},
     .set = {.used = 24, .mask = 32, .table = 40, .entry_size = 16},
-    .gen = {.iframe = 72, .frame_state = 67},
+    .gen =
+        {.iframe = 72, .frame_state = 67, .created = -3, .suspended = -2,
+         .suspended_yield_from = -1, .completed = 1},
     .module_dict = 16,
+    .opcode = {.resume = 149, .resume_alt = 236},
+    .cell_ref = 16,
+    .weakref_object = 16,
+    .asyncio =
+        {.future_size = 104, .task_size = 144, .loop = 16, .state = 96, .fut_waiter = 112,
+         .coro = 120, .name = 128, .num_cancels_requested = 104, .futureiter_future = 16},
 };

@@ -20,15 +20,15 @@ uint64_t moth_obj_type(moth_remote *t, uint64_t obj)
     return type;
 }
 
-/* The entries of a keys object: kind, count, and a copy of the entry array. */
-typedef struct keys_copy {
+/* What a keys object says about its entries. */
+typedef struct keys_info {
     uint8_t kind;
-    uint64_t count;
+    uint64_t count;        /* entries used so far (dk_nentries), deleted ones included */
     uint32_t entry_size;
-    uint8_t *entries;
-} keys_copy;
+    uint64_t entries;      /* where the entry array starts in the target */
+} keys_info;
 
-static int read_keys(moth_remote *t, uint64_t keys, keys_copy *k)
+static int read_keys(moth_remote *t, uint64_t keys, keys_info *k)
 {
     const moth_py_layout *L = t->L;
     uint8_t head[64];
@@ -43,44 +43,41 @@ static int read_keys(moth_remote *t, uint64_t keys, keys_copy *k)
         return -1;
     k->count = (uint64_t)nentries;
     k->entry_size = k->kind == DICT_KEYS_GENERAL ? L->dict.entry_size : L->dict.unicode_entry_size;
-    size_t bytes = (size_t)k->count * k->entry_size;
-    k->entries = malloc(bytes ? bytes : 1);
-    uint64_t at = keys + L->dict.keys_indices + (1ull << log2_index_bytes);
-    if (!k->entries || (bytes && moth_remote_read(t, at, k->entries, bytes) < 0)) {
-        free(k->entries);
-        return -1;
-    }
+    k->entries = keys + L->dict.keys_indices + (1ull << log2_index_bytes);
     return 0;
 }
+
+/* Entries are read this many at a time, so that a visitor that stops early (a value shown
+ * cut after its first items) does not copy a whole large table. */
+#define ENTRY_CHUNK 128
 
 /* Walks a table: keys from `keys`, values from the entries or, for a split table, from the
  * values array at `values` (already offset to its first value). */
 static int walk_table(moth_remote *t, uint64_t keys, uint64_t values, moth_dict_visit visit,
                       void *ctx)
 {
-    keys_copy k;
+    keys_info k;
     if (read_keys(t, keys, &k) < 0)
         return -1;
-    uint64_t *vals = NULL;
-    if (values) {
-        vals = malloc(k.count ? k.count * 8 : 1);
-        if (!vals || (k.count && moth_remote_read(t, values, vals, k.count * 8) < 0)) {
-            free(vals);
-            free(k.entries);
-            return -1;
-        }
-    }
+    uint8_t entries[ENTRY_CHUNK * 24];
+    uint64_t vals[ENTRY_CHUNK];
+    if (k.entry_size > 24)
+        return -1;
     /* A general entry is {hash, key, value}; a str-keyed one {key, value}. */
     uint32_t key_at = k.kind == DICT_KEYS_GENERAL ? 8 : 0;
-    for (uint64_t i = 0; i < k.count; i++) {
-        const uint8_t *e = k.entries + i * k.entry_size;
-        uint64_t key = moth_u64_at(e, key_at);
-        uint64_t value = vals ? vals[i] : moth_u64_at(e, key_at + 8);
-        if (key && value && visit(ctx, key, value))
-            break;
+    for (uint64_t first = 0; first < k.count; first += ENTRY_CHUNK) {
+        uint64_t n = k.count - first < ENTRY_CHUNK ? k.count - first : ENTRY_CHUNK;
+        if (moth_remote_read(t, k.entries + first * k.entry_size, entries, n * k.entry_size) < 0 ||
+            (values && moth_remote_read(t, values + first * 8, vals, n * 8) < 0))
+            return -1;
+        for (uint64_t i = 0; i < n; i++) {
+            const uint8_t *e = entries + i * k.entry_size;
+            uint64_t key = moth_u64_at(e, key_at);
+            uint64_t value = values ? vals[i] : moth_u64_at(e, key_at + 8);
+            if (key && value && visit(ctx, key, value))
+                return 0;
+        }
     }
-    free(vals);
-    free(k.entries);
     return 0;
 }
 
@@ -131,9 +128,17 @@ int moth_obj_attrs(moth_remote *t, uint64_t obj, moth_dict_visit visit, void *ct
 {
     const moth_py_layout *L = t->L;
     uint64_t type = moth_obj_type(t, obj), flags, basicsize, word, dict = 0, values = 0;
-    if (!type || moth_mem_u64(&t->mem, type + L->type.flags, &flags) < 0 ||
-        !(flags & TPFLAGS_MANAGED_DICT))
+    if (!type || moth_mem_u64(&t->mem, type + L->type.flags, &flags) < 0)
         return -1;
+    if (!(flags & TPFLAGS_MANAGED_DICT)) {
+        /* A C type with a __dict__ slot of its own (asyncio's Future before 3.13) */
+        int64_t offset;
+        if (moth_mem_u64(&t->mem, type + L->type.dictoffset, (uint64_t *)&offset) < 0 ||
+            offset <= 0 || offset > (1 << 20) || moth_mem_u64(&t->mem, obj + (uint64_t)offset,
+                                                              &dict) < 0 || !dict)
+            return -1;
+        return moth_dict_items(t, dict, visit, ctx);
+    }
     switch (L->dict.style) {
     case MOTH_DICT_311:
         if (moth_mem_u64(&t->mem, obj - 24, &dict) < 0 ||

@@ -19,7 +19,7 @@
 enum {
     SYM_RUNTIME, SYM_VERSION, SYM_CODE, SYM_TYPE, SYM_NONE, SYM_TRUE, SYM_FALSE, SYM_INT,
     SYM_BOOL, SYM_FLOAT, SYM_STR, SYM_BYTES, SYM_TUPLE, SYM_LIST, SYM_DICT, SYM_SET,
-    SYM_FROZENSET, SYM_MODULE, SYM_GEN, SYM_CORO, SYM_ASYNCGEN, SYM_COUNT
+    SYM_FROZENSET, SYM_MODULE, SYM_GEN, SYM_CORO, SYM_ASYNCGEN, SYM_CELL, SYM_WEAKREF, SYM_COUNT
 };
 
 static const char *const SYMBOLS[SYM_COUNT] = {
@@ -27,7 +27,7 @@ static const char *const SYMBOLS[SYM_COUNT] = {
     "_Py_TrueStruct", "_Py_FalseStruct", "PyLong_Type", "PyBool_Type", "PyFloat_Type",
     "PyUnicode_Type", "PyBytes_Type", "PyTuple_Type", "PyList_Type", "PyDict_Type",
     "PySet_Type", "PyFrozenSet_Type", "PyModule_Type", "PyGen_Type", "PyCoro_Type",
-    "PyAsyncGen_Type",
+    "PyAsyncGen_Type", "PyCell_Type", "_PyWeakref_RefType",
 };
 
 void moth_remote_version_string(const moth_remote *t, char *buf, size_t size)
@@ -171,7 +171,7 @@ static void set_known(moth_remote *t, const uint64_t *s)
         s[SYM_CODE], s[SYM_TYPE], s[SYM_NONE], s[SYM_TRUE], s[SYM_FALSE], s[SYM_INT],
         s[SYM_BOOL], s[SYM_FLOAT], s[SYM_STR], s[SYM_BYTES], s[SYM_TUPLE], s[SYM_LIST],
         s[SYM_DICT], s[SYM_SET], s[SYM_FROZENSET], s[SYM_MODULE], s[SYM_GEN], s[SYM_CORO],
-        s[SYM_ASYNCGEN],
+        s[SYM_ASYNCGEN], s[SYM_CELL], s[SYM_WEAKREF],
     };
 }
 

@@ -25,6 +25,7 @@ typedef struct moth_known_objects {
     uint64_t int_type, bool_type, float_type, str_type, bytes_type;
     uint64_t tuple_type, list_type, dict_type, set_type, frozenset_type;
     uint64_t module_type, gen_type, coro_type, asyncgen_type;
+    uint64_t cell_type, weakref_type;
 } moth_known_objects;
 
 struct moth_core;

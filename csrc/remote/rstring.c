@@ -32,52 +32,69 @@ size_t moth_utf8_encode(uint32_t c, char *out)
     return 4;
 }
 
-char *moth_remote_str(moth_remote *t, uint64_t addr, size_t max_chars, int *truncated)
+int moth_remote_str_chars(moth_remote *t, uint64_t addr, size_t max_chars, uint32_t **out,
+                          size_t *n, size_t *length)
 {
     const moth_py_layout *L = t->L;
     uint8_t head[128];
     if (!addr || L->unicode.compact_size + 8 > sizeof head ||
         moth_remote_read(t, addr, head, L->unicode.compact_size + 8) < 0)
-        return NULL;
+        return -1;
     if (t->known.str_type && moth_u64_at(head, 8) != t->known.str_type)
-        return NULL;
-    int64_t length = (int64_t)moth_u64_at(head, L->unicode.length);
+        return -1;
+    int64_t whole = (int64_t)moth_u64_at(head, L->unicode.length);
     uint32_t state = moth_u32_at(head, L->unicode.state);
     unsigned kind = (state >> L->unicode.kind_shift) & 7;
     int compact = (state >> L->unicode.compact_bit) & 1;
     int ascii = (state >> L->unicode.ascii_bit) & 1;
-    if (length < 0 || (kind != 1 && kind != 2 && kind != 4))
-        return NULL;
-    size_t n = (size_t)length;
-    if (truncated)
-        *truncated = n > max_chars;
-    if (n > max_chars)
-        n = max_chars;
+    if (whole < 0 || (kind != 1 && kind != 2 && kind != 4))
+        return -1;
+    size_t count = (size_t)whole < max_chars ? (size_t)whole : max_chars;
     uint64_t data;
     if (compact)
         data = addr + (ascii ? L->unicode.ascii_size : L->unicode.compact_size);
     else
         data = moth_u64_at(head, L->unicode.compact_size); /* PyUnicodeObject's data.any */
-    uint8_t *raw = malloc(n * kind + 1);
-    char *out = malloc(n * 4 + 1);
-    if (!raw || !out || (n && moth_remote_read(t, data, raw, n * kind) < 0)) {
+    uint8_t *raw = malloc(count * kind + 1);
+    uint32_t *chars = malloc(count * sizeof *chars + 1);
+    if (!raw || !chars || (count && moth_remote_read(t, data, raw, count * kind) < 0)) {
         free(raw);
-        free(out);
+        free(chars);
+        return -1;
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (kind == 1)
+            chars[i] = raw[i];
+        else if (kind == 2)
+            chars[i] = (uint32_t)raw[2 * i] | (uint32_t)raw[2 * i + 1] << 8;
+        else
+            memcpy(&chars[i], raw + 4 * i, 4);
+    }
+    free(raw);
+    *out = chars;
+    *n = count;
+    *length = (size_t)whole;
+    return 0;
+}
+
+char *moth_remote_str(moth_remote *t, uint64_t addr, size_t max_chars, int *truncated)
+{
+    uint32_t *chars;
+    size_t n, length;
+    if (moth_remote_str_chars(t, addr, max_chars, &chars, &n, &length) < 0)
+        return NULL;
+    char *out = malloc(n * 4 + 1);
+    if (!out) {
+        free(chars);
         return NULL;
     }
     size_t len = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t c;
-        if (kind == 1)
-            c = raw[i];
-        else if (kind == 2)
-            c = (uint32_t)raw[2 * i] | (uint32_t)raw[2 * i + 1] << 8;
-        else
-            memcpy(&c, raw + 4 * i, 4);
-        len += moth_utf8_encode(c, out + len);
-    }
+    for (size_t i = 0; i < n; i++)
+        len += moth_utf8_encode(chars[i], out + len);
     out[len] = '\0';
-    free(raw);
+    free(chars);
+    if (truncated)
+        *truncated = length > n;
     return out;
 }
 

@@ -18,6 +18,12 @@ struct moth_remote;
  * readable str. Lone surrogates come out as U+FFFD. */
 char *moth_remote_str(struct moth_remote *t, uint64_t addr, size_t max_chars, int *truncated);
 
+/* The code points of the str object at addr: the first max_chars of them (or all) in *out
+ * (malloc'd), how many in *n, and the str's whole length in *length. -1 when addr is not a
+ * readable str. */
+int moth_remote_str_chars(struct moth_remote *t, uint64_t addr, size_t max_chars,
+                          uint32_t **out, size_t *n, size_t *length);
+
 /* The bytes object at addr: *out (malloc'd; NUL-terminated for convenience) and *len, at most
  * max bytes (*truncated as above). -1 when addr is not a readable bytes object. */
 int moth_remote_bytes(struct moth_remote *t, uint64_t addr, size_t max, uint8_t **out,

@@ -13,6 +13,7 @@
 #include "internal/pycore_interp.h"
 #include "internal/pycore_moduleobject.h"
 #include "internal/pycore_runtime.h"
+#include "opcode.h"
 #if PY_VERSION_HEX >= 0x030c0000
 #include "internal/pycore_long.h"
 #endif
@@ -142,6 +143,8 @@ int main(void)
     CHECK(type.name, offsetof(PyTypeObject, tp_name));
     CHECK(type.basicsize, offsetof(PyTypeObject, tp_basicsize));
     CHECK(type.flags, offsetof(PyTypeObject, tp_flags));
+    CHECK(type.base, offsetof(PyTypeObject, tp_base));
+    CHECK(type.dictoffset, offsetof(PyTypeObject, tp_dictoffset));
     CHECK(heaptype_cached_keys, offsetof(PyHeapTypeObject, ht_cached_keys));
 
     CHECK(unicode.length, offsetof(PyASCIIObject, length));
@@ -195,7 +198,23 @@ int main(void)
 
     CHECK(gen.iframe, offsetof(PyGenObject, gi_iframe));
     CHECK(gen.frame_state, offsetof(PyGenObject, gi_frame_state));
+    CHECK(gen.created, FRAME_CREATED);
+    CHECK(gen.suspended, FRAME_SUSPENDED);
+#if PY_VERSION_HEX >= 0x030d0000
+    CHECK(gen.suspended_yield_from, FRAME_SUSPENDED_YIELD_FROM);
+    CHECK(opcode.resume_alt, INSTRUMENTED_RESUME);
+#elif PY_VERSION_HEX >= 0x030c0000
+    CHECK(gen.suspended_yield_from, MOTH_NO_STATE);
+    CHECK(opcode.resume_alt, INSTRUMENTED_RESUME);
+#else
+    CHECK(gen.suspended_yield_from, MOTH_NO_STATE);
+    CHECK(opcode.resume_alt, RESUME_QUICK);
+#endif
+    CHECK(gen.completed, FRAME_COMPLETED);
+    CHECK(opcode.resume, RESUME);
     CHECK(module_dict, offsetof(PyModuleObject, md_dict));
+    CHECK(cell_ref, offsetof(PyCellObject, ob_ref));
+    CHECK(weakref_object, offsetof(PyWeakReference, wr_object));
 
     if (failures)
         printf("%d offsets differ from CPython %s's headers\n", failures, PY_VERSION);
