@@ -641,3 +641,94 @@ def test_every_published_shape_is_checked():
         check_message({"seq": 1, "type": "event", "event": "stopped", "body": {}})
     assert check_message({"seq": 1, "type": "event", "event": "stopped",
                           "body": {"reason": "step"}}) == "StoppedEvent"
+
+
+def test_command_line_errors():
+    from conftest import run_moth
+    usage = run_moth("dap", "--help", check=0).stdout
+    assert usage.startswith("usage: moth dap [--listen HOST:PORT]")
+    bad = run_moth("dap", "script.py", check=2)
+    assert bad.stderr == ("moth: unknown argument 'script.py' for 'moth dap' (the program to "
+                          "debug comes in the client's launch request; try 'moth dap --help')\n")
+    bad = run_moth("dap", "--listen", "nowhere:port", check=2)
+    assert bad.stderr == "moth: --listen: 'nowhere:port' is not HOST:PORT (a port is 0 to " \
+                         "65535)\n"
+    assert run_moth("dap", "--listen", check=2).stderr == "moth: option --listen needs a value\n"
+
+
+def test_listen_refuses_bad_addresses(program):
+    prog = program("listens.py", textwrap.dedent("""\
+        import moth
+        for bad in ("nowhere:port", [1], ("127.0.0.1", "x")):
+            try:
+                moth.listen(bad)
+            except (TypeError, ValueError) as e:
+                print(type(e).__name__, e)
+        host, port = moth.listen(("127.0.0.1", 0))
+        try:
+            moth.listen(0)
+        except RuntimeError as e:
+            print(e)
+        print(host, port > 0)
+        """))
+    out = subprocess.run([sys.executable, str(prog)], capture_output=True, text=True,
+                         env=moth_env(), timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "ValueError moth.listen: 'nowhere:port' is not HOST:PORT (a port is 0 to 65535)",
+        "TypeError moth.listen takes a port, (host, port) or 'host:port', not [1]",
+        "TypeError 'str' object cannot be interpreted as an integer",
+        "moth.listen: this process has a debugging session already",
+        "127.0.0.1 True"]
+
+
+def test_refused_terminal_and_detached_end(dap, program):
+    prog = program("talks.py", "import time\ntime.sleep(0.2)\nprint('said')\n")
+    c = dap()
+    c.reverse = lambda args: None  # the client will not run a terminal
+    c.initialize(supportsRunInTerminalRequest=True)
+    assert "runs no program to attach to" in c.request("attach", check=False)["message"]
+    c.request("launch", program=str(prog), console="externalTerminal")
+    c.event("initialized")
+    c.request("configurationDone")
+    assert c.finish() == 0
+    assert "moth: no terminal came: the program's output comes here\n" in c.output("console")
+    assert c.output("stdout") == "said\n"
+
+    # a client that cannot run terminals is told so at launch
+    c = dap()
+    c.initialize()
+    c.request("launch", program=str(prog), console="integratedTerminal")
+    assert "this client cannot run a terminal" in c.output("console")
+    assert c.request("launch", program=str(prog), check=False)["message"] == \
+        "this session has a program already"
+    c.request("configurationDone")
+    assert c.finish() == 0
+
+
+def test_disconnect_without_ending_the_program(dap):
+    c = dap()
+    c.launch(program=str(TARGET), breakpoints={TARGET: [line_of("c = a + b")]})
+    c.stopped()
+    c.request("disconnect", terminateDebuggee=False)
+    assert c.process.wait(timeout=60) == 0  # the program ran to its end, unstopped
+
+
+def test_function_breakpoint_in_a_module(dap, program):
+    prog = program("usesjson.py", "import json\nprint(json.dumps({'a': 1}))\n")
+    c = dap()
+    c.initialize()
+    c.request("launch", program=str(prog), justMyCode=False)
+    made = c.request("setFunctionBreakpoints", breakpoints=[
+        {"name": "json:dumps"}, {"name": "json.decoder.JSONDecoder.decode"},
+        {"name": "json.nothing"}])["body"]["breakpoints"]
+    assert [b["verified"] for b in made] == [True, True, False]
+    c.request("configurationDone")
+    stop = c.stopped()
+    top = frames(c, stop["threadId"])[0]
+    assert top["name"] == "dumps" and top["source"]["path"].endswith("json/__init__.py")
+    assert c.request("evaluate", expression="obj", frameId=top["id"])["body"]["result"] == \
+        "{'a': 1}"
+    c.request("continue", threadId=stop["threadId"])
+    assert c.finish() == 0
+    assert c.output("stdout") == '{"a": 1}\n'

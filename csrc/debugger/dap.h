@@ -51,6 +51,7 @@ typedef struct moth_dap_bp {
     char hit_op[3];         /* hitCondition's comparison ("" none, "==", ">=", "%", ...) */
     int64_t hit_n;
     int64_t hits;           /* times bdb said it matched (its condition true) */
+    long first_lasti;       /* function: the instruction of its first stop, -1 before */
     char *log;              /* logMessage, or NULL */
     char *message;          /* why it is not verified, or NULL */
 } moth_dap_bp;

@@ -64,6 +64,7 @@ static moth_dap_bp *new_record(moth_dap *d, moth_dap_bp_kind kind)
     memset(b, 0, sizeof *b);
     b->kind = kind;
     b->id = d->next_bp_id++;
+    b->first_lasti = -1;
     return b;
 }
 
@@ -558,6 +559,19 @@ int moth_dap_breakpoint_hit(moth_dap *d, PyObject *frame, int number)
     for (size_t i = 0; i < d->nbps && !b; i++)
         if (d->bps[i].number == number && d->bps[i].kind != MOTH_DAP_BP_DATA)
             b = &d->bps[i];
+    /* bdb matches a function breakpoint whenever its first line runs: a line that the
+     * function comes back to (a condition over several lines) stops once per call, at the
+     * instruction where calls come in */
+    if (b && b->kind == MOTH_DAP_BP_FUNCTION) {
+        PyObject *lasti = PyObject_GetAttrString(frame, "f_lasti");
+        long at = lasti ? PyLong_AsLong(lasti) : -1;
+        Py_XDECREF(lasti);
+        PyErr_Clear();
+        if (b->first_lasti < 0)
+            b->first_lasti = at;
+        else if (at != b->first_lasti)
+            return 0;
+    }
     /* as editors count them: the times the breakpoint was reached with its condition true */
     if (b && !hit_condition_met(b, ++b->hits))
         return 0;
