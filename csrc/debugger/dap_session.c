@@ -695,6 +695,10 @@ static PyObject *dap_serve_in(moth_dap *d, PyObject *dbg)
     Py_XDECREF(said);
     d->reason = NULL;
     d->nhits = 0;
+    /* No garbage collection while stopped: a pass over the program's objects, set off by what
+     * answering allocates, would cost a request tens of milliseconds and run the program's
+     * finalizers while it is meant to stand still. */
+    int collecting = PyGC_Disable();
     while (!d->resumed) {
         moth_json_doc *doc = next_request(d);
         if (!doc)
@@ -702,6 +706,8 @@ static PyObject *dap_serve_in(moth_dap *d, PyObject *dbg)
         answer(d, doc, 1);
         moth_json_free(doc);
     }
+    if (collecting)
+        PyGC_Enable();
     /* Requests that came after the one that resumed are answered as while running. */
     pthread_mutex_lock(&d->lock);
     d->serving = 0;
