@@ -187,14 +187,14 @@ def timed(client, command, **arguments):
     return time.perf_counter() - t0, body
 
 
-def request_latencies(py, adapter, count):
+def request_latencies(py, adapter, count, env):
     """count requests at a stop; {kind: [seconds]}."""
     with tempfile.TemporaryDirectory() as tmp:
         program = os.path.join(tmp, "rich.py")
         with open(program, "w") as f:
             f.write(RICH)
         line = RICH.splitlines().index("    return len(table) + len(big)   # the breakpoint") + 1
-        client = Client(adapter_argv(py, adapter))
+        client = Client(adapter_argv(py, adapter), env=env)
         launch(client, program, [], {program: [line]})
         stop = client.wait_event("stopped")["body"]
         thread = stop["threadId"]
@@ -261,7 +261,8 @@ def main():
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "src"), NO_COLOR="1")
     rows = breakpoint_rows(py, args.reps, env, version)
     print("== %d requests at a stop" % args.requests, file=sys.stderr)
-    latencies = {a: request_latencies(py, a, args.requests) for a in ("moth dap", "debugpy")}
+    latencies = {a: request_latencies(py, a, args.requests, env)
+                 for a in ("moth dap", "debugpy")}
     cmd = "python bench/dap_overhead.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     names = ["moth debug", "moth dap", "debugpy"]
     lines = ["### moth dap, CPython %s (%s)" % (
