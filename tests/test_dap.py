@@ -406,7 +406,14 @@ def test_module_code_cwd_and_env(dap, tmp_path):
     assert c.output("stdout") == "%s yes False ['%s', 'a', 'b c']\n" % (
         tmp_path, tmp_path / "dapmod.py")
     c = dap()
-    c.launch(code="import sys; print('code', sys.argv)", args=["z"])
+    code = "import sys\nprint('code', sys.argv)\n"
+    c.launch(code=code, args=["z"], stopOnEntry=True)
+    source = frames(c, c.stopped()["threadId"])[0]["source"]
+    assert source == {"name": "<string>", "sourceReference": 1}
+    assert c.request("source", source=source, sourceReference=1)["body"]["content"] == code
+    assert "no source for /nonexistent.py" in c.request(
+        "source", source={"path": "/nonexistent.py"}, sourceReference=0, check=False)["message"]
+    c.request("continue", threadId=1)
     assert c.finish() == 0
     assert c.output("stdout") == "code ['-c', 'z']\n"
 

@@ -17,6 +17,7 @@
 #define REPR_LIMIT 1000     /* characters of a value shown */
 #define REPR_ITEMS 30       /* items of a container shown in its value */
 #define PAGE_LIMIT 1000     /* children answered at most when no count is asked */
+#define CODE_SOURCE 1       /* the sourceReference of a launched `code` program's text */
 
 /* ---- threads ---- */
 
@@ -92,6 +93,8 @@ void moth_dap_write_source(moth_dap *d, moth_jw *w, const char *key, PyObject *f
     moth_jw_str(w, "name", slash ? slash + 1 : path);
     if (path[0] != '<')
         moth_jw_str(w, "path", path);
+    else if (strcmp(path, "<string>") == 0 && d->target.kind == MOTH_TARGET_CODE && d->prepared)
+        moth_jw_int(w, "sourceReference", CODE_SOURCE); /* a launched -c program's text */
     if (d->just_my_code && moth_dap_is_library(d, filename))
         moth_jw_str(w, "presentationHint", "deemphasize");
     moth_jw_end(w);
@@ -734,6 +737,18 @@ int moth_dap_req_exception_info(moth_dap_ctx *ctx)
 
 int moth_dap_req_source(moth_dap_ctx *ctx)
 {
+    moth_dap *d = ctx->d;
+    int64_t ref = 0;
+    if (!moth_json_int(moth_json_get(ctx->args, "sourceReference"), &ref))
+        moth_json_int(moth_json_get(moth_json_get(ctx->args, "source"), "sourceReference"), &ref);
+    if (ref == CODE_SOURCE && d->prepared && d->target.kind == MOTH_TARGET_CODE) {
+        const char *text = PyUnicode_AsUTF8(d->target.what);
+        if (!text)
+            return moth_dap_fail_exception(ctx, "cannot read the program");
+        moth_jw_str(&ctx->w, "content", text);
+        moth_jw_str(&ctx->w, "mimeType", "text/x-python");
+        return 0;
+    }
     const char *path = moth_json_text(moth_json_get(moth_json_get(ctx->args, "source"), "path"));
     if (!path)
         return moth_dap_fail(ctx, "moth has no source for this reference");
