@@ -17,6 +17,12 @@ CFLAGS_TEST := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-missing-field-initia
 	-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
 	-DMOTH_FAULT_INJECTION $(PURE_INC) -Itests/c
 FUZZ_SECONDS ?= 30
+# elfutils' libdw (csrc/os/unwind.c) when its headers are there, as setup.py decides (the fuzz
+# targets build without it, which compiles unwind.c's libdw-less half).
+ifneq ($(shell pkg-config --exists libdw 2>/dev/null && echo yes),)
+CFLAGS_TEST += -DMOTH_HAVE_LIBDW
+LIBDW := $(shell pkg-config --libs libdw)
+endif
 
 .PHONY: ctest ctest-coverage build fuzz clean
 
@@ -25,7 +31,7 @@ build:
 
 tests/c/build/%: tests/c/%.c $(CORE_SRC) $(wildcard csrc/core/*.h csrc/os/*.h csrc/remote/*.h tests/c/*.h)
 	@mkdir -p tests/c/build
-	$(CC) $(CFLAGS_TEST) -o $@ $< $(CORE_SRC) -lsqlite3 -lm -ldl -lpthread
+	$(CC) $(CFLAGS_TEST) -o $@ $< $(CORE_SRC) -lsqlite3 $(LIBDW) -lm -ldl -lpthread
 
 ctest: $(CTEST_BIN)
 	@set -e; for t in $(CTEST_BIN); do echo "== $$t"; (cd tests/c && ASAN_OPTIONS=detect_leaks=1 ./build/$$(basename $$t)); done

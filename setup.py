@@ -10,6 +10,8 @@ Environment switches (used by .ci/run and the Makefile):
 """
 import glob
 import os
+import shutil
+import subprocess
 
 from setuptools import Extension, setup
 
@@ -38,6 +40,25 @@ if sanitize:
                      "-fno-sanitize-recover=undefined"]
     link_args += [f"-fsanitize={sanitize}"]
 
+
+
+def libdw_flags():
+    """elfutils' libdw walks C stacks (`moth dump --native`); moth builds without it when its
+    headers are missing (Debian: libdw-dev), and then says what to install."""
+    if shutil.which("pkg-config"):
+        found = subprocess.run(["pkg-config", "--libs", "libdw"], capture_output=True, text=True)
+        if found.returncode == 0:
+            return [lib[2:] for lib in found.stdout.split() if lib.startswith("-l")]
+    if any(os.path.exists(os.path.join(d, "elfutils", "libdwfl.h"))
+           for d in ("/usr/include", "/usr/local/include")):
+        return ["dw", "elf"]
+    return None
+
+
+libdw = libdw_flags()
+if libdw is not None:
+    compile_args.append("-DMOTH_HAVE_LIBDW")
+
 # Each flavour of build keeps its own objects: setuptools does not notice changed flags, and a
 # sanitizer-built object must never end up in a normal build.
 flavour = "-".join(filter(None, [
@@ -54,7 +75,7 @@ setup(
             "moth._moth",
             sources=sources,
             include_dirs=["csrc/core", "csrc/os", "csrc/remote", "csrc/cpython", "csrc/debugger"],
-            libraries=["sqlite3"],
+            libraries=["sqlite3"] + (libdw or []),
             extra_compile_args=compile_args,
             extra_link_args=link_args,
         )

@@ -14,6 +14,7 @@
 #include "proc.h"
 #include "ptrace_stop.h"
 #include "remote.h"
+#include "unwind.h"
 
 static const char HELP[] =
     "usage: moth dump [options] PID\n"
@@ -27,6 +28,9 @@ static const char HELP[] =
     "\n"
     "options:\n"
     "  -l, --locals        show each frame's arguments and local variables\n"
+    "  --native            show the C frames between the Python frames (each thread is\n"
+    "                      stopped for the moment its stack is read), and the threads\n"
+    "                      that run no Python\n"
     "  --json              print JSON for tools\n"
     "  --no-source         leave out the source lines\n"
     "  --blocking          stop the program's threads while they are read (ptrace), for a\n"
@@ -60,6 +64,9 @@ int moth_cmd_dump(int argc, char **argv)
         } else if (moth_opt_is(&o, "-l", "--locals")) {
             opts.locals = 1;
             o.i++;
+        } else if (moth_opt_is(&o, NULL, "--native")) {
+            opts.native = 1;
+            o.i++;
         } else if (moth_opt_is(&o, NULL, "--json")) {
             json = 1;
             o.i++;
@@ -91,6 +98,8 @@ int moth_cmd_dump(int argc, char **argv)
         return moth_cli_error("--executable goes with a core file, not a process id");
     if (!pid && (stat(what, &st) < 0 || S_ISDIR(st.st_mode)))
         return moth_cli_error("'%s' is neither a process id nor a core file", what);
+    if (opts.native && !moth_unwind_available())
+        return moth_cli_error("%s", MOTH_UNWIND_MISSING);
 
     moth_remote t;
     moth_error err;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "code.h"
+#include "dump_native.h"
 #include "locals.h"
 #include "proc.h"
 #include "source.h"
@@ -23,6 +24,7 @@ static void free_frame(moth_dump_frame *f)
     free(f->func);
     free(f->qualname);
     free(f->source);
+    free(f->c_file);
     for (size_t i = 0; i < f->nvars; i++) {
         free(f->vars[i].name);
         free(f->vars[i].value);
@@ -38,6 +40,7 @@ void moth_dump_free(moth_dump *d)
             free_frame(&th->frames[k]);
         free(th->frames);
         free(th->name);
+        free(th->native_note);
     }
     free(d->threads);
     free(d->command);
@@ -131,27 +134,33 @@ int moth_dump_frame_vars(moth_remote *t, uint64_t frame_addr, uint32_t code, mot
     return v.failed ? -1 : 0;
 }
 
+int moth_dump_python_frame(moth_remote *t, moth_sources *src, const moth_rframe *rf,
+                           const moth_dump_opts *o, moth_dump_thread *th)
+{
+    const moth_rcode *c = &t->codes.items[rf->code];
+    moth_dump_frame *f = moth_dump_add_frame(th);
+    if (!f)
+        return -1;
+    f->file = strdup(c->filename);
+    f->func = strdup(c->name);
+    f->qualname = strdup(c->qualname ? c->qualname : c->name);
+    f->line = rf->line;
+    if (!f->file || !f->func || !f->qualname)
+        return -1;
+    if (o->source && rf->line > 0)
+        f->source = moth_source_line(src, c->filename, rf->line);
+    if (o->locals && moth_dump_frame_vars(t, rf->addr, rf->code, f) < 0)
+        return -1;
+    return 0;
+}
+
 /* The frames of one thread, outermost first. */
 static int fill_frames(moth_remote *t, moth_sources *src, const moth_rstack *stack,
                        const moth_dump_opts *o, moth_dump_thread *th)
 {
-    for (size_t k = stack->count; k-- > 0;) {
-        const moth_rframe *rf = &stack->frames[k];
-        const moth_rcode *c = &t->codes.items[rf->code];
-        moth_dump_frame *f = moth_dump_add_frame(th);
-        if (!f)
+    for (size_t k = stack->count; k-- > 0;)
+        if (moth_dump_python_frame(t, src, &stack->frames[k], o, th) < 0)
             return -1;
-        f->file = strdup(c->filename);
-        f->func = strdup(c->name);
-        f->qualname = strdup(c->qualname ? c->qualname : c->name);
-        f->line = rf->line;
-        if (!f->file || !f->func || !f->qualname)
-            return -1;
-        if (o->source && rf->line > 0)
-            f->source = moth_source_line(src, c->filename, rf->line);
-        if (o->locals && moth_dump_frame_vars(t, rf->addr, rf->code, f) < 0)
-            return -1;
-    }
     return 0;
 }
 
@@ -167,6 +176,10 @@ int moth_dump_collect(moth_remote *t, const moth_dump_opts *o, moth_dump *d, mot
     char *names[MAX_NAMED];
     size_t nnames = 0;
     int rc = -1;
+    moth_native_reader native;
+    memset(&native, 0, sizeof native);
+    if (o->native && moth_native_reader_open(&native, t, err) < 0)
+        goto done;
 
     moth_remote_version_string(t, d->version, sizeof d->version);
     d->binary = strdup(t->binary);
@@ -206,6 +219,11 @@ int moth_dump_collect(moth_remote *t, const moth_dump_opts *o, moth_dump *d, mot
                     th->name = strdup(task.comm); /* a thread threading does not know */
             }
         }
+        if (o->native) {
+            if (moth_native_thread(&native, t, &reader, rt, &src, o, th, err) < 0)
+                goto done;
+            continue;
+        }
         if (moth_remote_stack(t, &reader, rt, &stack) < 0) {
             th->dropped = 1;
             continue;
@@ -216,8 +234,11 @@ int moth_dump_collect(moth_remote *t, const moth_dump_opts *o, moth_dump *d, mot
             goto done;
         }
     }
+    if (o->native && moth_native_other_threads(&native, t, &threads, &src, o, d, err) < 0)
+        goto done;
     rc = 0;
 done:
+    moth_native_reader_close(&native);
     moth_rstack_free(&stack);
     moth_stack_reader_free(&reader);
     moth_rthreads_free(&threads);

@@ -24,11 +24,14 @@ typedef struct moth_dump_frame {
     char *file;          /* Python: co_filename; native: the library (NULL when unknown) */
     char *func;          /* Python: co_name; native: the C function (NULL when unknown) */
     char *qualname;      /* Python: co_qualname */
-    int line;            /* Python: the line (-1 when unknown); native: 0 */
+    int line;            /* Python: the line (-1 when unknown); native: c_file's line, 0 when
+                          * unknown */
     char *source;        /* the source line, or NULL */
     int native;          /* a C frame (--native) */
-    uint64_t pc;         /* native: the program counter */
-    uint64_t offset;     /* native: pc - the function's start */
+    uint64_t pc;         /* native: the program counter (a return address but innermost) */
+    uint64_t offset;     /* native: pc - the function's start (0 for inlined functions) */
+    char *c_file;        /* native: the C source file, from DWARF (NULL when unknown) */
+    int inlined;         /* native: a function the compiler inlined into the next frame's */
     moth_dump_var *vars;
     size_t nvars, vars_cap;
     int vars_error;      /* --locals asked, but the frame's variables could not be read */
@@ -43,6 +46,7 @@ typedef struct moth_dump_thread {
     int dropped;         /* its stack kept changing while read and was not shown */
     int truncated;       /* deeper than moth reads: outermost frames left out */
     int signalled;       /* core files: the thread that received the fatal signal */
+    char *native_note;   /* --native: why its C frames are missing or incomplete, or NULL */
     moth_dump_frame *frames;  /* outermost first */
     size_t nframes, frames_cap;
 } moth_dump_thread;
@@ -83,6 +87,13 @@ void moth_dump_note(moth_dump *d, const char *fmt, ...) MOTH_PRINTF(2, 3);
  * (--locals), as text; marks f->vars_error when they cannot be read. -1 when out of memory. */
 int moth_dump_frame_vars(struct moth_remote *t, uint64_t frame_addr, uint32_t code,
                          moth_dump_frame *f);
+
+/* Appends Python frame rf of a stack read from t to th (its source line when o asks). */
+struct moth_rframe;
+struct moth_sources;
+int moth_dump_python_frame(struct moth_remote *t, struct moth_sources *src,
+                           const struct moth_rframe *rf, const moth_dump_opts *o,
+                           moth_dump_thread *th);
 
 /* Reads every Python thread of the target into d. */
 int moth_dump_collect(struct moth_remote *t, const moth_dump_opts *o, moth_dump *d,

@@ -42,6 +42,10 @@ static void thread_heading(const moth_dump_thread *th, int colour, moth_sb *out)
         moth_sb_printf(out, "%sreceived the fatal signal", sep);
         sep = ", ";
     }
+    if (!th->python) {
+        moth_sb_printf(out, "%snot a Python thread", sep);
+        sep = ", ";
+    }
     if (sep[0] == ',')
         moth_sb_putc(out, ')');
     moth_sb_printf(out, "%s\n", colour ? RESET : "");
@@ -63,14 +67,21 @@ static void frame_text(const moth_dump_frame *f, const moth_dump_opts *o, int co
                        moth_sb *out)
 {
     if (f->native) {
+        /* (C) function+offset at file.c:line [library], the library by its file name alone */
         moth_sb_printf(out, "  %s(C)%s %s", colour ? DIM : "", colour ? RESET : "",
                        f->func ? f->func : "???");
-        if (f->func && f->offset)
+        if (f->inlined)
+            moth_sb_puts(out, " (inlined)");
+        else if (f->func && f->offset)
             moth_sb_printf(out, "+%#llx", (unsigned long long)f->offset);
-        moth_sb_printf(out, " [%s]", f->file ? f->file : "?");
-        if (!f->func)
+        if (f->c_file && f->line > 0)
+            moth_sb_printf(out, " at %s:%d", f->c_file, f->line);
+        else if (f->c_file)
+            moth_sb_printf(out, " at %s", f->c_file);
+        else if (!f->func)
             moth_sb_printf(out, " at %#llx", (unsigned long long)f->pc);
-        moth_sb_putc(out, '\n');
+        const char *lib = f->file ? strrchr(f->file, '/') : NULL;
+        moth_sb_printf(out, " [%s]\n", lib ? lib + 1 : f->file ? f->file : "?");
         return;
     }
     moth_sb_printf(out, "  File \"%s\", line %d, in %s\n", f->file, f->line, f->func);
@@ -103,6 +114,8 @@ void moth_dump_render_text(const moth_dump *d, const moth_dump_opts *o, int colo
             moth_sb_puts(out, "  (its stack changed on every read; run again or use --blocking)\n");
             continue;
         }
+        if (th->native_note)
+            moth_sb_printf(out, "  (C frames: %s)\n", th->native_note);
         if (th->truncated)
             moth_sb_puts(out, "  ... (outermost frames left out: the stack is too deep)\n");
         if (!th->nframes)
@@ -131,8 +144,11 @@ static void frame_json(const moth_dump_frame *f, moth_sb *out)
     moth_sb_puts(out, ", \"function\": ");
     json_str_or_null(out, f->func);
     if (f->native) {
-        moth_sb_printf(out, ", \"pc\": %llu, \"offset\": %llu}", (unsigned long long)f->pc,
-                       (unsigned long long)f->offset);
+        moth_sb_printf(out, ", \"pc\": %llu, \"offset\": %llu, \"inlined\": %s, \"source_file\": ",
+                       (unsigned long long)f->pc, (unsigned long long)f->offset,
+                       f->inlined ? "true" : "false");
+        json_str_or_null(out, f->c_file);
+        moth_sb_printf(out, ", \"line\": %d}", f->line);
         return;
     }
     moth_sb_puts(out, ", \"qualname\": ");
@@ -176,10 +192,13 @@ void moth_dump_render_json(const moth_dump *d, moth_sb *out)
         moth_sb_puts(out, ", \"state\": ");
         json_str_or_null(out, th->state ? state : NULL);
         moth_sb_printf(out,
-                       ", \"holds_gil\": %s, \"signalled\": %s, \"dropped\": %s, "
-                       "\"truncated\": %s, \"frames\": [",
-                       th->holds_gil ? "true" : "false", th->signalled ? "true" : "false",
-                       th->dropped ? "true" : "false", th->truncated ? "true" : "false");
+                       ", \"python\": %s, \"holds_gil\": %s, \"signalled\": %s, \"dropped\": %s, "
+                       "\"truncated\": %s, \"native_note\": ",
+                       th->python ? "true" : "false", th->holds_gil ? "true" : "false",
+                       th->signalled ? "true" : "false", th->dropped ? "true" : "false",
+                       th->truncated ? "true" : "false");
+        json_str_or_null(out, th->native_note);
+        moth_sb_puts(out, ", \"frames\": [");
         for (size_t k = 0; k < th->nframes; k++) {
             if (k)
                 moth_sb_puts(out, ", ");

@@ -1,0 +1,392 @@
+/*
+ * unwind.c: C stacks of another process walked by libdw, and named; see unwind.h.
+ *
+ * libdw is given its own thread callbacks rather than dwfl_linux_proc_attach's: that one stops
+ * threads with PTRACE_ATTACH (which leaves a SIGSTOP behind if moth dies at the wrong moment)
+ * and reads the stack one word per ptrace call. Here the thread is held by threadstop.c, and
+ * stack memory comes a page at a time through the caller's moth_memory (process_vm_readv).
+ */
+#define _GNU_SOURCE
+#include "unwind.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void moth_native_stack_free(moth_native_stack *s)
+{
+    free(s->frames);
+    memset(s, 0, sizeof *s);
+}
+
+#ifdef MOTH_HAVE_LIBDW
+
+#include <dwarf.h>
+#include <elfutils/libdwfl.h>
+
+#include "proc.h"
+
+#define PAGE_SIZE_READ 4096u
+#define CACHE_PAGES 16u
+
+struct moth_unwinder {
+    Dwfl *dwfl;
+    Dwfl_Callbacks callbacks;   /* libdw keeps a pointer to it */
+    char *debuginfo_path;       /* NULL: libdw's default (.debug dirs, /usr/lib/debug) */
+    pid_t pid;
+    char root[64];              /* /proc/PID/root: the files as the process sees them */
+    moth_memory *mem;
+    moth_thread_stop stop;
+    moth_regs regs;             /* of the held thread */
+    /* Stack pages read during the current hold; a tag is the page's address + 1 (0: empty). */
+    uint64_t page_tag[CACHE_PAGES];
+    uint8_t pages[CACHE_PAGES][PAGE_SIZE_READ];
+};
+
+int moth_unwind_available(void)
+{
+    return 1;
+}
+
+/* Opens a mapped file through /proc/PID/root first, so a process in a container gets its own
+ * files; anything else (the vDSO, deleted files) is libdw's own business. */
+static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
+                    char **file_name, Elf **elfp)
+{
+    moth_unwinder *u = *userdata;
+    if (u && name[0] == '/') {
+        char path[8192];
+        snprintf(path, sizeof path, "%s%s", u->root, name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            *file_name = strdup(path);
+            if (*file_name)
+                return fd;
+            close(fd);
+        }
+    }
+    return dwfl_linux_proc_find_elf(mod, userdata, name, base, file_name, elfp);
+}
+
+static int set_userdata(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start,
+                        void *arg)
+{
+    (void)mod, (void)name, (void)start;
+    *userdata = arg;
+    return DWARF_CB_OK;
+}
+
+static pid_t next_thread(Dwfl *dwfl, void *arg, void **thread_arg)
+{
+    (void)dwfl, (void)arg, (void)thread_arg;
+    return 0; /* threads are named by the caller, never listed through libdw */
+}
+
+static bool get_thread(Dwfl *dwfl, pid_t tid, void *arg, void **thread_arg)
+{
+    (void)dwfl;
+    moth_unwinder *u = arg;
+    *thread_arg = u;
+    return u->stop.held && u->stop.tid == tid;
+}
+
+static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
+{
+    (void)dwfl;
+    moth_unwinder *u = arg;
+    uint64_t page = addr & ~(uint64_t)(PAGE_SIZE_READ - 1);
+    uint64_t at = addr - page;
+    if (at > PAGE_SIZE_READ - sizeof *result) /* a word across two pages */
+        return moth_mem_read(u->mem, addr, result, sizeof *result) == 0;
+    unsigned slot = (unsigned)(page / PAGE_SIZE_READ) % CACHE_PAGES;
+    if (u->page_tag[slot] != page + 1) {
+        if (moth_mem_read(u->mem, page, u->pages[slot], PAGE_SIZE_READ) < 0) {
+            u->page_tag[slot] = 0;
+            return moth_mem_read(u->mem, addr, result, sizeof *result) == 0;
+        }
+        u->page_tag[slot] = page + 1;
+    }
+    memcpy(result, u->pages[slot] + at, sizeof *result);
+    return true;
+}
+
+static bool set_initial_registers(Dwfl_Thread *thread, void *arg)
+{
+    moth_unwinder *u = arg;
+    if (!dwfl_thread_state_registers(thread, 0, u->regs.count, u->regs.r))
+        return false;
+    dwfl_thread_state_register_pc(thread, u->regs.pc);
+    return true;
+}
+
+static void detach(Dwfl *dwfl, void *arg)
+{
+    (void)dwfl, (void)arg;
+}
+
+static void thread_detach(Dwfl_Thread *thread, void *arg)
+{
+    (void)thread, (void)arg; /* the hold ends in moth_unwind_release, not when a walk ends */
+}
+
+static const Dwfl_Thread_Callbacks THREAD_CALLBACKS = {
+    next_thread, get_thread, memory_read, set_initial_registers, detach, thread_detach,
+};
+
+int moth_unwind_open_pid(moth_unwinder **out, pid_t pid, moth_memory *mem, moth_error *err)
+{
+    *out = NULL;
+    moth_unwinder *u = moth_calloc(1, sizeof *u, err);
+    if (!u)
+        return -1;
+    u->pid = pid;
+    u->mem = mem;
+    snprintf(u->root, sizeof u->root, "/proc/%d/root", (int)pid);
+    u->callbacks = (Dwfl_Callbacks){
+        .find_elf = find_elf,
+        .find_debuginfo = dwfl_standard_find_debuginfo,
+        .debuginfo_path = &u->debuginfo_path,
+    };
+    u->dwfl = dwfl_begin(&u->callbacks);
+    if (!u->dwfl) {
+        moth_fail(err, "libdw: %s", dwfl_errmsg(-1));
+        goto fail;
+    }
+    dwfl_report_begin(u->dwfl);
+    int rc = dwfl_linux_proc_report(u->dwfl, pid);
+    if (rc != 0) {
+        if (rc == EACCES || rc == EPERM)
+            moth_proc_explain_denied(pid, rc, err);
+        else if (rc > 0)
+            moth_fail(err, "no process %d", (int)pid);
+        else
+            moth_fail(err, "cannot read the mapped files of process %d: %s", (int)pid,
+                      dwfl_errmsg(-1));
+        goto fail;
+    }
+    dwfl_report_end(u->dwfl, NULL, NULL);
+    dwfl_getmodules(u->dwfl, set_userdata, u, 0);
+    if (!dwfl_attach_state(u->dwfl, NULL, pid, &THREAD_CALLBACKS, u)) {
+        moth_fail(err, "cannot unwind the stacks of process %d: %s", (int)pid, dwfl_errmsg(-1));
+        goto fail;
+    }
+    *out = u;
+    return 0;
+fail:
+    moth_unwind_close(u);
+    return -1;
+}
+
+void moth_unwind_close(moth_unwinder *u)
+{
+    if (!u)
+        return;
+    moth_thread_release(&u->stop);
+    if (u->dwfl)
+        dwfl_end(u->dwfl);
+    free(u);
+}
+
+int moth_unwind_hold(moth_unwinder *u, pid_t tid, moth_stop_failure *why, moth_error *err)
+{
+    memset(u->page_tag, 0, sizeof u->page_tag);
+    return moth_thread_hold(&u->stop, u->pid, tid, &u->regs, why, err);
+}
+
+void moth_unwind_release(moth_unwinder *u)
+{
+    moth_thread_release(&u->stop);
+}
+
+typedef struct walk {
+    moth_native_stack *out;
+    int failed;         /* out of memory */
+} walk;
+
+static int on_frame(Dwfl_Frame *frame, void *arg)
+{
+    walk *w = arg;
+    moth_native_stack *s = w->out;
+    Dwarf_Addr pc;
+    bool activation;
+    if (!dwfl_frame_pc(frame, &pc, &activation))
+        return DWARF_CB_ABORT;
+    if (s->count >= MOTH_MAX_NATIVE_DEPTH) {
+        snprintf(s->why, sizeof s->why, "deeper than %d frames: the outermost are left out",
+                 MOTH_MAX_NATIVE_DEPTH);
+        return DWARF_CB_ABORT;
+    }
+    if (moth_grow((void **)&s->frames, sizeof *s->frames, &s->cap, s->count + 1, NULL) < 0) {
+        w->failed = 1;
+        return DWARF_CB_ABORT;
+    }
+    s->frames[s->count++] = (moth_native_pc){pc, activation};
+    return DWARF_CB_OK;
+}
+
+int moth_unwind_stack(moth_unwinder *u, moth_native_stack *out, moth_error *err)
+{
+    out->count = 0;
+    out->complete = 0;
+    out->why[0] = '\0';
+    if (!u->stop.held)
+        return moth_fail(err, "no thread is held to unwind");
+    walk w = {out, 0};
+    int rc = dwfl_getthread_frames(u->dwfl, u->stop.tid, on_frame, &w);
+    if (w.failed)
+        return moth_fail(err, "out of memory");
+    if (rc == 0) {
+        out->complete = 1;
+    } else if (!out->why[0]) {
+        const char *msg = rc < 0 ? dwfl_errmsg(-1) : "its pc could not be read";
+        if (out->count)
+            snprintf(out->why, sizeof out->why, "unwinding stopped after %#llx: %s",
+                     (unsigned long long)out->frames[out->count - 1].pc, msg);
+        else
+            snprintf(out->why, sizeof out->why, "unwinding failed: %s", msg);
+    }
+    return 0;
+}
+
+/* A DIE's name, following DW_AT_abstract_origin (inlined copies name their origin). */
+static const char *die_name(Dwarf_Die *die)
+{
+    Dwarf_Attribute attr;
+    const char *name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &attr));
+    return name;
+}
+
+static const char *tidy_path(const char *path)
+{
+    while (path && path[0] == '.' && path[1] == '/')
+        path += 2;
+    return path;
+}
+
+size_t moth_unwind_names(moth_unwinder *u, const moth_native_pc *f, moth_native_name *out,
+                         size_t max)
+{
+    if (!max)
+        return 0;
+    uint64_t at = f->exact || !f->pc ? f->pc : f->pc - 1;
+    moth_native_name own = {0};
+    Dwfl_Module *mod = dwfl_addrmodule(u->dwfl, at);
+    if (!mod) {
+        out[0] = own;
+        return 1;
+    }
+    own.module = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+    GElf_Off offset = 0;
+    GElf_Sym sym;
+    own.function = dwfl_module_addrinfo(mod, at, &offset, &sym, NULL, NULL, NULL);
+    if (own.function) {
+        own.function_len = strcspn(own.function, "@");
+        own.offset = offset + (f->pc - at);
+    }
+    const char *file = NULL;
+    int line = 0;
+    Dwfl_Line *src = dwfl_module_getsrc(mod, at);
+    if (src)
+        file = dwfl_lineinfo(src, NULL, &line, NULL, NULL, NULL);
+    size_t count = 0;
+    Dwarf_Addr bias;
+    Dwarf_Die *cu = dwfl_module_addrdie(mod, at, &bias);
+    Dwarf_Die *scopes = NULL;
+    int nscopes = cu ? dwarf_getscopes(cu, at - bias, &scopes) : 0;
+    if (nscopes > 0) {
+        /* dwarf_getscopes continues from an inlined function into the scopes of its abstract
+         * definition (for variables); the inlining chain is the DIE tree's own nesting. */
+        Dwarf_Die innermost = scopes[0];
+        free(scopes);
+        scopes = NULL;
+        nscopes = dwarf_getscopes_die(&innermost, &scopes);
+    }
+    Dwarf_Files *files = NULL;
+    size_t nfiles = 0;
+    if (nscopes > 0 && dwarf_getsrcfiles(cu, &files, &nfiles) != 0)
+        files = NULL;
+    for (int i = 0; i < nscopes && count + 1 < max; i++) {
+        int tag = dwarf_tag(&scopes[i]);
+        if (tag == DW_TAG_subprogram) {
+            if (!own.function && (own.function = die_name(&scopes[i])))
+                own.function_len = strlen(own.function);
+            break;
+        }
+        if (tag != DW_TAG_inlined_subroutine)
+            continue;
+        const char *name = die_name(&scopes[i]);
+        out[count++] = (moth_native_name){name, name ? strlen(name) : 0, 0, own.module,
+                                          tidy_path(file), line, 1};
+        /* Where it was inlined: the location of the function around it. */
+        Dwarf_Attribute attr;
+        Dwarf_Word value;
+        file = NULL;
+        line = 0;
+        if (files && dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_file, &attr), &value) == 0)
+            file = dwarf_filesrc(files, value, NULL, NULL);
+        if (dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_line, &attr), &value) == 0)
+            line = (int)value;
+    }
+    free(scopes);
+    own.src_file = tidy_path(file);
+    own.src_line = line;
+    out[count++] = own;
+    return count;
+}
+
+#else /* built without libdw */
+
+struct moth_unwinder {
+    int unused;
+};
+
+int moth_unwind_available(void)
+{
+    return 0;
+}
+
+int moth_unwind_open_pid(moth_unwinder **out, pid_t pid, moth_memory *mem, moth_error *err)
+{
+    (void)pid, (void)mem;
+    *out = NULL;
+    return moth_fail(err, "%s", MOTH_UNWIND_MISSING);
+}
+
+void moth_unwind_close(moth_unwinder *u)
+{
+    (void)u;
+}
+
+int moth_unwind_hold(moth_unwinder *u, pid_t tid, moth_stop_failure *why, moth_error *err)
+{
+    (void)u, (void)tid;
+    if (why)
+        *why = MOTH_STOP_ERROR;
+    return moth_fail(err, "built without libdw");
+}
+
+void moth_unwind_release(moth_unwinder *u)
+{
+    (void)u;
+}
+
+int moth_unwind_stack(moth_unwinder *u, moth_native_stack *out, moth_error *err)
+{
+    (void)u, (void)out;
+    return moth_fail(err, "built without libdw");
+}
+
+size_t moth_unwind_names(moth_unwinder *u, const moth_native_pc *f, moth_native_name *out,
+                         size_t max)
+{
+    (void)u, (void)f;
+    if (!max)
+        return 0;
+    memset(out, 0, sizeof *out);
+    return 1;
+}
+
+#endif
