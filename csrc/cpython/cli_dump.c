@@ -6,6 +6,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -136,7 +137,14 @@ int moth_cmd_dump(int argc, char **argv)
         opts.states = &states;
         held = 1;
     }
+    /* Ctrl-C ends moth at once, as a C program would, rather than at the end of the dump: the
+     * threads it holds (--native, --blocking) are let go by the kernel when moth dies. */
+    struct sigaction python_sigint, die = {.sa_handler = SIG_DFL};
+    sigaction(SIGINT, NULL, &python_sigint);
+    if (python_sigint.sa_handler != SIG_IGN)
+        sigaction(SIGINT, &die, NULL);
     int collected = moth_dump_collect(&t, &opts, &d, &err);
+    sigaction(SIGINT, &python_sigint, NULL);
     if (held)
         moth_stopper_detach(&stopper); /* before printing: the program waits no longer */
     if (collected < 0 || (!pid && moth_dump_core_facts(&t, what, &d, &err) < 0)) {

@@ -136,12 +136,13 @@ static int seize_refused(pid_t pid, pid_t tid, int errno_value, moth_stop_failur
     *why = MOTH_STOP_DENIED;
     pid_t tracer = tracer_of(pid, tid);
     if (tracer > 0) {
-        char name[256];
-        moth_proc_cmdline(tracer, name, sizeof name);
+        moth_task who = {.tid = tracer};
+        if (moth_proc_task_state(tracer, &who) < 0)
+            strcpy(who.comm, "?");
         return moth_fail(err,
                          "thread %d of process %d is already traced by process %d (%s); a thread "
                          "has one tracer at a time: detach that one first, or leave out --native",
-                         (int)tid, (int)pid, (int)tracer, name[0] ? name : "?");
+                         (int)tid, (int)pid, (int)tracer, who.comm);
     }
     if (errno_value == EPERM || errno_value == EACCES)
         return moth_proc_explain_denied(pid, errno_value, err);

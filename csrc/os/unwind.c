@@ -227,6 +227,24 @@ static int on_frame(Dwfl_Frame *frame, void *arg)
     return DWARF_CB_OK;
 }
 
+/* A thread caught in its first instructions is still inside clone, whose unwind tables
+ * describe the parent's side: the walk goes on into the new stack's garbage. clone is where
+ * every thread begins, so a walk that went wrong after it is complete there. */
+static int ends_at_thread_start(moth_unwinder *u, moth_native_stack *s)
+{
+    static const char *const starts[] = {"__clone3", "__clone", "clone3", "clone"};
+    for (size_t i = 0; i < s->count; i++) {
+        Dwfl_Module *mod = dwfl_addrmodule(u->dwfl, s->frames[i].pc);
+        const char *name = mod ? dwfl_module_addrname(mod, s->frames[i].pc) : NULL;
+        for (size_t k = 0; name && k < sizeof starts / sizeof starts[0]; k++)
+            if (strcmp(name, starts[k]) == 0) {
+                s->count = i + 1;
+                return 1;
+            }
+    }
+    return 0;
+}
+
 int moth_unwind_stack(moth_unwinder *u, moth_native_stack *out, moth_error *err)
 {
     out->count = 0;
@@ -238,7 +256,7 @@ int moth_unwind_stack(moth_unwinder *u, moth_native_stack *out, moth_error *err)
     int rc = dwfl_getthread_frames(u->dwfl, u->stop.tid, on_frame, &w);
     if (w.failed)
         return moth_fail(err, "out of memory");
-    if (rc == 0) {
+    if (rc == 0 || ends_at_thread_start(u, out)) {
         out->complete = 1;
     } else if (!out->why[0]) {
         const char *msg = rc < 0 ? dwfl_errmsg(-1) : "its pc could not be read";
@@ -371,6 +389,24 @@ int moth_unwind_hold(moth_unwinder *u, pid_t tid, moth_stop_failure *why, moth_e
 void moth_unwind_release(moth_unwinder *u)
 {
     (void)u;
+}
+
+/* A thread caught in its first instructions is still inside clone, whose unwind tables
+ * describe the parent's side: the walk goes on into the new stack's garbage. clone is where
+ * every thread begins, so a walk that went wrong after it is complete there. */
+static int ends_at_thread_start(moth_unwinder *u, moth_native_stack *s)
+{
+    static const char *const starts[] = {"__clone3", "__clone", "clone3", "clone"};
+    for (size_t i = 0; i < s->count; i++) {
+        Dwfl_Module *mod = dwfl_addrmodule(u->dwfl, s->frames[i].pc);
+        const char *name = mod ? dwfl_module_addrname(mod, s->frames[i].pc) : NULL;
+        for (size_t k = 0; name && k < sizeof starts / sizeof starts[0]; k++)
+            if (strcmp(name, starts[k]) == 0) {
+                s->count = i + 1;
+                return 1;
+            }
+    }
+    return 0;
 }
 
 int moth_unwind_stack(moth_unwinder *u, moth_native_stack *out, moth_error *err)

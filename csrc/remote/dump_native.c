@@ -11,6 +11,8 @@
 /* Names per C frame at most: its function and the functions inlined into it. */
 #define MAX_NAMES_PER_FRAME 32
 
+#define EXITED "it exited while it was read"
+
 int moth_native_reader_open(moth_native_reader *nr, moth_remote *t, moth_error *err)
 {
     memset(nr, 0, sizeof *nr);
@@ -98,37 +100,48 @@ static int fill_merged(moth_native_reader *nr, moth_remote *t, int python, moth_
     return 0;
 }
 
+/* A thread whose C stack cannot be read (it ended, it would not stop, its OS thread id is
+ * unknown): the note says why, and its Python stack is read as without --native. */
+static int python_only(moth_native_reader *nr, moth_remote *t, moth_stack_reader *r,
+                       moth_rthread *rt, moth_sources *src, const moth_dump_opts *o,
+                       moth_dump_thread *th, const char *why, moth_error *err)
+{
+    if (!(th->native_note = strdup(why)))
+        return moth_fail(err, "out of memory");
+    if (!rt || moth_remote_stack(t, r, rt, &nr->python) < 0)
+        return 0;
+    th->truncated = nr->python.truncated;
+    for (size_t k = nr->python.count; k-- > 0;)
+        if (moth_dump_python_frame(t, src, &nr->python.frames[k], o, th) < 0)
+            return moth_fail(err, "out of memory");
+    return 0;
+}
+
 int moth_native_thread(moth_native_reader *nr, moth_remote *t, moth_stack_reader *r,
                        moth_rthread *rt, moth_sources *src, const moth_dump_opts *o,
                        moth_dump_thread *th, moth_error *err)
 {
+    if (!th->native_id)
+        return python_only(nr, t, r, rt, src, o, th, "its OS thread id is unknown", err);
     moth_stop_failure why;
     moth_error held;
     if (moth_unwind_hold(nr->unwinder, (pid_t)th->native_id, &why, &held) < 0) {
-        if (why == MOTH_STOP_DENIED || why == MOTH_STOP_ERROR ||
-            moth_proc_exists(t->pid, NULL) < 0) {
-            *err = held;
-            if (moth_proc_exists(t->pid, NULL) < 0)
-                moth_fail(err, "process %d has exited", (int)t->pid);
-            return -1;
-        }
-        /* Ended, or would not stop: said once, and its Python stack read as without --native. */
-        th->native_note = strdup(why == MOTH_STOP_GONE ? "it ended while it was read" : held.msg);
-        if (rt && moth_remote_stack(t, r, rt, &nr->python) == 0) {
-            th->truncated = nr->python.truncated;
-            for (size_t k = nr->python.count; k-- > 0;)
-                if (moth_dump_python_frame(t, src, &nr->python.frames[k], o, th) < 0)
-                    return moth_fail(err, "out of memory");
-        }
-        return 0;
+        if (moth_proc_exists(t->pid, NULL) < 0)
+            return moth_fail(err, "%s", EXITED);
+        if (why == MOTH_STOP_GONE)
+            return python_only(nr, t, r, rt, src, o, th, "it ended while it was read", err);
+        if (why == MOTH_STOP_STUCK)
+            return python_only(nr, t, r, rt, src, o, th, held.msg, err);
+        *err = held; /* not permitted: no other thread will do better */
+        return -1;
     }
     int rc = moth_unwind_stack(nr->unwinder, &nr->stack, err);
     int python = rt && rc == 0 && moth_remote_stack(t, r, rt, &nr->python) == 0;
     moth_unwind_release(nr->unwinder);
     if (rc < 0)
         return -1;
-    if (!nr->stack.complete && moth_proc_exists(t->pid, NULL) < 0)
-        return moth_fail(err, "process %d has exited", (int)t->pid);
+    if ((!nr->stack.complete || (rt && !python)) && moth_proc_exists(t->pid, NULL) < 0)
+        return moth_fail(err, "%s", EXITED);
     if (rt && !python)
         th->dropped = 1;
     if (python)
@@ -144,7 +157,7 @@ int moth_native_other_threads(moth_native_reader *nr, moth_remote *t, const moth
 {
     moth_tasks tasks = MOTH_TASKS_INIT;
     if (moth_proc_tasks(t->pid, &tasks, err) < 0)
-        return -1;
+        return moth_fail(err, "%s", EXITED);
     int rc = 0;
     for (size_t i = 0; i < tasks.count && rc == 0; i++) {
         const moth_task *task = &tasks.items[i];
