@@ -160,6 +160,11 @@ int moth_thread_hold(moth_thread_stop *s, pid_t pid, pid_t tid, moth_regs *regs,
     *why = MOTH_STOP_OK;
     moth_thread_release(s);
     release_lost(s);
+    /* A thread id is only a number: make sure it is one of pid's threads (again once it is
+     * held, when it can no longer end and have its number reused). */
+    char state = task_state(pid, tid);
+    if (!state || state == 'Z' || state == 'X')
+        return gone(pid, tid, why, err);
     if (ptrace(PTRACE_SEIZE, tid, NULL, NULL) < 0)
         return seize_refused(pid, tid, errno, why, err);
     if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0) {
@@ -189,6 +194,10 @@ int moth_thread_hold(moth_thread_stop *s, pid_t pid, pid_t tid, moth_regs *regs,
     s->tid = tid;
     s->held = 1;
     s->pending_signal = signal;
+    if (!task_state(pid, tid)) {
+        moth_thread_release(s);
+        return gone(pid, tid, why, err);
+    }
     if (regs && read_registers(tid, regs, err) < 0) {
         *why = MOTH_STOP_ERROR;
         moth_thread_release(s);
