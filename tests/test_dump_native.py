@@ -62,8 +62,11 @@ def task_status(pid):
     """{tid: (state letter, TracerPid)} of every thread of pid."""
     found = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{tid}/status") as f:
-            fields = dict(line.split(":", 1) for line in f if ":" in line)
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+        except FileNotFoundError:
+            continue  # a thread that ended meanwhile
         found[int(tid)] = (fields["State"].split()[0], int(fields["TracerPid"]))
     return found
 
