@@ -160,6 +160,26 @@ def test_text_shows_c_frames_with_their_sources():
     assert len(d["threads"]) == 3
 
 
+def test_native_with_blocking():
+    """--blocking holds every thread for the whole dump: the C stacks are walked in that one
+    hold, and the states are the ones from before it."""
+    version, python = PYTHONS[0]
+    with Target(python, PROG) as target:
+        wait_for_dump(target.pid, settled, "--native")
+        d = dump_json(target.pid, "--native", "--blocking")
+        threads = by_name(d)
+        assert sorted(threads) == ["MainThread", "python" + version, "reducer"]
+        for t in d["threads"]:
+            assert t["state"] == "S" and t["native_note"] is None and t["frames"], t
+            assert t["frames"][0]["function"] in ("_start", "__clone3", "clone3", "__clone")
+        assert_in_order(sequence(threads["MainThread"]), [
+            "c:_start", "py:<module>", "py:main", "py:main_work", "c:builtin_sorted",
+            "c:list_sort_impl", "py:key", "c:_Py_read"])
+        assert_in_order(sequence(threads["reducer"]), [
+            "py:reducer", "c:functools_reduce", "py:<lambda>", "c:lock_PyThread_acquire_lock"])
+        assert_runs_untraced(target)
+
+
 def thread_id(pid, name):
     return next(t["native_id"] for t in dump_json(pid)["threads"] if t["name"] == name)
 

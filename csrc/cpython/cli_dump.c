@@ -135,7 +135,7 @@ int moth_cmd_dump(int argc, char **argv)
             return moth_cli_error("%s", err.msg);
         }
         opts.states = &states;
-        held = 1;
+        opts.held = held = 1;
     }
     /* Ctrl-C ends moth at once, as a C program would, rather than at the end of the dump: the
      * threads it holds (--native, --blocking) are let go by the kernel when moth dies. */

@@ -80,7 +80,7 @@ static void release_lost(moth_thread_stop *s)
     s->nlost = kept;
 }
 
-static int read_registers(pid_t tid, moth_regs *regs, moth_error *err)
+int moth_thread_registers(pid_t tid, moth_regs *regs, moth_error *err)
 {
     memset(regs, 0, sizeof *regs);
 #if defined(__x86_64__)
@@ -198,7 +198,7 @@ int moth_thread_hold(moth_thread_stop *s, pid_t pid, pid_t tid, moth_regs *regs,
         moth_thread_release(s);
         return gone(pid, tid, why, err);
     }
-    if (regs && read_registers(tid, regs, err) < 0) {
+    if (regs && moth_thread_registers(tid, regs, err) < 0) {
         *why = MOTH_STOP_ERROR;
         moth_thread_release(s);
         return -1;

@@ -23,7 +23,8 @@ typedef enum moth_stop_failure {
     MOTH_STOP_OK = 0,
     MOTH_STOP_GONE,      /* the thread (or its whole process) has ended */
     MOTH_STOP_DENIED,    /* not permitted: another tracer (gdb, strace), or no ptrace right */
-    MOTH_STOP_STUCK,     /* it did not stop in time (uninterruptible sleep) */
+    MOTH_STOP_STUCK,     /* it did not stop in time (uninterruptible sleep), or, when the
+                          * caller stopped the threads, it was not among them */
     MOTH_STOP_ERROR,     /* anything else */
 } moth_stop_failure;
 
@@ -57,5 +58,9 @@ int moth_thread_hold(moth_thread_stop *s, pid_t pid, pid_t tid, moth_regs *regs,
 
 /* Lets the held thread go (a no-op when none is held). */
 void moth_thread_release(moth_thread_stop *s);
+
+/* Reads the registers of thread tid, which this thread of moth traces and has stopped (held
+ * here, or by ptrace_stop.h). -1 when it is not stopped by moth or is gone. */
+int moth_thread_registers(pid_t tid, moth_regs *regs, moth_error *err);
 
 #endif

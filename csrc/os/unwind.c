@@ -4,7 +4,7 @@
  * libdw is given its own thread callbacks rather than dwfl_linux_proc_attach's: that one stops
  * threads with PTRACE_ATTACH (which leaves a SIGSTOP behind if moth dies at the wrong moment)
  * and reads the stack one word per ptrace call. Here the thread is held by threadstop.c, and
- * stack memory comes a page at a time through the caller's moth_memory (process_vm_readv).
+ * stack memory comes a page at a time through the caller's moth_memsrc (process_vm_readv).
  */
 #define _GNU_SOURCE
 #include "unwind.h"
@@ -38,9 +38,11 @@ struct moth_unwinder {
     char *debuginfo_path;       /* NULL: libdw's default (.debug dirs, /usr/lib/debug) */
     pid_t pid;
     char root[64];              /* /proc/PID/root: the files as the process sees them */
-    moth_memory *mem;
+    moth_memsrc *mem;
     moth_thread_stop stop;
-    moth_regs regs;             /* of the held thread */
+    int caller_holds;           /* every thread is stopped by the caller (--blocking) */
+    pid_t held;                 /* the thread being walked, 0 when none */
+    moth_regs regs;             /* its registers */
     /* Stack pages read during the current hold; a tag is the page's address + 1 (0: empty). */
     uint64_t page_tag[CACHE_PAGES];
     uint8_t pages[CACHE_PAGES][PAGE_SIZE_READ];
@@ -90,7 +92,7 @@ static bool get_thread(Dwfl *dwfl, pid_t tid, void *arg, void **thread_arg)
     (void)dwfl;
     moth_unwinder *u = arg;
     *thread_arg = u;
-    return u->stop.held && u->stop.tid == tid;
+    return u->held && u->held == tid;
 }
 
 static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
@@ -136,7 +138,7 @@ static const Dwfl_Thread_Callbacks THREAD_CALLBACKS = {
     next_thread, get_thread, memory_read, set_initial_registers, detach, thread_detach,
 };
 
-int moth_unwind_open_pid(moth_unwinder **out, pid_t pid, moth_memory *mem, moth_error *err)
+int moth_unwind_open_pid(moth_unwinder **out, pid_t pid, moth_memsrc *mem, moth_error *err)
 {
     *out = NULL;
     moth_unwinder *u = moth_calloc(1, sizeof *u, err);
@@ -190,15 +192,38 @@ void moth_unwind_close(moth_unwinder *u)
     free(u);
 }
 
+void moth_unwind_threads_held(moth_unwinder *u)
+{
+    u->caller_holds = 1;
+}
+
 int moth_unwind_hold(moth_unwinder *u, pid_t tid, moth_stop_failure *why, moth_error *err)
 {
+    moth_unwind_release(u);
     memset(u->page_tag, 0, sizeof u->page_tag);
-    return moth_thread_hold(&u->stop, u->pid, tid, &u->regs, why, err);
+    if (!u->caller_holds) {
+        if (moth_thread_hold(&u->stop, u->pid, tid, &u->regs, why, err) < 0)
+            return -1;
+    } else {
+        moth_task task = {.tid = tid};
+        if (moth_proc_task_state(u->pid, &task) < 0) {
+            *why = MOTH_STOP_GONE;
+            return moth_fail(err, "thread %d of process %d has ended", (int)tid, (int)u->pid);
+        }
+        if (moth_thread_registers(tid, &u->regs, NULL) < 0) {
+            *why = MOTH_STOP_STUCK;
+            return moth_fail(err, "it started after the threads were stopped");
+        }
+    }
+    u->held = tid;
+    return 0;
 }
 
 void moth_unwind_release(moth_unwinder *u)
 {
-    moth_thread_release(&u->stop);
+    if (!u->caller_holds)
+        moth_thread_release(&u->stop);
+    u->held = 0;
 }
 
 typedef struct walk {
@@ -250,10 +275,10 @@ int moth_unwind_stack(moth_unwinder *u, moth_native_stack *out, moth_error *err)
     out->count = 0;
     out->complete = 0;
     out->why[0] = '\0';
-    if (!u->stop.held)
+    if (!u->held)
         return moth_fail(err, "no thread is held to unwind");
     walk w = {out, 0};
-    int rc = dwfl_getthread_frames(u->dwfl, u->stop.tid, on_frame, &w);
+    int rc = dwfl_getthread_frames(u->dwfl, u->held, on_frame, &w);
     if (w.failed)
         return moth_fail(err, "out of memory");
     if (rc == 0 || ends_at_thread_start(u, out)) {
@@ -366,7 +391,7 @@ int moth_unwind_available(void)
     return 0;
 }
 
-int moth_unwind_open_pid(moth_unwinder **out, pid_t pid, moth_memory *mem, moth_error *err)
+int moth_unwind_open_pid(moth_unwinder **out, pid_t pid, moth_memsrc *mem, moth_error *err)
 {
     (void)pid, (void)mem;
     *out = NULL;
@@ -374,6 +399,11 @@ int moth_unwind_open_pid(moth_unwinder **out, pid_t pid, moth_memory *mem, moth_
 }
 
 void moth_unwind_close(moth_unwinder *u)
+{
+    (void)u;
+}
+
+void moth_unwind_threads_held(moth_unwinder *u)
 {
     (void)u;
 }

@@ -7,7 +7,7 @@
  * first time a frame lands in it, so later walks of the same process cost only the walk. For
  * each walk of a live process one thread is held still (threadstop.h) while its registers and
  * stack are read; the caller may read anything else that must match the C stack (the Python
- * frames) before letting it go. Stack memory is read through the caller's moth_memory, a page
+ * frames) before letting it go. Stack memory is read through the caller's moth_memsrc, a page
  * at a time, cached for the duration of one hold.
  *
  * Names come from the files' symbol tables, and from DWARF where the file (or its separate
@@ -75,7 +75,11 @@ int moth_unwind_available(void);
 
 /* Opens a session over live process pid, whose memory mem reads (the caller keeps it open
  * while the session lives). Errors: built without libdw, the process gone or unreadable. */
-int moth_unwind_open_pid(moth_unwinder **out, pid_t pid, moth_memory *mem, moth_error *err);
+int moth_unwind_open_pid(moth_unwinder **out, pid_t pid, moth_memsrc *mem, moth_error *err);
+
+/* Every thread of the process is already stopped by the caller's ptrace (ptrace_stop.h,
+ * `--blocking`): holds then only read the thread's registers, and releases leave it stopped. */
+void moth_unwind_threads_held(moth_unwinder *u);
 
 /* Lets any held thread go and frees everything. NULL is allowed. */
 void moth_unwind_close(moth_unwinder *u);

@@ -178,7 +178,7 @@ int moth_dump_collect(moth_remote *t, const moth_dump_opts *o, moth_dump *d, mot
     int rc = -1;
     moth_native_reader native;
     memset(&native, 0, sizeof native);
-    if (o->native && moth_native_reader_open(&native, t, err) < 0)
+    if (o->native && moth_native_reader_open(&native, t, o, err) < 0)
         goto done;
 
     moth_remote_version_string(t, d->version, sizeof d->version);

@@ -72,6 +72,7 @@ typedef struct moth_dump_opts {
     /* The threads' kernel states read beforehand (--blocking reads them before stopping the
      * threads, which would otherwise all show as stopped); NULL: read them while dumping. */
     const struct moth_tasks *states;
+    int held;            /* --blocking: every thread is stopped by the caller (ptrace_stop.h) */
 } moth_dump_opts;
 
 void moth_dump_free(moth_dump *d);

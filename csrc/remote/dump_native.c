@@ -13,12 +13,17 @@
 
 #define EXITED "it exited while it was read"
 
-int moth_native_reader_open(moth_native_reader *nr, moth_remote *t, moth_error *err)
+int moth_native_reader_open(moth_native_reader *nr, moth_remote *t, const moth_dump_opts *o,
+                            moth_error *err)
 {
     memset(nr, 0, sizeof *nr);
     if (!t->pid)
         return moth_fail(err, "--native reads running processes only");
-    return moth_unwind_open_pid(&nr->unwinder, t->pid, &t->mem, err);
+    if (moth_unwind_open_pid(&nr->unwinder, t->pid, &t->mem, err) < 0)
+        return -1;
+    if (o->held)
+        moth_unwind_threads_held(nr->unwinder);
+    return 0;
 }
 
 void moth_native_reader_close(moth_native_reader *nr)
@@ -173,6 +178,9 @@ int moth_native_other_threads(moth_native_reader *nr, moth_remote *t, const moth
         }
         th->native_id = (uint64_t)task->tid;
         th->state = task->state;
+        for (size_t k = 0; o->states && k < o->states->count; k++)
+            if (o->states->items[k].tid == task->tid)
+                th->state = o->states->items[k].state; /* as it was before --blocking */
         rc = moth_native_thread(nr, t, NULL, NULL, src, o, th, err);
     }
     moth_tasks_free(&tasks);

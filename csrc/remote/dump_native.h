@@ -28,9 +28,10 @@ typedef struct moth_native_reader {
     size_t merged_cap;
 } moth_native_reader;
 
-/* Opens the unwinder over the target. Errors: not a live process, built without libdw, no
+/* Opens the unwinder over the target (whose threads the caller holds when o->held). Errors: not a live process, built without libdw, no
  * permission. */
-int moth_native_reader_open(moth_native_reader *nr, struct moth_remote *t, moth_error *err);
+int moth_native_reader_open(moth_native_reader *nr, struct moth_remote *t,
+                            const moth_dump_opts *o, moth_error *err);
 void moth_native_reader_close(moth_native_reader *nr);
 
 /* Holds thread tid, walks its C stack and reads its Python stack (rt; NULL for a thread

@@ -134,7 +134,7 @@ static void test_unwind_a_child(void)
 {
     pid_t child = start_child();
     CHECK(child > 0);
-    moth_memory mem;
+    moth_memsrc mem;
     moth_error err;
     CHECK(moth_procmem_open(&mem, child, &err) == 0);
     moth_unwinder *u = NULL;
@@ -243,7 +243,7 @@ static void test_hold_refused(void)
     CHECK(why == MOTH_STOP_GONE);
     snprintf(want, sizeof want, "process %d has exited", (int)child);
     CHECK_STR(err.msg, want);
-    moth_memory mem;
+    moth_memsrc mem;
     moth_unwinder *u = (moth_unwinder *)&mem;
     CHECK(moth_procmem_open(&mem, child, &err) == 0);
     CHECK(moth_unwind_open_pid(&u, child, &mem, &err) < 0);
