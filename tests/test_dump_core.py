@@ -188,7 +188,9 @@ def test_crash_in_a_thread_python_does_not_know(tmp_path):
     assert python_frames(crasher, CRASH)[-1] == ("crash", C["native"])
     assert python_frames(by_name(d)["waiter"], CRASH) == [("wait_here", C["waiter_leaf"])]
     text = run_moth("dump", core).stdout
-    assert f"\nThread {native['native_id']} (received the fatal signal)\n  (no Python frames)\n" in text
+    assert (f"\nThread {native['native_id']} (received the fatal signal, not a Python thread)\n"
+            "  (no Python frames)\n") in text
+    assert native["python"] is False and crasher["python"] is True
 
 
 def link_or_copy(src, dst):
