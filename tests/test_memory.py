@@ -425,7 +425,7 @@ def test_memory_file_stats_flame_and_exports(program, tmp_path):
     out = tmp_path / "p.moth"
     run_moth("profile", "--memory", "-q", "-o", out, path, check=0)
     con = sqlite3.connect(out)
-    assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 3
     peak, = con.execute("SELECT peak_bytes FROM memory_summary").fetchone()
     each = sys.getsizeof(bytearray(10000))
     assert 5000 * each <= peak < 5000 * each + 512 * 1024
@@ -517,13 +517,15 @@ def test_a_schema_1_file_gets_the_memory_tables_when_a_run_is_appended(program, 
     for table in ("memory_changes", "memory_timeline", "memory_rows", "memory_summary"):
         con.execute("DROP TABLE %s" % table)
     con.execute("DROP VIEW memory_lines")
+    con.execute("DROP VIEW process_tree")
+    con.execute("DROP TABLE processes")
     con.execute("PRAGMA user_version = 1")
     con.commit()
     con.close()
     run_moth("stats", out, check=0)                      # read as it is
     run_moth("profile", "--memory", "-q", "--append", "-o", out, path, check=0)
     con = sqlite3.connect(out)
-    assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 3
     assert con.execute("SELECT COUNT(*) FROM memory_summary").fetchone()[0] == 1
     r = run_moth("stats", "--memory", "--run", "2", out, check=0)
     assert "small.py:1" in r.stdout

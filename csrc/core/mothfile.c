@@ -1,6 +1,7 @@
 /* mothfile.c: moth's SQLite profile file; see mothfile.h and docs/moth-file.md. */
 #include "mothfile.h"
 #include "pstats.h"
+#include "strbuf.h"
 
 #include <errno.h>
 #include <sqlite3.h>
@@ -41,6 +42,21 @@ static const char SCHEMA[] =
     "  SELECT f.run, f.file, f.line, f.name, f.qualname, s.calls, s.primitive_calls,\n"
     "         s.own, s.cumulative\n"
     "  FROM function_stats s JOIN functions f ON f.run = s.run AND f.id = s.function;\n";
+
+/* The process of each run and the process tree (schema 3): files of earlier schemas get the
+ * table when a run is appended. `parent_run` is the run of the parent process when the file
+ * holds it (the same session, the parent's pid), found when read: a child often ends, and is
+ * written, before its parent. */
+static const char PROCESS_SCHEMA[] =
+    "CREATE TABLE IF NOT EXISTS processes (run INTEGER PRIMARY KEY, pid INTEGER NOT NULL,\n"
+    "                    parent_pid INTEGER NOT NULL, command TEXT, how TEXT, session TEXT,\n"
+    "                    rank INTEGER, size INTEGER);\n"
+    "CREATE VIEW IF NOT EXISTS process_tree AS\n"
+    "  SELECT p.run, p.pid, p.parent_pid,\n"
+    "         (SELECT q.run FROM processes q WHERE q.pid = p.parent_pid AND q.run != p.run\n"
+    "            AND q.session IS p.session ORDER BY q.run LIMIT 1) AS parent_run,\n"
+    "         p.command, p.how, p.session, p.rank, p.size\n"
+    "  FROM processes p;\n";
 
 /* Memory profiling's tables (schema 2): files of schema 1 have none, and get them when a run
  * is appended. */
@@ -245,6 +261,36 @@ static int insert_lines(sqlite3 *db, int run, const moth_profile *p, moth_error 
     return rc;
 }
 
+/* The run's process: the profile's first (a run is one process). */
+static int insert_process(sqlite3 *db, int run, const moth_profile *p, moth_error *err)
+{
+    if (p->nprocesses == 0 || !moth_process_known(&p->processes[0]))
+        return 0;
+    const moth_process *proc = &p->processes[0];
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "INSERT INTO processes VALUES (?, ?, ?, ?, ?, ?, ?, ?)", -1, &st,
+                           NULL))
+        return sql_fail(db, err, "moth file");
+    sqlite3_bind_int(st, 1, run);
+    sqlite3_bind_int64(st, 2, proc->pid);
+    sqlite3_bind_int64(st, 3, proc->parent_pid);
+    const char *texts[] = {proc->command, proc->how, proc->session};
+    for (int i = 0; i < 3; i++) {
+        if (texts[i])
+            sqlite3_bind_text(st, 4 + i, texts[i], -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, 4 + i);
+    }
+    if (proc->rank >= 0) {
+        sqlite3_bind_int(st, 7, proc->rank);
+        if (proc->size >= 0)
+            sqlite3_bind_int(st, 8, proc->size);
+    }
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_fail(db, err, "moth file");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 static int insert_memory(sqlite3 *db, int run, const moth_profile *p, moth_error *err)
 {
     const moth_memory *m = &p->memory;
@@ -339,7 +385,8 @@ static int insert_run(sqlite3 *db, int run, const moth_profile *p, moth_error *e
     return insert_meta(db, run, p, err) < 0 || insert_functions(db, run, p, err) < 0 ||
                    insert_threads(db, run, p, err) < 0 ||
                    insert_function_stats(db, run, p, err) < 0 ||
-                   insert_lines(db, run, p, err) < 0 || insert_memory(db, run, p, err) < 0
+                   insert_lines(db, run, p, err) < 0 || insert_memory(db, run, p, err) < 0 ||
+                   insert_process(db, run, p, err) < 0
                ? -1
                : 0;
 }
@@ -353,18 +400,50 @@ static int create_schema(sqlite3 *db, moth_error *err)
              "INSERT INTO moth VALUES ('moth_version', '%s');\n",
              MOTH_FILE_SCHEMA, MOTH_VERSION);
     return exec(db, SCHEMA, err) < 0 || exec(db, MEMORY_SCHEMA, err) < 0 ||
-                   exec(db, header, err) < 0
+                   exec(db, PROCESS_SCHEMA, err) < 0 || exec(db, header, err) < 0
                ? -1
                : 0;
 }
 
-int moth_mothfile_write(const moth_profile *p, const char *path, moth_error *err)
+/* The session a file's runs belong to ("" when none), into out. */
+static void get_session(sqlite3 *db, char *out, size_t size)
 {
-    size_t n = strlen(path);
-    char *tmp = moth_malloc(n + 32, err);
+    sqlite3_stmt *st;
+    out[0] = '\0';
+    if (sqlite3_prepare_v2(db, "SELECT value FROM moth WHERE key = 'session'", -1, &st, NULL))
+        return;
+    const unsigned char *v;
+    if (sqlite3_step(st) == SQLITE_ROW && (v = sqlite3_column_text(st, 0)))
+        snprintf(out, size, "%s", (const char *)v);
+    sqlite3_finalize(st);
+}
+
+static int set_session(sqlite3 *db, const char *session, moth_error *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO moth VALUES ('session', ?)", -1, &st, NULL))
+        return sql_fail(db, err, "moth file");
+    sqlite3_bind_text(st, 1, session, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_fail(db, err, "moth file");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* How a new file goes into place. */
+enum { REPLACE, EXCLUSIVE };
+
+/* Writes a new moth file at path: the profiles given as runs 1..n (none: an empty file), and
+ * the session's identifier when not NULL. It is written aside and put in place complete: over
+ * whatever was there (REPLACE), or only where nothing is (EXCLUSIVE: returns 1 when another
+ * process made the file first, and writes nothing). */
+static int write_new(const moth_profile *const *profiles, size_t n, const char *session,
+                     const char *path, int how, moth_error *err)
+{
+    size_t len = strlen(path);
+    char *tmp = moth_malloc(len + 32, err);
     if (!tmp)
         return -1;
-    snprintf(tmp, n + 32, "%s.tmp-%ld", path, (long)getpid());
+    snprintf(tmp, len + 32, "%s.tmp-%ld", path, (long)getpid());
     unlink(tmp);
     sqlite3 *db = NULL;
     int rc = -1;
@@ -373,8 +452,12 @@ int moth_mothfile_write(const moth_profile *p, const char *path, moth_error *err
         goto done;
     }
     if (exec(db, "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; BEGIN;", err) < 0 ||
-        create_schema(db, err) < 0 || insert_run(db, 1, p, err) < 0 ||
-        exec(db, "COMMIT;", err) < 0)
+        create_schema(db, err) < 0 || (session && set_session(db, session, err) < 0))
+        goto done;
+    for (size_t i = 0; i < n; i++)
+        if (insert_run(db, (int)i + 1, profiles[i], err) < 0)
+            goto done;
+    if (exec(db, "COMMIT;", err) < 0)
         goto done;
     if (sqlite3_close(db) != SQLITE_OK) {
         moth_fail(err, "cannot write %s", path);
@@ -382,7 +465,25 @@ int moth_mothfile_write(const moth_profile *p, const char *path, moth_error *err
         goto done;
     }
     db = NULL;
-    if (rename(tmp, path) != 0) {
+    if (how == EXCLUSIVE) {
+        /* link() puts the file in place only if the name is free: another process writing
+         * its run at the same moment cannot be overwritten */
+        if (link(tmp, path) != 0) {
+            if (errno == EEXIST) {
+                rc = 1;
+                goto done;
+            }
+            /* a file system without hard links: put it in place the ordinary way */
+            if (errno != EPERM && errno != ENOTSUP && errno != EOPNOTSUPP) {
+                moth_fail(err, "cannot write %s: %s", path, strerror(errno));
+                goto done;
+            }
+            if (rename(tmp, path) != 0) {
+                moth_fail(err, "cannot write %s: %s", path, strerror(errno));
+                goto done;
+            }
+        }
+    } else if (rename(tmp, path) != 0) {
         moth_fail(err, "cannot write %s: %s", path, strerror(errno));
         goto done;
     }
@@ -390,10 +491,14 @@ int moth_mothfile_write(const moth_profile *p, const char *path, moth_error *err
 done:
     if (db)
         sqlite3_close(db);
-    if (rc < 0)
-        unlink(tmp);
+    unlink(tmp); /* after a link, the file lives on under path */
     free(tmp);
     return rc;
+}
+
+int moth_mothfile_write(const moth_profile *p, const char *path, moth_error *err)
+{
+    return write_new(&p, 1, NULL, path, REPLACE, err);
 }
 
 /* Opens an existing moth file and checks it is one this moth can read. */
@@ -440,25 +545,59 @@ static int open_existing(const char *path, int writable, sqlite3 **out, moth_err
     return 0;
 }
 
-int moth_mothfile_append(const moth_profile *p, const char *path, int *run, moth_error *err)
+/* Empties a file of its runs, every table but `moth` (inside the caller's transaction). */
+static int empty_runs(sqlite3 *db, moth_error *err)
 {
-    if (access(path, F_OK) != 0) {
-        if (run)
-            *run = 1;
-        return moth_mothfile_write(p, path, err);
-    }
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type = 'table' AND "
+                               "name != 'moth' AND name NOT LIKE 'sqlite_%'", -1, &st, NULL))
+        return sql_fail(db, err, "moth file");
+    moth_sb sql = MOTH_SB_INIT;
+    const unsigned char *name;
+    while (sqlite3_step(st) == SQLITE_ROW && (name = sqlite3_column_text(st, 0)))
+        moth_sb_printf(&sql, "DELETE FROM \"%s\";\n", (const char *)name);
+    sqlite3_finalize(st);
+    int rc = moth_sb_check(&sql, err) < 0 ? -1 : exec(db, sql.data ? sql.data : "", err);
+    moth_sb_free(&sql);
+    return rc;
+}
+
+/* What to do with a file of another session. */
+enum { APPEND_ANY, SESSION_TAKE_OVER, SESSION_ONLY };
+
+/* Adds p as a new run of the existing file at path, in one transaction. With a session,
+ * a file of another session is emptied first (SESSION_TAKE_OVER) or left alone, *run = 0
+ * (SESSION_ONLY). */
+static int add_run(const moth_profile *p, const char *path, const char *session, int mode,
+                   int *run, moth_error *err)
+{
     sqlite3 *db;
     if (open_existing(path, 1, &db, err) < 0)
         return -1;
+    /* other processes of the session may be writing theirs: wait for them as long as needed */
+    sqlite3_busy_timeout(db, 600000);
     int rc = -1;
     if (exec(db, "BEGIN IMMEDIATE;", err) < 0)
         goto done;
     /* a file of an older schema gets the tables it lacks */
     char upgrade[64];
     snprintf(upgrade, sizeof upgrade, "PRAGMA user_version = %d;", MOTH_FILE_SCHEMA);
-    if (exec(db, MEMORY_SCHEMA, err) < 0 || exec(db, upgrade, err) < 0) {
-        exec(db, "ROLLBACK;", NULL);
-        goto done;
+    if (exec(db, MEMORY_SCHEMA, err) < 0 || exec(db, PROCESS_SCHEMA, err) < 0 ||
+        exec(db, upgrade, err) < 0)
+        goto rollback;
+    if (session) {
+        char current[256];
+        get_session(db, current, sizeof current);
+        if (strcmp(current, session) != 0) {
+            if (mode == SESSION_ONLY) {
+                exec(db, "ROLLBACK;", NULL);
+                *run = 0;
+                rc = 0;
+                goto done;
+            }
+            if (empty_runs(db, err) < 0 || set_session(db, session, err) < 0)
+                goto rollback;
+        }
     }
     sqlite3_stmt *st;
     int next = 0;
@@ -467,17 +606,139 @@ int moth_mothfile_append(const moth_profile *p, const char *path, int *run, moth
         sqlite3_step(st) == SQLITE_ROW)
         next = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
-    if (next == 0)
+    if (next == 0) {
         sql_fail(db, err, path);
-    if (next == 0 || insert_run(db, next, p, err) < 0 || exec(db, "COMMIT;", err) < 0) {
-        exec(db, "ROLLBACK;", NULL);
-        goto done;
+        goto rollback;
     }
-    if (run)
-        *run = next;
+    if (insert_run(db, next, p, err) < 0 || exec(db, "COMMIT;", err) < 0)
+        goto rollback;
+    *run = next;
     rc = 0;
+    goto done;
+rollback:
+    exec(db, "ROLLBACK;", NULL);
 done:
     sqlite3_close(db);
+    return rc;
+}
+
+int moth_mothfile_append(const moth_profile *p, const char *path, int *run, moth_error *err)
+{
+    int got = 0;
+    if (access(path, F_OK) != 0) {
+        int made = write_new(&p, 1, NULL, path, EXCLUSIVE, err);
+        if (made <= 0) {
+            if (run && made == 0)
+                *run = 1;
+            return made;
+        }
+        /* another process made it first: add to it */
+    }
+    int rc = add_run(p, path, NULL, APPEND_ANY, &got, err);
+    if (run && rc == 0)
+        *run = got;
+    return rc;
+}
+
+int moth_mothfile_start_session(const char *path, const char *session, moth_error *err)
+{
+    return write_new(NULL, 0, session, path, REPLACE, err);
+}
+
+int moth_mothfile_add_to_session(const moth_profile *p, const char *path, const char *session,
+                                 int create, int *run, moth_error *err)
+{
+    *run = 0;
+    if (access(path, F_OK) != 0) {
+        if (!create)
+            return 0;
+        int made = write_new(&p, 1, session, path, EXCLUSIVE, err);
+        if (made <= 0) {
+            if (made == 0)
+                *run = 1;
+            return made;
+        }
+    }
+    return add_run(p, path, session, create ? SESSION_TAKE_OVER : SESSION_ONLY, run, err);
+}
+
+int moth_mothfile_merge(const char *const *inputs, size_t n, const char *path, int *runs,
+                        moth_error *err)
+{
+    /* every run of every input, one at a time, into a new file written aside */
+    size_t len = strlen(path);
+    char *tmp = moth_malloc(len + 32, err);
+    if (!tmp)
+        return -1;
+    snprintf(tmp, len + 32, "%s.tmp-%ld", path, (long)getpid());
+    unlink(tmp);
+    sqlite3 *db = NULL;
+    int rc = -1, next = 1;
+    if (sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+        moth_fail(err, "cannot write %s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
+        goto done;
+    }
+    if (exec(db, "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; BEGIN;", err) < 0 ||
+        create_schema(db, err) < 0)
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        int count;
+        if (moth_mothfile_count_runs(inputs[i], &count, err) < 0)
+            goto done;
+        sqlite3 *in;
+        if (open_existing(inputs[i], 0, &in, err) < 0)
+            goto done;
+        sqlite3_stmt *st;
+        int *numbers = moth_malloc(((size_t)count + 1) * sizeof *numbers, err), got = 0;
+        if (numbers && sqlite3_prepare_v2(in, "SELECT run FROM runs ORDER BY run", -1, &st,
+                                          NULL) == SQLITE_OK) {
+            while (got < count && sqlite3_step(st) == SQLITE_ROW)
+                numbers[got++] = sqlite3_column_int(st, 0);
+            sqlite3_finalize(st);
+        }
+        sqlite3_close(in);
+        if (!numbers)
+            goto done;
+        for (int r = 0; r < got; r++) {
+            moth_profile one;
+            if (moth_mothfile_read(&one, inputs[i], numbers[r], err) < 0) {
+                free(numbers);
+                goto done;
+            }
+            int added = insert_run(db, next++, &one, err);
+            moth_profile_free(&one);
+            if (added < 0) {
+                free(numbers);
+                goto done;
+            }
+        }
+        free(numbers);
+    }
+    if (next == 1) {
+        moth_fail(err, "no runs to merge");
+        goto done;
+    }
+    if (exec(db, "COMMIT;", err) < 0)
+        goto done;
+    if (sqlite3_close(db) != SQLITE_OK) {
+        db = NULL;
+        moth_fail(err, "cannot write %s", path);
+        goto done;
+    }
+    db = NULL;
+    if (rename(tmp, path) != 0) {
+        moth_fail(err, "cannot write %s: %s", path, strerror(errno));
+        goto done;
+    }
+    if (runs)
+        *runs = next - 1;
+    rc = 0;
+done:
+    if (db)
+        sqlite3_close(db);
+    if (rc < 0)
+        unlink(tmp);
+    free(tmp);
     return rc;
 }
 
@@ -535,6 +796,87 @@ static int has_table(sqlite3 *db, const char *name)
 
 static int read_memory(sqlite3 *db, const char *path, int run, moth_profile *out, int first,
                        const run_thread *threads, size_t nthreads, moth_error *err);
+
+/* A text column copied (NULL for NULL); -1 when a copy could not be made. */
+static int copy_column(sqlite3 *db, sqlite3_stmt *st, int i, char **out, const char *path,
+                       moth_error *err)
+{
+    *out = NULL;
+    if (sqlite3_column_type(st, i) == SQLITE_NULL)
+        return 0;
+    const char *t = column_text(st, i);
+    if (!t)
+        return null_text(db, path, "a process's text that is not text", err);
+    return (*out = moth_strdup(t, err)) ? 0 : -1;
+}
+
+/* The run's process, added to out->processes (the threads read next belong to it): from the
+ * processes table, or in files from before it, the pid and command of the run's details. */
+static int read_process(sqlite3 *db, const char *path, int run, moth_profile *out,
+                        moth_error *err)
+{
+    moth_process proc;
+    moth_process_init(&proc);
+    sqlite3_stmt *st = NULL;
+    int rc = -1, step;
+    if (has_table(db, "processes")) {
+        if (sqlite3_prepare_v2(db, "SELECT pid, parent_pid, command, how, session, rank, size "
+                                   "FROM processes WHERE run = ?", -1, &st, NULL))
+            goto sqlerr;
+        sqlite3_bind_int(st, 1, run);
+        if ((step = sqlite3_step(st)) == SQLITE_ROW) {
+            proc.pid = sqlite3_column_int64(st, 0);
+            proc.parent_pid = sqlite3_column_int64(st, 1);
+            if (copy_column(db, st, 2, &proc.command, path, err) < 0 ||
+                copy_column(db, st, 3, &proc.how, path, err) < 0 ||
+                copy_column(db, st, 4, &proc.session, path, err) < 0)
+                goto done;
+            int64_t rank = sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 5);
+            int64_t size = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 6);
+            if (proc.pid <= 0 || proc.parent_pid < 0 || rank < -1 || rank > INT32_MAX ||
+                size < -1 || size > INT32_MAX) {
+                bad_file(path, "a process out of range", err);
+                goto done;
+            }
+            proc.rank = (int32_t)rank;
+            proc.size = (int32_t)size;
+            goto add;
+        }
+        if (step != SQLITE_DONE)
+            goto sqlerr;
+        sqlite3_finalize(st);
+        st = NULL;
+    }
+    if (sqlite3_prepare_v2(db, "SELECT key, value FROM run_meta WHERE run = ? AND key IN "
+                               "('pid', 'command')", -1, &st, NULL))
+        goto sqlerr;
+    sqlite3_bind_int(st, 1, run);
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *k = column_text(st, 0), *v = column_text(st, 1);
+        if (!k || !v) {
+            null_text(db, path, "run metadata without a key or value", err);
+            goto done;
+        }
+        if (strcmp(k, "pid") == 0) {
+            proc.pid = strtoll(v, NULL, 10);
+        } else {
+            free(proc.command);
+            if (!(proc.command = moth_strdup(v, err)))
+                goto done;
+        }
+    }
+    if (step != SQLITE_DONE)
+        goto sqlerr;
+add:
+    rc = moth_profile_add_process(out, &proc, NULL, err);
+    goto done;
+sqlerr:
+    sql_fail(db, err, path);
+done:
+    sqlite3_finalize(st);
+    moth_process_free(&proc);
+    return rc;
+}
 
 /* Reads one run: its functions interned into out->funcs (remapped by `map`), its threads
  * appended to out->threads. */
@@ -635,6 +977,8 @@ static int read_run(sqlite3 *db, const char *path, int run, moth_profile *out, i
     sqlite3_finalize(st);
     st = NULL;
 
+    if (read_process(db, path, run, out, err) < 0)
+        goto done;
     sqlite3_stmt *nodes = NULL;
     if (sqlite3_prepare_v2(db, "SELECT id, thread_id, native_id, name FROM threads "
                                "WHERE run = ? ORDER BY id", -1, &st, NULL) ||

@@ -25,6 +25,9 @@ void moth_profile_free(moth_profile *p)
         free(p->meta[i].value);
     }
     free(p->meta);
+    for (size_t i = 0; i < p->nprocesses; i++)
+        moth_process_free(&p->processes[i]);
+    free(p->processes);
     moth_lines_free(&p->lines);
     moth_memory_free(&p->memory);
     moth_profile_init(p);
@@ -39,6 +42,7 @@ int moth_profile_add_thread(moth_profile *p, uint64_t id, const char *name,
     moth_thread_profile *t = &p->threads[p->nthreads];
     memset(t, 0, sizeof *t);
     t->id = id;
+    t->process = p->nprocesses ? (uint32_t)(p->nprocesses - 1) : 0;
     if (name && !(t->name = moth_strdup(name, err)))
         return -1;
     if (moth_cct_init(&t->tree, err) < 0) {
@@ -47,6 +51,19 @@ int moth_profile_add_thread(moth_profile *p, uint64_t id, const char *name,
     }
     p->nthreads++;
     *out = t;
+    return 0;
+}
+
+int moth_profile_add_process(moth_profile *p, const moth_process *proc, uint32_t *index,
+                             moth_error *err)
+{
+    if (moth_grow((void **)&p->processes, sizeof *p->processes, &p->processes_cap,
+                  p->nprocesses + 1, err) < 0 ||
+        moth_process_copy(&p->processes[p->nprocesses], proc, err) < 0)
+        return -1;
+    if (index)
+        *index = (uint32_t)p->nprocesses;
+    p->nprocesses++;
     return 0;
 }
 

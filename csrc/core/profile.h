@@ -14,12 +14,14 @@
 #include "funcs.h"
 #include "lines.h"
 #include "memory.h"
+#include "process.h"
 
 typedef struct moth_thread_profile {
     uint64_t id;   /* the thread's identifier as Python reports it (threading.get_ident()) */
     uint64_t native_id;
     char *name;    /* "MainThread", "Thread-1 (worker)", ...; may be NULL */
     moth_cct tree;
+    uint32_t process; /* its process: an index into the profile's processes (when it has any) */
 } moth_thread_profile;
 
 typedef struct moth_meta_item {
@@ -36,6 +38,10 @@ typedef struct moth_profile {
     moth_memory memory;         /* memory profiling's data, when it ran (memory.h) */
     moth_meta_item *meta;       /* run metadata: command, python, clock, start, ... */
     size_t nmeta, meta_cap;
+    /* The processes the threads ran in: one for a run, one per run read from a file of
+     * several; none when nobody said (threads' process indexes then mean nothing). */
+    moth_process *processes;
+    size_t nprocesses, processes_cap;
 } moth_profile;
 
 void moth_profile_init(moth_profile *p);
@@ -44,6 +50,11 @@ void moth_profile_free(moth_profile *p);
 /* Adds a thread with an empty tree; *out points into p->threads (valid until the next add). */
 int moth_profile_add_thread(moth_profile *p, uint64_t id, const char *name,
                             moth_thread_profile **out, moth_error *err);
+
+/* Adds a copy of proc to p's processes; *index (when not NULL) receives its index. Threads
+ * added afterwards belong to it. */
+int moth_profile_add_process(moth_profile *p, const moth_process *proc, uint32_t *index,
+                             moth_error *err);
 
 /* Sets (or replaces) a metadata value. */
 int moth_profile_set_meta(moth_profile *p, const char *key, const char *value, moth_error *err);
