@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "corefile.h"
+#include "fault.h"
 #include "remote.h"
 
 /* A growing byte buffer. */
@@ -172,16 +173,24 @@ static uint8_t *elf_with_id(uint8_t id_byte, size_t size, uint8_t seed)
 
 static char dir[64];
 
+/* Every file written, for the cleanup at the end. */
+static char *written[16];
+static size_t nwritten;
+
+/* Writes dir/name; the path returned stays valid to the end of the tests. */
 static char *write_file(const char *name, const void *data, size_t len)
 {
-    static char paths[8][128];
-    static int next;
-    char *path = paths[next++ % 8];
-    snprintf(path, 128, "%s/%s", dir, name);
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
     FILE *f = fopen(path, "wb");
     fwrite(data, 1, len, f);
     fclose(f);
-    return path;
+    for (size_t i = 0; i < nwritten; i++)
+        if (strcmp(written[i], path) == 0)
+            return written[i];
+    if (nwritten == sizeof written / sizeof written[0])
+        abort();
+    return written[nwritten++] = strdup(path);
 }
 
 /* The core every test starts from: two threads (the second took SIGSEGV at 0xdead), an
@@ -602,6 +611,44 @@ static void test_remote_open_core(void)
     CHECK_STR(err.msg, "cannot open /nonexistent/core: No such file or directory");
 }
 
+/* Every allocation of reading a core, its maps, replacing a file and opening it as a Python
+ * process fails in turn: each failure says "out of memory" and leaks nothing. */
+static void test_out_of_memory(void)
+{
+    bytes b = standard_core(exe_path, 1);
+    FOR_EACH_ALLOCATION_FAILURE(n) {
+        moth_error err = {{0}};
+        moth_core c;
+        moth_maps m = MOTH_MAPS_INIT;
+        int rc = moth_core_from_buffer(&c, b.data, b.len, "core.m", &err);
+        if (rc == 0) {
+            rc = moth_core_maps(&c, &m, &err);
+            if (rc == 0)
+                rc = moth_core_replace_file(&c, 1, lib_path, &err);
+            moth_maps_free(&m);
+            moth_core_close(&c);
+        }
+        if (!FAULT_HAPPENED()) {
+            CHECK(rc == 0);
+            break;
+        }
+        CHECK_OUT_OF_MEMORY(rc, err, n);
+    }
+    char *path = write_file("core.m", b.data, b.len);
+    FOR_EACH_ALLOCATION_FAILURE(n) {
+        moth_error err = {{0}};
+        moth_remote t;
+        int rc = moth_remote_open_core(&t, path, NULL, &err);
+        if (!FAULT_HAPPENED()) {
+            /* Read to the end: not a Python program. */
+            CHECK(rc < 0 && strstr(err.msg, "is not a core of a Python program"));
+            break;
+        }
+        CHECK_OUT_OF_MEMORY(rc, err, n);
+    }
+    free(b.data);
+}
+
 /* A core file on disk, opened by path. */
 static void test_open(void)
 {
@@ -638,15 +685,13 @@ int main(void)
     RUN(test_aarch64);
     RUN(test_command_line);
     RUN(test_remote_open_core);
+    RUN(test_out_of_memory);
     RUN(test_open);
     free(exe_file);
     free(lib_file);
-    const char *made[] = {"exe", "libthing.so", "python-other", "python3.11", "empty", "core",
-                          "core.cut", "core.r"};
-    for (size_t i = 0; i < sizeof made / sizeof made[0]; i++) {
-        char path[128];
-        snprintf(path, sizeof path, "%s/%s", dir, made[i]);
-        unlink(path);
+    for (size_t i = 0; i < nwritten; i++) {
+        unlink(written[i]);
+        free(written[i]);
     }
     rmdir(dir);
     return check_summary();
