@@ -56,6 +56,7 @@ def test_initialize_answers_the_capabilities(dap):
                  "supportsDisassembleRequest"):
         assert caps[name] is True, name
     assert [f["filter"] for f in caps["exceptionBreakpointFilters"]] == ["raised", "uncaught"]
+    assert "supportsInstructionBreakpoints" not in caps  # (setInstructionBreakpoints is not)
     c.request("disconnect")
 
 

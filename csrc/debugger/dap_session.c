@@ -228,13 +228,11 @@ static void write_capabilities(moth_jw *w)
         "supportsEvaluateForHovers", "supportsSetVariable", "supportsGotoTargetsRequest",
         "supportsRestartRequest", "supportsExceptionInfoRequest", "supportsLogPoints",
         "supportsTerminateRequest", "supportsDataBreakpoints", "supportsDisassembleRequest",
-        "supportsSteppingGranularity", "supportsInstructionBreakpoints",
-        "supportTerminateDebuggee", "supportsDelayedStackTraceLoading",
+        "supportsSteppingGranularity", "supportTerminateDebuggee", "supportsDelayedStackTraceLoading",
         "supportsValueFormattingOptions", "supportsClipboardContext",
     };
     for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
         moth_jw_bool(w, yes[i], 1);
-    moth_jw_bool(w, "supportsInstructionBreakpoints", 0);
     moth_dap_write_exception_filters(w);
 }
 
