@@ -1,4 +1,6 @@
 """The IPython magics, driven through IPython's own interactive shell."""
+import re
+
 import pytest
 
 IPython = pytest.importorskip("IPython")
@@ -53,8 +55,11 @@ def test_memory_magic(ip, capsys):
     ip.run_line_magic("moth_memory", "-l 5 build(1_000_000)")
     out = capsys.readouterr().out
     assert out.startswith("moth memory: peak 4.8 MiB")          # both bytearrays held
-    held = out.split(" still held at the end")[0].rsplit("; ", 1)[1]
-    assert held in ("976.9 KiB", "977.0 KiB"), out             # the one kept (1,000,000 B)
+    # build's row: what it still holds is the one kept (1,000,000 B and the object's header);
+    # the total held also counts IPython's own allocations, which vary from run to run.
+    row = next(line for line in out.splitlines() if line.endswith("(build)"))
+    leaked = re.split(r"\s{2,}", row.strip())[2]
+    assert leaked in ("976.6 KiB", "976.7 KiB"), out
     ip.run_cell_magic("moth_memory", "-s leaks", "build(2_000_000)\nbuild(10)\n")
     out = capsys.readouterr().out
     assert "Functions by memory still held at the end (leaks)" in out

@@ -421,24 +421,6 @@ void moth_unwind_release(moth_unwinder *u)
     (void)u;
 }
 
-/* A thread caught in its first instructions is still inside clone, whose unwind tables
- * describe the parent's side: the walk goes on into the new stack's garbage. clone is where
- * every thread begins, so a walk that went wrong after it is complete there. */
-static int ends_at_thread_start(moth_unwinder *u, moth_native_stack *s)
-{
-    static const char *const starts[] = {"__clone3", "__clone", "clone3", "clone"};
-    for (size_t i = 0; i < s->count; i++) {
-        Dwfl_Module *mod = dwfl_addrmodule(u->dwfl, s->frames[i].pc);
-        const char *name = mod ? dwfl_module_addrname(mod, s->frames[i].pc) : NULL;
-        for (size_t k = 0; name && k < sizeof starts / sizeof starts[0]; k++)
-            if (strcmp(name, starts[k]) == 0) {
-                s->count = i + 1;
-                return 1;
-            }
-    }
-    return 0;
-}
-
 int moth_unwind_stack(moth_unwinder *u, moth_native_stack *out, moth_error *err)
 {
     (void)u, (void)out;

@@ -61,7 +61,10 @@ int moth_remote_thread_state(moth_remote *t, moth_rthread *th, uint64_t *next)
     return 0;
 }
 
-int moth_remote_threads(moth_remote *t, moth_rthreads *l, moth_error *err)
+/* One walk of the list from its head: 0, or 1 when a link led to memory that is no thread state
+ * of this interpreter any more (a thread ended and its state was freed while the walk ran), or
+ * -1 on an error err explains. */
+static int walk_threads(moth_remote *t, moth_rthreads *l, moth_error *err)
 {
     l->count = 0;
     uint64_t ts;
@@ -70,17 +73,32 @@ int moth_remote_threads(moth_remote *t, moth_rthreads *l, moth_error *err)
     uint64_t holder = moth_remote_gil_holder(t);
     while (ts) {
         if (l->count >= MAX_THREADS)
-            return moth_fail(err, "the thread list does not end (read while it changed?)");
+            return 1; /* a cycle: links read while they changed */
         if (moth_grow((void **)&l->items, sizeof *l->items, &l->cap, l->count + 1, err) < 0)
             return -1;
         moth_rthread *th = &l->items[l->count];
         th->tstate = ts;
         if (moth_remote_thread_state(t, th, &ts) < 0)
-            return moth_fail(err, "a thread state could not be read (the thread ended?)");
+            return 1;
         th->holds_gil = holder && holder == th->tstate;
         l->count++;
     }
     return 0;
+}
+
+/* The list changes under a running target's feet as threads start and end; a walk that met a
+ * freed link starts again from the head. */
+#define THREAD_WALK_TRIES 50
+
+int moth_remote_threads(moth_remote *t, moth_rthreads *l, moth_error *err)
+{
+    for (int attempt = 0; attempt < THREAD_WALK_TRIES; attempt++) {
+        int r = walk_threads(t, l, err);
+        if (r <= 0)
+            return r;
+    }
+    l->count = 0;
+    return moth_fail(err, "the thread list kept changing while it was read");
 }
 
 typedef struct names_walk {
