@@ -32,6 +32,8 @@ static const char HELP[] =
     "  --native            show the C frames between the Python frames (each thread is\n"
     "                      stopped for the moment its stack is read), and the threads\n"
     "                      that run no Python\n"
+    "  --async             also list every asyncio task: its name, state, the task or\n"
+    "                      future it awaits, and its chain of awaiting coroutines\n"
     "  --json              print JSON for tools\n"
     "  --no-source         leave out the source lines\n"
     "  --blocking          stop the program's threads while they are read (ptrace), for a\n"
@@ -67,6 +69,9 @@ int moth_cmd_dump(int argc, char **argv)
             o.i++;
         } else if (moth_opt_is(&o, NULL, "--native")) {
             opts.native = 1;
+            o.i++;
+        } else if (moth_opt_is(&o, NULL, "--async")) {
+            opts.async_tasks = 1;
             o.i++;
         } else if (moth_opt_is(&o, NULL, "--json")) {
             json = 1;

@@ -32,8 +32,28 @@ static void free_frame(moth_dump_frame *f)
     free(f->vars);
 }
 
+static void free_task(moth_dump_task *task)
+{
+    for (size_t k = 0; k < task->nframes; k++)
+        free_frame(&task->frames[k]);
+    free(task->frames);
+    free(task->name);
+    free(task->type);
+    free(task->loop_type);
+    free(task->note);
+    free(task->awaiting.type);
+    free(task->awaiting.name);
+    for (size_t k = 0; k < task->awaiting.ngathered; k++)
+        free(task->awaiting.gathered[k].name);
+    free(task->awaiting.gathered);
+}
+
 void moth_dump_free(moth_dump *d)
 {
+    for (size_t i = 0; i < d->ntasks; i++)
+        free_task(&d->tasks[i]);
+    free(d->tasks);
+    free(d->async_note);
     for (size_t i = 0; i < d->nthreads; i++) {
         moth_dump_thread *th = &d->threads[i];
         for (size_t k = 0; k < th->nframes; k++)
@@ -134,24 +154,30 @@ int moth_dump_frame_vars(moth_remote *t, uint64_t frame_addr, uint32_t code, mot
     return v.failed ? -1 : 0;
 }
 
-int moth_dump_python_frame(moth_remote *t, moth_sources *src, const moth_rframe *rf,
-                           const moth_dump_opts *o, moth_dump_thread *th)
+int moth_dump_fill_frame(moth_remote *t, moth_sources *src, uint64_t frame_addr, uint32_t code,
+                         int line, const moth_dump_opts *o, moth_dump_frame *f)
 {
-    const moth_rcode *c = &t->codes.items[rf->code];
-    moth_dump_frame *f = moth_dump_add_frame(th);
-    if (!f)
-        return -1;
+    const moth_rcode *c = &t->codes.items[code];
     f->file = strdup(c->filename);
     f->func = strdup(c->name);
     f->qualname = strdup(c->qualname ? c->qualname : c->name);
-    f->line = rf->line;
+    f->line = line;
     if (!f->file || !f->func || !f->qualname)
         return -1;
-    if (o->source && rf->line > 0)
-        f->source = moth_source_line(src, c->filename, rf->line);
-    if (o->locals && moth_dump_frame_vars(t, rf->addr, rf->code, f) < 0)
+    if (o->source && line > 0)
+        f->source = moth_source_line(src, c->filename, line);
+    if (o->locals && moth_dump_frame_vars(t, frame_addr, code, f) < 0)
         return -1;
     return 0;
+}
+
+int moth_dump_python_frame(moth_remote *t, moth_sources *src, const moth_rframe *rf,
+                           const moth_dump_opts *o, moth_dump_thread *th)
+{
+    moth_dump_frame *f = moth_dump_add_frame(th);
+    if (!f)
+        return -1;
+    return moth_dump_fill_frame(t, src, rf->addr, rf->code, rf->line, o, f);
 }
 
 /* The frames of one thread, outermost first. */
@@ -235,6 +261,8 @@ int moth_dump_collect(moth_remote *t, const moth_dump_opts *o, moth_dump *d, mot
         }
     }
     if (o->native && moth_native_other_threads(&native, t, &threads, &src, o, d, err) < 0)
+        goto done;
+    if (o->async_tasks && moth_dump_collect_tasks(t, &src, o, d, err) < 0)
         goto done;
     rc = 0;
 done:

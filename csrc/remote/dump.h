@@ -51,6 +51,46 @@ typedef struct moth_dump_thread {
     size_t nframes, frames_cap;
 } moth_dump_thread;
 
+/* What a task waits on (--async). */
+enum moth_dump_await_kind {
+    MOTH_AWAIT_NONE = 0,
+    MOTH_AWAIT_TASK,        /* another task */
+    MOTH_AWAIT_FUTURE,      /* a future (gather()'s among them: its tasks in `gathered`) */
+    MOTH_AWAIT_OTHER,       /* something else, named by its type */
+};
+
+typedef struct moth_dump_task_ref {
+    uint64_t addr;
+    char *name;          /* a task's name, NULL for a future or one that cannot be read */
+} moth_dump_task_ref;
+
+typedef struct moth_dump_awaited {
+    int kind;            /* enum moth_dump_await_kind */
+    uint64_t addr;
+    char *type;          /* its type's name */
+    char *name;          /* a task's name */
+    const char *state;   /* a future's: "pending", "cancelled", "done"; NULL for others */
+    moth_dump_task_ref *gathered;  /* gather(): the tasks and futures it waits for */
+    size_t ngathered;
+} moth_dump_awaited;
+
+/* One asyncio task (--async). */
+typedef struct moth_dump_task {
+    uint64_t addr;
+    char *name;
+    char *type;          /* its type's name: "_asyncio.Task" (C), "Task" (pure Python), ... */
+    const char *state;   /* "pending", "cancelled", "done" */
+    int running;         /* its coroutine runs right now */
+    long long cancels;   /* cancel() requests it has not answered yet */
+    uint64_t loop;       /* its event loop */
+    char *loop_type;
+    uint64_t loop_thread;  /* threading.get_ident() of the thread running the loop, 0: none */
+    moth_dump_awaited awaiting;
+    moth_dump_frame *frames;  /* its coroutine chain, the task's own coroutine first */
+    size_t nframes, frames_cap;
+    char *note;          /* why the chain stops short, or NULL */
+} moth_dump_task;
+
 typedef struct moth_dump {
     int pid;
     char *command;       /* the process's command line */
@@ -62,6 +102,10 @@ typedef struct moth_dump {
     char *notes;         /* things worth saying once, one per line (e.g. the debug offsets used) */
     moth_dump_thread *threads;
     size_t nthreads, threads_cap;
+    int async_read;      /* --async: the tasks below were looked for */
+    char *async_note;    /* --async: why there are none, or what could not be read */
+    moth_dump_task *tasks;  /* grouped by event loop; an awaiting task before the one it awaits */
+    size_t ntasks, tasks_cap;
 } moth_dump;
 
 typedef struct moth_dump_opts {
@@ -89,9 +133,14 @@ void moth_dump_note(moth_dump *d, const char *fmt, ...) MOTH_PRINTF(2, 3);
 int moth_dump_frame_vars(struct moth_remote *t, uint64_t frame_addr, uint32_t code,
                          moth_dump_frame *f);
 
+/* Fills f with the Python frame at frame_addr, running code cache entry `code`, at `line`
+ * (its source line and variables when o asks). -1 when out of memory. */
+struct moth_sources;
+int moth_dump_fill_frame(struct moth_remote *t, struct moth_sources *src, uint64_t frame_addr,
+                         uint32_t code, int line, const moth_dump_opts *o, moth_dump_frame *f);
+
 /* Appends Python frame rf of a stack read from t to th (its source line when o asks). */
 struct moth_rframe;
-struct moth_sources;
 int moth_dump_python_frame(struct moth_remote *t, struct moth_sources *src,
                            const struct moth_rframe *rf, const moth_dump_opts *o,
                            moth_dump_thread *th);
@@ -99,6 +148,11 @@ int moth_dump_python_frame(struct moth_remote *t, struct moth_sources *src,
 /* Reads every Python thread of the target into d. */
 int moth_dump_collect(struct moth_remote *t, const moth_dump_opts *o, moth_dump *d,
                       moth_error *err);
+
+/* --async: every asyncio task of the target into d (dump_async.c). -1 only when out of
+ * memory; what cannot be read is said in d->async_note and the tasks' notes. */
+int moth_dump_collect_tasks(struct moth_remote *t, struct moth_sources *src,
+                            const moth_dump_opts *o, moth_dump *d, moth_error *err);
 
 /* What a core file adds to a dump read from it (after moth_dump_collect): the process and its
  * command, the fatal signal and the thread that took it (added when it runs no Python), and a

@@ -95,6 +95,92 @@ static void frame_text(const moth_dump_frame *f, const moth_dump_opts *o, int co
     }
 }
 
+/* " Task \"name\"", or " Task at 0x..." when it has no name moth could read. */
+static void task_ref_text(const char *name, uint64_t addr, moth_sb *out)
+{
+    if (name)
+        moth_sb_printf(out, "Task \"%s\"", name);
+    else
+        moth_sb_printf(out, "Task at %#llx", (unsigned long long)addr);
+}
+
+static void awaited_text(const moth_dump_awaited *aw, moth_sb *out)
+{
+    moth_sb_puts(out, ", awaiting ");
+    if (aw->kind == MOTH_AWAIT_TASK) {
+        task_ref_text(aw->name, aw->addr, out);
+        if (aw->state && strcmp(aw->state, "pending") != 0)
+            moth_sb_printf(out, " (%s)", aw->state);
+        return;
+    }
+    moth_sb_printf(out, "%s at %#llx", aw->type ? aw->type : "?", (unsigned long long)aw->addr);
+    if (aw->state)
+        moth_sb_printf(out, " (%s)", aw->state);
+    for (size_t k = 0; k < aw->ngathered; k++) {
+        moth_sb_puts(out, k ? ", " : ", gathering ");
+        if (aw->gathered[k].name)
+            task_ref_text(aw->gathered[k].name, aw->gathered[k].addr, out);
+        else
+            moth_sb_printf(out, "future at %#llx", (unsigned long long)aw->gathered[k].addr);
+    }
+}
+
+static void loop_heading(const moth_dump *d, const moth_dump_task *task, int colour,
+                         moth_sb *out)
+{
+    moth_sb_printf(out, "\n%sEvent loop %s at %#llx", colour ? BOLD : "",
+                   task->loop_type ? task->loop_type : "?", (unsigned long long)task->loop);
+    const moth_dump_thread *th = NULL;
+    for (size_t i = 0; task->loop_thread && i < d->nthreads && !th; i++)
+        if (d->threads[i].python && d->threads[i].thread_id == task->loop_thread)
+            th = &d->threads[i];
+    if (th) {
+        moth_sb_printf(out, ", running in thread %llu", (unsigned long long)th->native_id);
+        if (th->name)
+            moth_sb_printf(out, " \"%s\"", th->name);
+    } else if (task->loop_thread) {
+        moth_sb_printf(out, ", running in thread with ident %llu",
+                       (unsigned long long)task->loop_thread);
+    } else {
+        moth_sb_puts(out, ", not running");
+    }
+    moth_sb_printf(out, "%s\n", colour ? RESET : "");
+}
+
+static void tasks_text(const moth_dump *d, const moth_dump_opts *o, int colour, moth_sb *out)
+{
+    size_t nloops = 0;
+    for (size_t i = 0; i < d->ntasks; i++)
+        nloops += !i || d->tasks[i].loop != d->tasks[i - 1].loop;
+    moth_sb_printf(out, "\n%sasyncio tasks%s: ", colour ? BOLD : "", colour ? RESET : "");
+    if (!d->ntasks)
+        moth_sb_puts(out, "none\n");
+    else
+        moth_sb_printf(out, "%zu in %zu event loop%s\n", d->ntasks, nloops, nloops == 1 ? "" : "s");
+    for (size_t i = 0; i < d->ntasks; i++) {
+        const moth_dump_task *task = &d->tasks[i];
+        if (!i || task->loop != d->tasks[i - 1].loop)
+            loop_heading(d, task, colour, out);
+        moth_sb_printf(out, "\n%s", colour ? BOLD : "");
+        task_ref_text(task->name, task->addr, out);
+        moth_sb_printf(out, "%s (%s", colour ? RESET : "", task->state);
+        if (task->running)
+            moth_sb_puts(out, ", running");
+        if (task->cancels > 0 && strcmp(task->state, "pending") == 0)
+            moth_sb_puts(out, ", cancel requested");
+        moth_sb_putc(out, ')');
+        if (task->awaiting.kind != MOTH_AWAIT_NONE)
+            awaited_text(&task->awaiting, out);
+        moth_sb_putc(out, '\n');
+        if (task->note)
+            moth_sb_printf(out, "  (%s)\n", task->note);
+        for (size_t k = 0; k < task->nframes; k++)
+            frame_text(&task->frames[k], o, colour, out);
+    }
+    if (d->async_note)
+        moth_sb_printf(out, "(%s)\n", d->async_note);
+}
+
 void moth_dump_render_text(const moth_dump *d, const moth_dump_opts *o, int colour,
                            moth_sb *out)
 {
@@ -123,6 +209,8 @@ void moth_dump_render_text(const moth_dump *d, const moth_dump_opts *o, int colo
         for (size_t k = 0; k < th->nframes; k++)
             frame_text(&th->frames[k], o, colour, out);
     }
+    if (d->async_read)
+        tasks_text(d, o, colour, out);
     if (d->notes)
         moth_sb_printf(out, "\n%s", d->notes);
 }
@@ -171,6 +259,61 @@ static void frame_json(const moth_dump_frame *f, moth_sb *out)
     moth_sb_putc(out, '}');
 }
 
+static void task_ref_json(const char *name, uint64_t addr, moth_sb *out)
+{
+    moth_sb_puts(out, "{\"name\": ");
+    json_str_or_null(out, name);
+    moth_sb_printf(out, ", \"address\": %llu}", (unsigned long long)addr);
+}
+
+static void awaited_json(const moth_dump_awaited *aw, moth_sb *out)
+{
+    static const char *const KINDS[] = {"none", "task", "future", "other"};
+    if (aw->kind == MOTH_AWAIT_NONE) {
+        moth_sb_puts(out, "null");
+        return;
+    }
+    moth_sb_printf(out, "{\"kind\": \"%s\", \"address\": %llu, \"type\": ", KINDS[aw->kind],
+                   (unsigned long long)aw->addr);
+    json_str_or_null(out, aw->type);
+    moth_sb_puts(out, ", \"name\": ");
+    json_str_or_null(out, aw->name);
+    moth_sb_puts(out, ", \"state\": ");
+    json_str_or_null(out, aw->state);
+    moth_sb_puts(out, ", \"gathering\": [");
+    for (size_t k = 0; k < aw->ngathered; k++) {
+        if (k)
+            moth_sb_puts(out, ", ");
+        task_ref_json(aw->gathered[k].name, aw->gathered[k].addr, out);
+    }
+    moth_sb_puts(out, "]}");
+}
+
+static void task_json(const moth_dump_task *task, moth_sb *out)
+{
+    moth_sb_puts(out, "{\"name\": ");
+    json_str_or_null(out, task->name);
+    moth_sb_printf(out, ", \"address\": %llu, \"type\": ", (unsigned long long)task->addr);
+    json_str_or_null(out, task->type);
+    moth_sb_printf(out, ", \"state\": \"%s\", \"running\": %s, \"cancels_requested\": %lld, "
+                   "\"loop\": {\"address\": %llu, \"type\": ", task->state,
+                   task->running ? "true" : "false", task->cancels,
+                   (unsigned long long)task->loop);
+    json_str_or_null(out, task->loop_type);
+    moth_sb_printf(out, ", \"thread_id\": %llu}, \"awaiting\": ",
+                   (unsigned long long)task->loop_thread);
+    awaited_json(&task->awaiting, out);
+    moth_sb_puts(out, ", \"note\": ");
+    json_str_or_null(out, task->note);
+    moth_sb_puts(out, ", \"coroutines\": [");
+    for (size_t k = 0; k < task->nframes; k++) {
+        if (k)
+            moth_sb_puts(out, ", ");
+        frame_json(&task->frames[k], out);
+    }
+    moth_sb_puts(out, "]}");
+}
+
 void moth_dump_render_json(const moth_dump *d, moth_sb *out)
 {
     moth_sb_printf(out, "{\"pid\": %d, \"command\": ", d->pid);
@@ -206,5 +349,16 @@ void moth_dump_render_json(const moth_dump *d, moth_sb *out)
         }
         moth_sb_puts(out, "]}");
     }
-    moth_sb_puts(out, "]}\n");
+    moth_sb_putc(out, ']');
+    if (d->async_read) {
+        moth_sb_puts(out, ", \"tasks\": [");
+        for (size_t i = 0; i < d->ntasks; i++) {
+            if (i)
+                moth_sb_puts(out, ", ");
+            task_json(&d->tasks[i], out);
+        }
+        moth_sb_puts(out, "], \"tasks_note\": ");
+        json_str_or_null(out, d->async_note);
+    }
+    moth_sb_puts(out, "}\n");
 }

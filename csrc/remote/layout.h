@@ -99,6 +99,9 @@ typedef struct moth_py_layout {
         uint32_t name, basicsize, flags;
         uint32_t base;            /* tp_base */
         uint32_t dictoffset;      /* tp_dictoffset: where an instance keeps its __dict__ */
+        uint32_t dict;            /* tp_dict: a class's attributes (NULL for 3.12+'s static
+                                   * builtin types, which keep theirs elsewhere) */
+        uint32_t mro;             /* tp_mro: the tuple of classes attributes are looked up in */
     } type;
 
     uint32_t heaptype_cached_keys;

@@ -23,7 +23,9 @@ const moth_py_layout moth_layout_py311 = {
         {.size = 16, .flags = 48, .argcount = 56, .posonlyargcount = 60, .kwonlyargcount = 64,
          .firstlineno = 72, .nlocalsplus = 76, .localsplusnames = 96, .localspluskinds = 104,
          .filename = 112, .name = 120, .qualname = 128, .linetable = 136, .code_adaptive = 184},
-    .type = {.name = 24, .basicsize = 32, .flags = 168, .base = 256, .dictoffset = 288},
+    .type =
+        {.name = 24, .basicsize = 32, .flags = 168, .base = 256, .dictoffset = 288, .dict = 264,
+         .mro = 344},
     .heaptype_cached_keys = 872,
     .unicode =
         {.length = 16, .state = 32, .ascii_size = 48, .compact_size = 72, .kind_shift = 2,

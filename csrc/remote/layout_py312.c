@@ -22,7 +22,9 @@ const moth_py_layout moth_layout_py312 = {
         {.size = 16, .flags = 48, .argcount = 52, .posonlyargcount = 56, .kwonlyargcount = 60,
          .firstlineno = 68, .nlocalsplus = 72, .localsplusnames = 96, .localspluskinds = 104,
          .filename = 112, .name = 120, .qualname = 128, .linetable = 136, .code_adaptive = 192},
-    .type = {.name = 24, .basicsize = 32, .flags = 168, .base = 256, .dictoffset = 288},
+    .type =
+        {.name = 24, .basicsize = 32, .flags = 168, .base = 256, .dictoffset = 288, .dict = 264,
+         .mro = 344},
     .heaptype_cached_keys = 880,
     .unicode =
         {.length = 16, .state = 32, .ascii_size = 40, .compact_size = 56, .kind_shift = 2,

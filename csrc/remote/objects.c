@@ -98,6 +98,58 @@ int moth_dict_items(moth_remote *t, uint64_t dict_obj, moth_dict_visit visit, vo
                       values ? values + L->dict.values_array : 0, visit, ctx);
 }
 
+int moth_set_items(moth_remote *t, uint64_t set_obj, moth_dict_visit visit, void *ctx)
+{
+    const moth_py_layout *L = t->L;
+    uint8_t head[64];
+    uint64_t type = moth_obj_type(t, set_obj);
+    if (!type || (type != t->known.set_type && type != t->known.frozenset_type) ||
+        L->set.table + 8 > sizeof head || L->set.entry_size != 16 ||
+        moth_remote_read(t, set_obj, head, L->set.table + 8) < 0)
+        return -1;
+    int64_t used = (int64_t)moth_u64_at(head, L->set.used);
+    uint64_t mask = moth_u64_at(head, L->set.mask), table = moth_u64_at(head, L->set.table);
+    if (used < 0 || mask >= MOTH_MAX_DICT_ENTRIES || (mask & (mask + 1)) ||
+        (uint64_t)used > mask + 1 || !table)
+        return -1;
+    /* A slot is {key, hash}: empty when the key is NULL, deleted when the hash is -1. */
+    uint64_t slots[ENTRY_CHUNK * 2];
+    int64_t seen = 0;
+    for (uint64_t first = 0; first <= mask && seen < used; first += ENTRY_CHUNK) {
+        uint64_t n = mask + 1 - first < ENTRY_CHUNK ? mask + 1 - first : ENTRY_CHUNK;
+        if (moth_remote_read(t, table + first * 16, slots, n * 16) < 0)
+            return -1;
+        for (uint64_t i = 0; i < n && seen < used; i++) {
+            if (!slots[2 * i] || slots[2 * i + 1] == UINT64_MAX)
+                continue;
+            seen++;
+            if (visit(ctx, slots[2 * i], 0))
+                return 0;
+        }
+    }
+    return 0;
+}
+
+int moth_list_items(moth_remote *t, uint64_t list_obj, moth_dict_visit visit, void *ctx)
+{
+    const moth_py_layout *L = t->L;
+    uint64_t raw, items, chunk[ENTRY_CHUNK];
+    if (moth_obj_type(t, list_obj) != t->known.list_type || !t->known.list_type ||
+        moth_mem_u64(&t->mem, list_obj + L->list.size, &raw) < 0 ||
+        raw > MOTH_MAX_DICT_ENTRIES ||
+        moth_mem_u64(&t->mem, list_obj + L->list.item, &items) < 0 || (raw && !items))
+        return -1;
+    for (uint64_t first = 0; first < raw; first += ENTRY_CHUNK) {
+        uint64_t n = raw - first < ENTRY_CHUNK ? raw - first : ENTRY_CHUNK;
+        if (moth_remote_read(t, items + first * 8, chunk, n * 8) < 0)
+            return -1;
+        for (uint64_t i = 0; i < n; i++)
+            if (visit(ctx, first + i, chunk[i]))
+                return 0;
+    }
+    return 0;
+}
+
 typedef struct str_lookup {
     moth_remote *t;
     const char *name;
@@ -179,6 +231,24 @@ uint64_t moth_obj_attr(moth_remote *t, uint64_t obj, const char *name)
     str_lookup s = {t, name, 0};
     moth_obj_attrs(t, obj, match_str_key, &s);
     return s.found;
+}
+
+#define MAX_MRO 64
+
+uint64_t moth_class_attr(moth_remote *t, uint64_t type, const char *name)
+{
+    const moth_py_layout *L = t->L;
+    uint64_t mro, size, classes[MAX_MRO], dict, found;
+    if (!type || moth_mem_u64(&t->mem, type + L->type.mro, &mro) < 0 ||
+        moth_obj_type(t, mro) != t->known.tuple_type || !t->known.tuple_type ||
+        moth_mem_u64(&t->mem, mro + L->tuple.size, &size) < 0 || size > MAX_MRO ||
+        moth_remote_read(t, mro + L->tuple.item, classes, size * 8) < 0)
+        return 0;
+    for (uint64_t i = 0; i < size; i++)
+        if (moth_mem_u64(&t->mem, classes[i] + L->type.dict, &dict) == 0 && dict &&
+            (found = moth_dict_get_str(t, dict, name)))
+            return found;
+    return 0;
 }
 
 uint64_t moth_module_dict(moth_remote *t, uint64_t module)

@@ -24,6 +24,15 @@ uint64_t moth_obj_type(struct moth_remote *t, uint64_t obj);
 typedef int (*moth_dict_visit)(void *ctx, uint64_t key, uint64_t value);
 int moth_dict_items(struct moth_remote *t, uint64_t dict_obj, moth_dict_visit visit, void *ctx);
 
+/* Calls visit(ctx, key, 0) for each key of the set or frozenset at set_obj, in the table's order
+ * (at most MOTH_MAX_DICT_ENTRIES of them); visit returns nonzero to stop. 0 when walked (or
+ * stopped), -1 when the set could not be read. */
+int moth_set_items(struct moth_remote *t, uint64_t set_obj, moth_dict_visit visit, void *ctx);
+
+/* Calls visit(ctx, index, item) for each item of the list at list_obj (at most
+ * MOTH_MAX_DICT_ENTRIES); as moth_set_items otherwise. */
+int moth_list_items(struct moth_remote *t, uint64_t list_obj, moth_dict_visit visit, void *ctx);
+
 /* The value for the str key `name` in the dict at dict_obj, 0 when absent or unreadable. */
 uint64_t moth_dict_get_str(struct moth_remote *t, uint64_t dict_obj, const char *name);
 
@@ -33,6 +42,10 @@ int moth_obj_attrs(struct moth_remote *t, uint64_t obj, moth_dict_visit visit, v
 
 /* The attribute `name` of an instance (from its __dict__ only), 0 when absent. */
 uint64_t moth_obj_attr(struct moth_remote *t, uint64_t obj, const char *name);
+
+/* The class attribute `name` as an instance of type `type` finds it: from the __dict__ of the
+ * first class of type's __mro__ that has it; 0 when none has. */
+uint64_t moth_class_attr(struct moth_remote *t, uint64_t type, const char *name);
 
 /* The module sys.modules[name], 0 when not imported; moth_module_dict gives its __dict__. */
 uint64_t moth_remote_module(struct moth_remote *t, const char *name);

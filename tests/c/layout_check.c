@@ -145,6 +145,8 @@ int main(void)
     CHECK(type.flags, offsetof(PyTypeObject, tp_flags));
     CHECK(type.base, offsetof(PyTypeObject, tp_base));
     CHECK(type.dictoffset, offsetof(PyTypeObject, tp_dictoffset));
+    CHECK(type.dict, offsetof(PyTypeObject, tp_dict));
+    CHECK(type.mro, offsetof(PyTypeObject, tp_mro));
     CHECK(heaptype_cached_keys, offsetof(PyHeapTypeObject, ht_cached_keys));
 
     CHECK(unicode.length, offsetof(PyASCIIObject, length));

@@ -1,0 +1,377 @@
+/*
+ * dump_async.c: `moth dump --async`: every asyncio task of the target, with its coroutine
+ * chain and what it awaits, into the dump model (dump.h).
+ *
+ * A task's chain starts at the coroutine it drives and follows what each coroutine awaits
+ * (coro.h) while that is another coroutine or generator: the frames of `await` calls that
+ * asyncio keeps suspended, outermost first as a traceback lists them. What the task waits on
+ * is its _fut_waiter (the future its last step yielded), else the future the chain ends at.
+ *
+ * Order: tasks are grouped by event loop, and a task comes right before the tasks it waits
+ * for (depth first from the tasks nothing waits for, in the order of their names), so the
+ * text reads from the top of a program's tree of tasks down to its leaves.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "asyncio_tasks.h"
+#include "code.h"
+#include "coro.h"
+#include "dump.h"
+#include "hashmap.h"
+#include "objects.h"
+#include "remote.h"
+#include "source.h"
+#include "values.h"
+
+#define MAX_CHAIN 256      /* coroutines followed from one task */
+#define MAX_GATHERED 256   /* gather()'s futures listed */
+
+static void async_note(moth_dump *d, const char *fmt, ...) MOTH_PRINTF(2, 3);
+static void async_note(moth_dump *d, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    size_t old = d->async_note ? strlen(d->async_note) : 0;
+    char *more = realloc(d->async_note, old + strlen(line) + 2);
+    if (!more)
+        return;
+    if (old)
+        more[old++] = '\n';
+    strcpy(more + old, line);
+    d->async_note = more;
+}
+
+static const char *future_state(int state)
+{
+    return state == MOTH_FUTURE_DONE ? "done" : state == MOTH_FUTURE_CANCELLED ? "cancelled"
+                                                                                : "pending";
+}
+
+/* The name of obj's type, malloc'd ("?" when unreadable); NULL only when out of memory. */
+static char *type_name_of(moth_remote *t, uint64_t obj)
+{
+    char buf[200];
+    if (moth_type_name(t, moth_obj_type(t, obj), buf, sizeof buf) < 0)
+        strcpy(buf, "?");
+    return strdup(buf);
+}
+
+static int set_note(moth_dump_task *task, const char *fmt, ...) MOTH_PRINTF(2, 3);
+static int set_note(moth_dump_task *task, const char *fmt, ...)
+{
+    char text[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    free(task->note);
+    task->note = strdup(text);
+    return task->note ? 0 : -1;
+}
+
+/* Follows the task's coroutine chain; *end is what its innermost coroutine awaits that is not
+ * a coroutine (0 when nothing). -1 only when out of memory. */
+static int read_chain(moth_remote *t, moth_sources *src, const moth_dump_opts *o, uint64_t coro,
+                      moth_dump_task *task, uint64_t *end)
+{
+    uint64_t seen[MAX_CHAIN];
+    *end = 0;
+    if (!coro)
+        return 0;
+    if (!moth_is_coro(t, coro)) {
+        char *type = type_name_of(t, coro);
+        int rc = type ? set_note(task, "it drives a %s, which is not a coroutine moth reads", type)
+                      : -1;
+        free(type);
+        return rc;
+    }
+    for (size_t depth = 0; coro; depth++) {
+        if (depth == MAX_CHAIN)
+            return set_note(task, "its chain goes on past %d coroutines", MAX_CHAIN);
+        for (size_t k = 0; k < depth; k++)
+            if (seen[k] == coro)
+                return set_note(task, "its chain meets coroutine %#llx again (read while it "
+                                "changed)", (unsigned long long)coro);
+        seen[depth] = coro;
+        moth_rcoro c;
+        if (moth_coro_read(t, coro, &c) < 0)
+            return set_note(task, "coroutine %#llx could not be read", (unsigned long long)coro);
+        if (c.state == MOTH_CORO_DONE)
+            return 0;
+        if (c.state == MOTH_CORO_RUNNING)
+            task->running = 1;
+        if (moth_grow((void **)&task->frames, sizeof *task->frames, &task->frames_cap,
+                      task->nframes + 1, NULL) < 0)
+            return -1;
+        moth_dump_frame *f = &task->frames[task->nframes++];
+        memset(f, 0, sizeof *f);
+        if (moth_dump_fill_frame(t, src, c.frame, c.code, c.line, o, f) < 0)
+            return -1;
+        if (c.awaits && moth_is_coro(t, c.awaits)) {
+            coro = c.awaits;
+            continue;
+        }
+        *end = c.awaits;
+        return 0;
+    }
+    return 0;
+}
+
+/* Describes what the task waits on: its _fut_waiter, else what its chain ends at. */
+static int read_awaited(moth_remote *t, const moth_asyncio *a, uint64_t waiter, uint64_t end,
+                        moth_dump_awaited *aw)
+{
+    uint64_t target = waiter ? waiter : moth_asyncio_awaited_future(t, a, end);
+    moth_rfuture f;
+    if (!target && !end)
+        return 0;
+    if (!target || moth_asyncio_future(t, a, target, &f) < 0) {
+        aw->kind = MOTH_AWAIT_OTHER;
+        aw->addr = target ? target : end;
+        return (aw->type = type_name_of(t, aw->addr)) ? 0 : -1;
+    }
+    aw->addr = target;
+    aw->state = future_state(f.state);
+    if (!(aw->type = type_name_of(t, target)))
+        return -1;
+    if (f.is_task) {
+        aw->kind = MOTH_AWAIT_TASK;
+        aw->name = moth_asyncio_task_name(t, &f);
+        return 0;
+    }
+    aw->kind = MOTH_AWAIT_FUTURE;
+    uint64_t children[MAX_GATHERED];
+    size_t n = moth_asyncio_gathered(t, target, children, MAX_GATHERED);
+    if (!n)
+        return 0;
+    if (!(aw->gathered = calloc(n, sizeof *aw->gathered)))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        moth_rfuture child;
+        aw->gathered[i].addr = children[i];
+        if (moth_asyncio_future(t, a, children[i], &child) == 0 && child.is_task)
+            aw->gathered[i].name = moth_asyncio_task_name(t, &child);
+    }
+    aw->ngathered = n;
+    return 0;
+}
+
+static int read_task(moth_remote *t, moth_sources *src, const moth_dump_opts *o,
+                     const moth_asyncio *a, const moth_rfuture *f, moth_dump_task *task)
+{
+    task->addr = f->obj;
+    task->name = moth_asyncio_task_name(t, f);
+    task->state = future_state(f->state);
+    task->cancels = f->cancels;
+    task->loop = f->loop;
+    task->loop_thread = moth_asyncio_loop_thread(t, f->loop);
+    if (!(task->type = type_name_of(t, f->obj)) || !(task->loop_type = type_name_of(t, f->loop)))
+        return -1;
+    uint64_t end = 0;
+    if (f->state == MOTH_FUTURE_PENDING && read_chain(t, src, o, f->coro, task, &end) < 0)
+        return -1;
+    if (f->state == MOTH_FUTURE_PENDING && !task->running &&
+        read_awaited(t, a, f->waiter, end, &task->awaiting) < 0)
+        return -1;
+    return 0;
+}
+
+/* Compares names as people sort them: "Task-2" before "Task-10", "b" after "A"; no name
+ * last. */
+static int natural_cmp(const char *x, const char *y)
+{
+    if (!x || !y)
+        return !x - !y;
+    while (*x && *y) {
+        if (isdigit((unsigned char)*x) && isdigit((unsigned char)*y)) {
+            while (*x == '0')
+                x++;
+            while (*y == '0')
+                y++;
+            size_t nx = 0, ny = 0;
+            while (isdigit((unsigned char)x[nx]))
+                nx++;
+            while (isdigit((unsigned char)y[ny]))
+                ny++;
+            if (nx != ny)
+                return nx < ny ? -1 : 1;
+            int c = strncmp(x, y, nx);
+            if (c)
+                return c;
+            x += nx;
+            y += ny;
+        } else if (tolower((unsigned char)*x) != tolower((unsigned char)*y)) {
+            return tolower((unsigned char)*x) - tolower((unsigned char)*y);
+        } else {
+            x++;
+            y++;
+        }
+    }
+    return (unsigned char)*x - (unsigned char)*y;
+}
+
+typedef struct named {
+    const char *name;
+    uint64_t addr;
+    size_t index;
+} named;
+
+static int by_name(const void *a, const void *b)
+{
+    const named *x = a, *y = b;
+    int c = natural_cmp(x->name, y->name);
+    return c ? c : x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* The tasks task i waits for directly: the task it awaits, the tasks gather() waits for. */
+static size_t waits_for(const moth_dump *d, const moth_map *index, size_t i, size_t *out)
+{
+    const moth_dump_awaited *aw = &d->tasks[i].awaiting;
+    size_t n = 0;
+    uint32_t j;
+    if (aw->kind == MOTH_AWAIT_TASK &&
+        (j = moth_map_get(index, aw->addr, 0)) != MOTH_MAP_ABSENT)
+        out[n++] = j;
+    for (size_t k = 0; k < aw->ngathered; k++)
+        if ((j = moth_map_get(index, aw->gathered[k].addr, 0)) != MOTH_MAP_ABSENT)
+            out[n++] = j;
+    return n;
+}
+
+/* Puts the tasks in reading order (see the top of this file). -1 when out of memory. */
+static int order_tasks(moth_dump *d)
+{
+    size_t n = d->ntasks;
+    moth_map index = MOTH_MAP_INIT;
+    named *names = calloc(n ? n : 1, sizeof *names);
+    size_t *order = malloc((n ? n : 1) * sizeof *order);
+    size_t *stack = malloc((n ? n : 1) * sizeof *stack);
+    uint8_t *awaited = calloc(n ? n : 1, 1), *placed = calloc(n ? n : 1, 1);
+    moth_dump_task *sorted = malloc((n ? n : 1) * sizeof *sorted);
+    size_t children[MAX_GATHERED + 1];
+    int rc = -1;
+    if (!names || !order || !stack || !awaited || !placed || !sorted)
+        goto done;
+    for (size_t i = 0; i < n; i++)
+        if (moth_map_put(&index, d->tasks[i].addr, 0, (uint32_t)i, NULL) < 0)
+            goto done;
+    for (size_t i = 0; i < n; i++) {
+        size_t m = waits_for(d, &index, i, children);
+        for (size_t k = 0; k < m; k++)
+            awaited[children[k]] = 1;
+        names[i] = (named){d->tasks[i].name, d->tasks[i].addr, i};
+    }
+    qsort(names, n, sizeof *names, by_name);
+    size_t count = 0;
+    /* Roots first; then whatever only a cycle of tasks waiting on each other reaches. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t r = 0; r < n; r++) {
+            size_t root = names[r].index;
+            if (placed[root] || (pass == 0 && awaited[root]))
+                continue;
+            size_t depth = 0;
+            stack[depth++] = root;
+            placed[root] = 1;
+            while (depth) {
+                size_t i = stack[--depth];
+                order[count++] = i;
+                size_t m = waits_for(d, &index, i, children);
+                /* Pushed last child first, so that they come out in gather()'s order. */
+                for (size_t k = m; k-- > 0;)
+                    if (!placed[children[k]]) {
+                        placed[children[k]] = 1;
+                        stack[depth++] = children[k];
+                    }
+            }
+        }
+    }
+    /* Event loops in the order they first appear; each loop's tasks keep their order: a
+     * counting sort on the loop's number (stack[i]: task i's loop; starts[l]: where loop l's
+     * tasks go). */
+    moth_map loops = MOTH_MAP_INIT;
+    size_t nloops = 0;
+    for (size_t i = 0; i < count; i++) {
+        uint64_t loop = d->tasks[order[i]].loop;
+        uint32_t l = moth_map_get(&loops, loop, 0);
+        if (l == MOTH_MAP_ABSENT && moth_map_put(&loops, loop, 0, l = (uint32_t)nloops++,
+                                                 NULL) < 0) {
+            moth_map_free(&loops);
+            goto done;
+        }
+        stack[order[i]] = l;
+    }
+    moth_map_free(&loops);
+    size_t *starts = calloc(nloops + 1, sizeof *starts);
+    if (!starts)
+        goto done;
+    for (size_t i = 0; i < count; i++)
+        starts[stack[order[i]] + 1]++;
+    for (size_t l = 0; l < nloops; l++)
+        starts[l + 1] += starts[l];
+    for (size_t i = 0; i < count; i++)
+        sorted[starts[stack[order[i]]]++] = d->tasks[order[i]];
+    free(starts);
+    free(d->tasks);
+    d->tasks = sorted;
+    d->tasks_cap = n ? n : 1;
+    sorted = NULL;
+    rc = 0;
+done:
+    moth_map_free(&index);
+    free(names);
+    free(order);
+    free(stack);
+    free(awaited);
+    free(placed);
+    free(sorted);
+    return rc;
+}
+
+int moth_dump_collect_tasks(moth_remote *t, moth_sources *src, const moth_dump_opts *o,
+                            moth_dump *d, moth_error *err)
+{
+    moth_asyncio a;
+    uint64_t *list = NULL;
+    size_t n = 0, unreadable = 0;
+    d->async_read = 1;
+    if (moth_asyncio_open(t, &a) < 0) {
+        async_note(d, "%s", a.note);
+        return 0;
+    }
+    if (a.note[0])
+        async_note(d, "%s", a.note);
+    if (moth_asyncio_task_list(t, &a, &list, &n) < 0)
+        return moth_fail(err, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        moth_rfuture f;
+        if (moth_asyncio_future(t, &a, list[i], &f) < 0 || !f.is_task) {
+            unreadable++;
+            continue;
+        }
+        if (moth_grow((void **)&d->tasks, sizeof *d->tasks, &d->tasks_cap, d->ntasks + 1,
+                      NULL) < 0) {
+            free(list);
+            return moth_fail(err, "out of memory");
+        }
+        moth_dump_task *task = &d->tasks[d->ntasks++];
+        memset(task, 0, sizeof *task);
+        if (read_task(t, src, o, &a, &f, task) < 0) {
+            free(list);
+            return moth_fail(err, "out of memory");
+        }
+    }
+    free(list);
+    if (unreadable)
+        async_note(d, "%zu registered task%s could not be read (ended or changed while read)",
+                   unreadable, unreadable == 1 ? "" : "s");
+    if (!d->ntasks && !unreadable && !a.c_unreadable)
+        async_note(d, "no asyncio task exists");
+    return order_tasks(d) < 0 ? moth_fail(err, "out of memory") : 0;
+}
