@@ -59,11 +59,15 @@ def test_tasks_as_the_program_sees_them(version, python, mode):
         else:
             assert task["name"] == want["name"]
         assert task["state"] == want["state"], task["name"]
-        assert task["type"] == TASK_TYPES[mode]
+        # asyncio.run's own task is made before the program sets its factory.
+        assert task["type"] == ("_asyncio.Task" if task["name"] == "other-main"
+                                else TASK_TYPES[mode])
         assert chain(task) == want["chain"], task["name"]
         assert not task["running"] and task["note"] is None
-        assert task["loop"] == {"address": view["loop"], "type": view["loop_type"],
-                                "thread_id": view["thread"]}
+        loop = view["loops"][str(want["loop"])]
+        assert task["loop"] == {"address": want["loop"], "type": loop["type"],
+                                "thread_id": loop["thread"]}
+        assert task["cancels_requested"] == want["cancels"], task["name"]
         if want["awaiting"] is None:
             assert task["awaiting"] is None, task["name"]
             continue
@@ -89,17 +93,25 @@ def test_tasks_as_the_program_sees_them(version, python, mode):
     assert tasks["cycle-b"]["awaiting"]["name"] == "cycle-a"
     assert (tasks["finished"]["state"], tasks["finished"]["coroutines"]) == ("done", [])
     assert tasks["cancelled"]["state"] == "cancelled"
+    assert (tasks["cancel-requested"]["state"], tasks["cancel-requested"]["cancels_requested"],
+            chain(tasks["cancel-requested"])[0][1]) == ("pending", 1, M["stubborn"])
     main = tasks["main"]
     assert main["type"] == "_asyncio.Task"  # asyncio.run's, made before the factory was set
     assert chain(main)[0] == [str(ASYNC), M["main"], "main"]
     assert main["awaiting"]["kind"] == "future" and main["awaiting"]["state"] == "pending"
+    # The second event loop, in its own thread.
+    assert tasks["other-main"]["loop"]["thread_id"] != main["loop"]["thread_id"]
+    assert tasks["other-main"]["awaiting"]["name"] == "other-child"
+    assert chain(tasks["other-main"])[0][1:] == [M["other"], "other_loop"]
 
     # Reading order: a task before the tasks it waits for; tasks waiting on each other last.
     names = [t["name"] for t in d["tasks"]]
     assert names.index("awaits-nested") < names.index("nested")
     at = names.index("gatherer")
     assert names[at:at + 3] == ["gatherer", "child-1", "child-2"]
-    assert sorted(names[-2:]) == ["cycle-a", "cycle-b"]
+    # The first loop's tasks, those waiting on each other last; then the second loop's.
+    assert sorted(names[-4:-2]) == ["cycle-a", "cycle-b"]
+    assert names[-2:] == ["other-main", "other-child"]
 
 
 def test_text_and_locals():
@@ -111,9 +123,11 @@ def test_text_and_locals():
         plain = dump_json(target.pid)
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout
-    assert f"\nasyncio tasks: {len(view['tasks']) + 1} in 1 event loop\n" in text
+    assert f"\nasyncio tasks: {len(view['tasks']) + 1} in 2 event loops\n" in text
     assert re.search(r"\nEvent loop _UnixSelectorEventLoop at 0x[0-9a-f]+, running in thread "
                      rf"{target.pid} \"MainThread\"\n", text)
+    assert re.search(r"\nEvent loop _UnixSelectorEventLoop at 0x[0-9a-f]+, running in thread "
+                     r"\d+ \"loop-2\"\n\n" r'Task "other-main"', text)
     block = text[text.index('\nTask "nested"') + 1:]
     block = block[:block.index("\n\n")]
     lines = block.splitlines()[1:]

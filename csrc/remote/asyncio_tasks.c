@@ -236,7 +236,7 @@ char *moth_asyncio_task_name(moth_remote *t, const moth_rfuture *task)
     if (task->name && moth_obj_int64(t, task->name, &number) == 0) {
         char buf[32];
         snprintf(buf, sizeof buf, "Task-%lld", (long long)number);
-        return strdup(buf);
+        return moth_strdup(buf, NULL);
     }
     return NULL;
 }

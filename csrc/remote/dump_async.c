@@ -30,8 +30,9 @@
 #define MAX_CHAIN 256      /* coroutines followed from one task */
 #define MAX_GATHERED 256   /* gather()'s futures listed */
 
-static void async_note(moth_dump *d, const char *fmt, ...) MOTH_PRINTF(2, 3);
-static void async_note(moth_dump *d, const char *fmt, ...)
+/* Adds a line to d->async_note; -1 when out of memory. */
+static int async_note(moth_dump *d, const char *fmt, ...) MOTH_PRINTF(2, 3);
+static int async_note(moth_dump *d, const char *fmt, ...)
 {
     char line[512];
     va_list ap;
@@ -39,13 +40,14 @@ static void async_note(moth_dump *d, const char *fmt, ...)
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     size_t old = d->async_note ? strlen(d->async_note) : 0;
-    char *more = realloc(d->async_note, old + strlen(line) + 2);
+    char *more = moth_realloc(d->async_note, old + strlen(line) + 2, NULL);
     if (!more)
-        return;
+        return -1;
     if (old)
         more[old++] = '\n';
     strcpy(more + old, line);
     d->async_note = more;
+    return 0;
 }
 
 static const char *future_state(int state)
@@ -60,7 +62,7 @@ static char *type_name_of(moth_remote *t, uint64_t obj)
     char buf[200];
     if (moth_type_name(t, moth_obj_type(t, obj), buf, sizeof buf) < 0)
         strcpy(buf, "?");
-    return strdup(buf);
+    return moth_strdup(buf, NULL);
 }
 
 static int set_note(moth_dump_task *task, const char *fmt, ...) MOTH_PRINTF(2, 3);
@@ -72,7 +74,7 @@ static int set_note(moth_dump_task *task, const char *fmt, ...)
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
     free(task->note);
-    task->note = strdup(text);
+    task->note = moth_strdup(text, NULL);
     return task->note ? 0 : -1;
 }
 
@@ -151,15 +153,15 @@ static int read_awaited(moth_remote *t, const moth_asyncio *a, uint64_t waiter, 
     size_t n = moth_asyncio_gathered(t, target, children, MAX_GATHERED);
     if (!n)
         return 0;
-    if (!(aw->gathered = calloc(n, sizeof *aw->gathered)))
+    if (!(aw->gathered = moth_calloc(n, sizeof *aw->gathered, NULL)))
         return -1;
+    aw->ngathered = n;
     for (size_t i = 0; i < n; i++) {
         moth_rfuture child;
         aw->gathered[i].addr = children[i];
         if (moth_asyncio_future(t, a, children[i], &child) == 0 && child.is_task)
             aw->gathered[i].name = moth_asyncio_task_name(t, &child);
     }
-    aw->ngathered = n;
     return 0;
 }
 
@@ -250,11 +252,11 @@ static int order_tasks(moth_dump *d)
 {
     size_t n = d->ntasks;
     moth_map index = MOTH_MAP_INIT;
-    named *names = calloc(n ? n : 1, sizeof *names);
-    size_t *order = malloc((n ? n : 1) * sizeof *order);
-    size_t *stack = malloc((n ? n : 1) * sizeof *stack);
-    uint8_t *awaited = calloc(n ? n : 1, 1), *placed = calloc(n ? n : 1, 1);
-    moth_dump_task *sorted = malloc((n ? n : 1) * sizeof *sorted);
+    named *names = moth_calloc(n, sizeof *names, NULL);
+    size_t *order = moth_calloc(n, sizeof *order, NULL);
+    size_t *stack = moth_calloc(n, sizeof *stack, NULL);
+    uint8_t *awaited = moth_calloc(n, 1, NULL), *placed = moth_calloc(n, 1, NULL);
+    moth_dump_task *sorted = moth_calloc(n, sizeof *sorted, NULL);
     size_t children[MAX_GATHERED + 1];
     int rc = -1;
     if (!names || !order || !stack || !awaited || !placed || !sorted)
@@ -308,7 +310,7 @@ static int order_tasks(moth_dump *d)
         stack[order[i]] = l;
     }
     moth_map_free(&loops);
-    size_t *starts = calloc(nloops + 1, sizeof *starts);
+    size_t *starts = moth_calloc(nloops + 1, sizeof *starts, NULL);
     if (!starts)
         goto done;
     for (size_t i = 0; i < count; i++)
@@ -341,13 +343,10 @@ int moth_dump_collect_tasks(moth_remote *t, moth_sources *src, const moth_dump_o
     uint64_t *list = NULL;
     size_t n = 0, unreadable = 0;
     d->async_read = 1;
-    if (moth_asyncio_open(t, &a) < 0) {
-        async_note(d, "%s", a.note);
-        return 0;
-    }
-    if (a.note[0])
-        async_note(d, "%s", a.note);
-    if (moth_asyncio_task_list(t, &a, &list, &n) < 0)
+    if (moth_asyncio_open(t, &a) < 0)
+        return async_note(d, "%s", a.note) < 0 ? moth_fail(err, "out of memory") : 0;
+    if ((a.note[0] && async_note(d, "%s", a.note) < 0) ||
+        moth_asyncio_task_list(t, &a, &list, &n) < 0)
         return moth_fail(err, "out of memory");
     for (size_t i = 0; i < n; i++) {
         moth_rfuture f;
@@ -368,10 +367,12 @@ int moth_dump_collect_tasks(moth_remote *t, moth_sources *src, const moth_dump_o
         }
     }
     free(list);
-    if (unreadable)
-        async_note(d, "%zu registered task%s could not be read (ended or changed while read)",
-                   unreadable, unreadable == 1 ? "" : "s");
-    if (!d->ntasks && !unreadable && !a.c_unreadable)
-        async_note(d, "no asyncio task exists");
-    return order_tasks(d) < 0 ? moth_fail(err, "out of memory") : 0;
+    if ((unreadable &&
+         async_note(d, "%zu registered task%s could not be read (ended or changed while read)",
+                    unreadable, unreadable == 1 ? "" : "s") < 0) ||
+        (!d->ntasks && !unreadable && !a.c_unreadable &&
+         async_note(d, "no asyncio task exists") < 0) ||
+        order_tasks(d) < 0)
+        return moth_fail(err, "out of memory");
+    return 0;
 }

@@ -53,6 +53,26 @@ async def on_py_future():
     await asyncio.futures._PyFuture()  # @py_future
 
 
+async def stubborn():
+    try:
+        await asyncio.sleep(3600)
+    except asyncio.CancelledError:  # not passed on: the task goes on, its cancel requested
+        pass
+    await asyncio.sleep(3600)  # @stubborn
+
+
+async def other_loop(started):
+    """The main task of a second event loop, in another thread."""
+    set_factory(asyncio.get_running_loop())
+    asyncio.current_task().set_name("other-main")
+    child = asyncio.create_task(sleeper(), name="other-child")
+    for _ in range(3):
+        await asyncio.sleep(0)
+    started.tasks = [asyncio.current_task(), child]
+    asyncio.get_running_loop().call_soon(started.set)  # once this task waits below
+    await child  # @other
+
+
 async def quick():
     return 42
 
@@ -86,15 +106,20 @@ def describe(task, named=True):
                     "name": waiter.get_name() if is_task else None, "state": state(waiter),
                     "gathering": [id(c) for c in getattr(waiter, "_children", [])]}
     return {"address": id(task), "name": task.get_name() if named else None,
-            "state": state(task), "awaiting": awaiting,
+            "state": state(task), "awaiting": awaiting, "loop": id(task.get_loop()),
+            "cancels": task.cancelling(),
             "chain": chain(task.get_coro()) if not task.done() else []}
+
+
+def set_factory(loop):
+    if MODE == "py":
+        loop.set_task_factory(
+            lambda loop, coro, **kw: asyncio.tasks._PyTask(coro, loop=loop, **kw))
 
 
 async def main():
     loop = asyncio.get_running_loop()
-    if MODE == "py":
-        loop.set_task_factory(
-            lambda loop, coro, **kw: asyncio.tasks._PyTask(coro, loop=loop, **kw))
+    set_factory(loop)
     asyncio.current_task().set_name("main")
     event, queue = asyncio.Event(), asyncio.Queue()
     tasks = [
@@ -120,15 +145,27 @@ async def main():
         await cancelled
     except asyncio.CancelledError:
         pass
+    cancelling = asyncio.create_task(stubborn(), name="cancel-requested")
+    await asyncio.sleep(0)
+    cancelling.cancel()
+    tasks.append(cancelling)
     for _ in range(10):  # every task reaches its wait
         await asyncio.sleep(0)
+    started = threading.Event()
+    thread = threading.Thread(target=lambda: asyncio.run(other_loop(started)), name="loop-2",
+                              daemon=True)
+    thread.start()
+    started.wait()  # blocks this loop a moment: its tasks wait already
     view = [describe(t) for t in tasks + [cycle_a, cycle_b, finished, cancelled]]
     view += [describe(kid) for kid in tasks[3]._fut_waiter._children]
     # asyncio names it when it is first asked (3.12+ keep a number till then): left unasked,
     # but for _PyTask, whose name is made at once.
     view.append(describe(unnamed, named=MODE == "py"))
-    print(json.dumps({"thread": threading.get_ident(), "loop": id(loop),
-                      "loop_type": type(loop).__name__, "tasks": view}))
+    view += [describe(t) for t in started.tasks]
+    loops = {id(loop): {"type": type(loop).__name__, "thread": threading.get_ident()},
+             id(started.tasks[0].get_loop()): {"type": type(loop).__name__,
+                                               "thread": thread.ident}}
+    print(json.dumps({"loops": {str(k): v for k, v in loops.items()}, "tasks": view}))
     print("ready", flush=True)
     await asyncio.Event().wait()  # @main
 
