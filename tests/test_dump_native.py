@@ -185,8 +185,11 @@ def thread_id(pid, name):
 
 
 def proc_state(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().rpartition(")")[2].split()[0]
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return "X"  # reaped between listing and reading
 
 
 def caught_holding(moth, pid, tid):
@@ -198,6 +201,8 @@ def caught_holding(moth, pid, tid):
         os.kill(moth.pid, signal.SIGSTOP)
         while moth.poll() is None and proc_state(moth.pid) not in "Tt":
             time.sleep(0.0001)
+        if moth.poll() is not None:
+            break   # it ended (and was reaped) before it stopped
         with open(status) as f:
             if f"TracerPid:\t{moth.pid}\n" in f.read():
                 return True
@@ -246,13 +251,16 @@ def test_target_exits_while_read():
     with Target(python, PROG, 300) as target:
         wait_for_dump(target.pid, deep_settled)
         moth = dump_caught_holding(target, thread_id(target.pid, "deep"))
-        target.proc.kill()
-        # Every thread has died (the held one stays a zombie until its tracer, moth, reaps it)
-        # before moth goes on.
-        tasks = f"/proc/{target.pid}/task"
-        while any(proc_state(f"{target.pid}/task/{t}") not in "ZX" for t in os.listdir(tasks)):
-            time.sleep(0.001)
-        moth.send_signal(signal.SIGCONT)
+        try:
+            target.proc.kill()
+            # Every thread has died (the held one stays a zombie until its tracer, moth, reaps
+            # it) before moth goes on.
+            tasks = f"/proc/{target.pid}/task"
+            while any(proc_state(f"{target.pid}/task/{t}") not in "ZX"
+                      for t in os.listdir(tasks)):
+                time.sleep(0.001)
+        finally:
+            moth.send_signal(signal.SIGCONT)  # else the target is never reaped
         status = moth.wait(timeout=60)
         stderr = moth.stderr.read()
         moth.stderr.close()

@@ -215,7 +215,8 @@ static void describe(moth_profile *p, moth_remote *t, int argc, char **argv, dou
 
 /* The table, the line report and what the samples were. */
 static int print_report(const record_options *ro, const moth_profile *p, const moth_pstats *view,
-                        const moth_sampler_stats *st, uint64_t samples)
+                        const moth_sampler_stats *st, const moth_stack_stats *reads,
+                        uint64_t samples)
 {
     moth_report_opts opts;
     memset(&opts, 0, sizeof opts);
@@ -247,6 +248,9 @@ static int print_report(const record_options *ro, const moth_profile *p, const m
                    requested > 0 ? 100.0 * (double)st->rounds / requested : 100.0);
     if (st->rounds)
         moth_sb_printf(&text, ", %.1f us per round", 1e6 * st->busy_seconds / (double)st->rounds);
+    if (reads->retries || reads->dropped)
+        moth_sb_printf(&text, "; stacks that changed while read: %llu read again, %llu dropped",
+                       (unsigned long long)reads->retries, (unsigned long long)reads->dropped);
     moth_sb_puts(&text, "\n\n");
     if (rc < 0 || moth_sb_check(&text, &err) < 0) {
         moth_sb_free(&text);
@@ -259,7 +263,7 @@ static int print_report(const record_options *ro, const moth_profile *p, const m
 
 /* Writes the files and prints the report; 0, or 1 when something could not be written. */
 static int report(const record_options *ro, moth_profile *p, const moth_sampler_stats *st,
-                  uint64_t samples)
+                  const moth_stack_stats *reads, uint64_t samples)
 {
     moth_pstats view;
     moth_error err;
@@ -283,7 +287,7 @@ static int report(const record_options *ro, moth_profile *p, const moth_sampler_
     }
     if (ro->flame && moth_flame_write(p, moth_profile_get_meta(p, "command"), ro->flame) != 0)
         failed = 1;
-    if (!ro->quiet && print_report(ro, p, &view, st, samples) != 0)
+    if (!ro->quiet && print_report(ro, p, &view, st, reads, samples) != 0)
         failed = 1;
     moth_pstats_free(&view);
     return failed;
@@ -349,7 +353,7 @@ int moth_cmd_record(int argc, char **argv)
             moth_cli_error("stopped recording: %s", sp.err.msg);
         moth_sample_profile_finish(&sp, &s.stats, ro.rate, ro.mode);
         describe(&profile, &t, argc, argv, started);
-        status = report(&ro, &profile, &s.stats, sp.samples);
+        status = report(&ro, &profile, &s.stats, &s.reader.stats, sp.samples);
     sampled:
         moth_sampler_free(&s);
         moth_sample_profile_free(&sp);

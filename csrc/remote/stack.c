@@ -9,7 +9,7 @@
 #include "remote.h"
 
 #define MAX_CHUNK_COPY (4u << 20)
-#define ATTEMPTS 3
+#define ATTEMPTS 4
 
 void moth_stack_reader_free(moth_stack_reader *r)
 {
@@ -23,36 +23,115 @@ void moth_rstack_free(moth_rstack *s)
     memset(s, 0, sizeof *s);
 }
 
-/* Copies the used part of the thread's current data stack chunk. Failing is not an error:
- * frames are then read one by one. */
-static void copy_chunk(moth_remote *t, moth_stack_reader *r, const moth_rthread *th)
+/* Where the thread's frames stand, read just before and just after the chunk's copies in the
+ * same system call: the _PyCFrame (3.11/3.12), the current frame, the chunk and its top. */
+typedef struct frame_words {
+    uint64_t cframe, frame, chunk, top;
+} frame_words;
+
+static size_t frame_word_pieces(const moth_remote *t, const moth_rthread *th, frame_words *w,
+                                moth_read_piece *out)
 {
-    r->chunk_lo = r->chunk_hi = 0;
+    const moth_py_layout *L = t->L;
+    size_t n = 0;
+    if (L->tstate.current_frame == MOTH_NO_FIELD)
+        out[n++] = (moth_read_piece){th->tstate + L->tstate.cframe, &w->cframe, 8};
+    if (th->frame_slot)
+        out[n++] = (moth_read_piece){th->frame_slot, &w->frame, 8};
+    out[n++] = (moth_read_piece){th->tstate + L->tstate.datastack_chunk, &w->chunk, 8};
+    out[n++] = (moth_read_piece){th->tstate + L->tstate.datastack_top, &w->top, 8};
+    return n;
+}
+
+/* Copies the thread's current data stack chunk, up to a little past the top known (frames
+ * pushed since), twice in one read, between two readings of where the frames stand, so that
+ * what changed while it was copied is seen. 0 when the copy is of the frames the thread has
+ * (th->frame and th->chunk_top updated to that moment); 1 when the thread moved on (th's
+ * fields refreshed from what was read: try again); -1 when nothing was copied (frames are
+ * then read one by one). */
+#define CHUNK_SLACK 1024
+#define CHUNK_MIN_SIZE 16384 /* CPython's smallest chunk: mapped whole, page-aligned */
+
+static int copy_chunk(moth_remote *t, moth_stack_reader *r, moth_rthread *th)
+{
+    r->chunk_lo = r->chunk_hi = r->live_hi = 0;
     if (!th->chunk || th->chunk_top <= th->chunk || th->chunk_top - th->chunk > MAX_CHUNK_COPY)
-        return;
-    size_t n = (size_t)(th->chunk_top - th->chunk);
-    if (n > r->chunk_cap) {
-        uint8_t *bigger = realloc(r->chunk, n);
+        return -1;
+    uint64_t end = th->chunk_top + CHUNK_SLACK;
+    uint64_t mapped = th->chunk + CHUNK_MIN_SIZE;
+    uint64_t top_page = (th->chunk_top + 4095) & ~(uint64_t)4095;
+    if (mapped < top_page)
+        mapped = top_page;
+    if (end > mapped)
+        end = mapped;
+    size_t n = (size_t)(end - th->chunk);
+    if (2 * n > r->chunk_cap) {
+        uint8_t *bigger = realloc(r->chunk, 2 * n);
         if (!bigger)
-            return;
+            return -1;
         r->chunk = bigger;
-        r->chunk_cap = n;
+        r->chunk_cap = 2 * n;
     }
-    if (moth_remote_read(t, th->chunk, r->chunk, n) == 0) {
-        r->chunk_lo = th->chunk;
-        r->chunk_hi = th->chunk_top;
+    frame_words before = {0}, after = {0};
+    moth_read_piece pieces[10];
+    size_t k = frame_word_pieces(t, th, &before, pieces);
+    pieces[k++] = (moth_read_piece){th->chunk, r->chunk, n};
+    pieces[k++] = (moth_read_piece){th->chunk, r->chunk + n, n};
+    k += frame_word_pieces(t, th, &after, pieces + k);
+    if (moth_mem_readv(&t->mem, pieces, k) != k)
+        return -1;
+    uint64_t cframe_known = th->frame_slot ? th->frame_slot - t->L->cframe.current_frame : 0;
+    int cframe_moved = t->L->tstate.current_frame == MOTH_NO_FIELD &&
+                       before.cframe != cframe_known;
+    if (memcmp(&before, &after, sizeof before) != 0 || cframe_moved ||
+        before.chunk != th->chunk || before.top > end) {
+        /* Moved on: start again from where it is now. */
+        th->chunk = after.chunk;
+        th->chunk_top = after.top;
+        if (t->L->tstate.current_frame == MOTH_NO_FIELD)
+            th->frame_slot = after.cframe ? after.cframe + t->L->cframe.current_frame : 0;
+        else
+            th->frame = after.frame;
+        return 1;
     }
+    th->frame = before.frame;
+    th->chunk_top = before.top;
+    r->chunk_lo = th->chunk;
+    r->chunk_hi = end;
+    r->live_hi = before.top;
+    return 0;
 }
 
 /* The fixed part of the frame at addr: from the chunk copy, or read into buf. NULL when it
- * cannot be read. */
+ * cannot be read. *again is the same frame in the chunk's second copy, NULL when the frame
+ * was read on its own. *dead is set for a frame in the copied chunk at or above the top: no
+ * frame of the thread's, only what a returned one left there. */
 static const uint8_t *frame_bytes(moth_remote *t, moth_stack_reader *r, uint64_t addr,
-                                  uint8_t *buf)
+                                  uint8_t *buf, const uint8_t **again, int *dead)
 {
     uint32_t size = t->L->frame.size;
-    if (addr >= r->chunk_lo && addr < r->chunk_hi && r->chunk_hi - addr >= size)
-        return r->chunk + (addr - r->chunk_lo);
+    *again = NULL;
+    *dead = 0;
+    if (addr >= r->chunk_lo && addr < r->chunk_hi) {
+        if (addr + size > r->live_hi) {
+            *dead = 1;
+            return NULL;
+        }
+        size_t at = (size_t)(addr - r->chunk_lo);
+        *again = r->chunk + (r->chunk_hi - r->chunk_lo) + at;
+        return r->chunk + at;
+    }
     return moth_remote_read(t, addr, buf, size) == 0 ? buf : NULL;
+}
+
+/* Whether a frame read twice is the same frame in both copies: the same code, caller and
+ * owner, and (except for the innermost frame, which runs) the same instruction. */
+static int same_frame(const moth_py_layout *L, const uint8_t *a, const uint8_t *b, int innermost)
+{
+    return moth_u64_at(a, L->frame.code) == moth_u64_at(b, L->frame.code) &&
+           moth_u64_at(a, L->frame.previous) == moth_u64_at(b, L->frame.previous) &&
+           a[L->frame.owner] == b[L->frame.owner] &&
+           (innermost || moth_u64_at(a, L->frame.instr) == moth_u64_at(b, L->frame.instr));
 }
 
 static int push(moth_rstack *s, moth_rframe f)
@@ -65,12 +144,14 @@ static int push(moth_rstack *s, moth_rframe f)
 
 /* One attempt: 0 when the walk was consistent, 1 when it should be tried again, -1 on a
  * failure that trying again will not mend (out of memory). */
-static int walk(moth_remote *t, moth_stack_reader *r, const moth_rthread *th, moth_rstack *out)
+static int walk(moth_remote *t, moth_stack_reader *r, moth_rthread *th, moth_rstack *out)
 {
     const moth_py_layout *L = t->L;
     out->count = 0;
     out->truncated = 0;
-    copy_chunk(t, r, th);
+    int copied = copy_chunk(t, r, th);
+    if (copied > 0)
+        return 1;
     uint8_t buf[256];
     int entry_pending = 1; /* the innermost Python frame of each C-level entry */
     for (uint64_t addr = th->frame; addr;) {
@@ -78,9 +159,19 @@ static int walk(moth_remote *t, moth_stack_reader *r, const moth_rthread *th, mo
             out->truncated = 1;
             break;
         }
-        const uint8_t *f = frame_bytes(t, r, addr, buf);
-        if (!f)
+        const uint8_t *again;
+        int dead;
+        const uint8_t *f = frame_bytes(t, r, addr, buf, &again, &dead);
+        if (!f) {
+            r->stats.torn += dead;
             return 1;
+        }
+        if (again && !same_frame(L, f, again, addr == th->frame)) {
+            r->stats.torn++;
+            return 1; /* it changed between the two copies */
+        }
+        if (again)
+            f = again; /* the later copy: the innermost frame's newest instruction */
         uint64_t code_addr = moth_u64_at(f, L->frame.code);
         uint64_t previous = moth_u64_at(f, L->frame.previous);
         uint8_t owner = f[L->frame.owner];
@@ -117,7 +208,9 @@ static int walk(moth_remote *t, moth_stack_reader *r, const moth_rthread *th, mo
     next:
         addr = previous;
     }
-    /* Did the thread move while we read? */
+    if (copied == 0)
+        return 0; /* where the frames stood was read around the copies, in the same read */
+    /* Read frame by frame: did the thread move meanwhile? */
     uint64_t now = 0;
     if (th->frame_slot && moth_mem_u64(&t->mem, th->frame_slot, &now) < 0)
         return 1;
@@ -128,8 +221,9 @@ int moth_remote_stack(moth_remote *t, moth_stack_reader *r, moth_rthread *th, mo
 {
     r->stats.stacks++;
     for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
-        if (attempt) {
+        if (attempt)
             r->stats.retries++;
+        if (attempt > 1) { /* the fields a moved thread left may be stale too */
             uint64_t next;
             if (moth_remote_thread_state(t, th, &next) < 0)
                 break;

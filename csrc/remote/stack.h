@@ -1,13 +1,17 @@
 /*
  * stack.h: one thread's Python stack, read from outside.
  *
- * Frames of 3.11-3.13 live in each thread's frame data stack (contiguous chunks), so the used
- * part of the current chunk is copied in one read and the frames in it are walked locally;
+ * Frames of 3.11-3.13 live in each thread's frame data stack (contiguous chunks, frames pushed
+ * and popped at the top), so the current chunk is copied and the frames in it walked locally;
  * frames elsewhere (generators' and coroutines', older chunks) are read one by one. The stack
- * is read while the thread runs: after the walk the thread's current frame is read again, and
- * when it moved the stack is read again (up to three times), else dropped and counted. A frame
- * whose code object cannot be read, or whose instruction lies outside its code, also means the
- * copy was torn.
+ * is read while the thread runs, and a stack that changed while it was read must never be
+ * reported: in one system call the reader reads where the frames stand (the current frame, the
+ * chunk and its top; 3.11/3.12: the _PyCFrame), copies the chunk twice, and reads where they
+ * stand again. The two readings must agree; every frame walked in the chunk must lie below its
+ * top (above it lie only what returned frames left) and be the same in both copies (code,
+ * caller, owner; the instruction too, but for the innermost frame, which runs). Otherwise the
+ * stack is read again (up to four times), else dropped and counted. A frame whose code object
+ * cannot be read, or whose instruction lies outside its code, also means the read was torn.
  */
 #ifndef MOTH_STACK_H
 #define MOTH_STACK_H
@@ -38,21 +42,23 @@ typedef struct moth_rstack {
 /* What stack reading cost and met, accumulated over calls. */
 typedef struct moth_stack_stats {
     uint64_t stacks, retries, dropped;
+    uint64_t torn;   /* reads whose two copies of a frame differed (then read again) */
 } moth_stack_stats;
 
 /* Reuses its buffer from one read to the next: one per sampler. */
 typedef struct moth_stack_reader {
     uint8_t *chunk;        /* copy of the current data stack chunk */
     size_t chunk_cap;
-    uint64_t chunk_lo, chunk_hi;  /* the target addresses the copy holds */
+    uint64_t chunk_lo, chunk_hi;  /* the target addresses each copy holds */
+    uint64_t live_hi;             /* the chunk's top when copied: frames start below it */
     moth_stack_stats stats;
 } moth_stack_reader;
 
 void moth_stack_reader_free(moth_stack_reader *r);
 void moth_rstack_free(moth_rstack *s);
 
-/* Reads thread th's stack into *out. th's fields come from moth_remote_threads and are read
- * again on a retry. 0; -1 when the stack kept changing or could not be read (counted in
+/* Reads thread th's stack into *out. th's fields come from moth_remote_threads; they are
+ * updated to where the thread stood when its stack was read (its frame and chunk top). 0; -1 when the stack kept changing or could not be read (counted in
  * r->stats.dropped). A thread with no Python frame gives an empty stack. */
 int moth_remote_stack(struct moth_remote *t, moth_stack_reader *r, moth_rthread *th,
                       moth_rstack *out);

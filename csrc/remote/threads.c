@@ -16,47 +16,81 @@ void moth_rthreads_free(moth_rthreads *l)
     l->count = l->cap = 0;
 }
 
-uint64_t moth_remote_gil_holder(moth_remote *t)
+/* Where the GIL's `locked` and `last_holder` words are: in _PyRuntime (3.11), or in the
+ * struct interp->ceval.gil points to (3.12+, set once when the interpreter starts). 0 when
+ * unknown. */
+static int gil_words(moth_remote *t, uint64_t *locked_at, uint64_t *holder_at)
 {
     const moth_py_layout *L = t->L;
-    uint64_t gil, holder;
-    uint32_t locked;
     if (L->runtime.gil_locked != MOTH_NO_FIELD) {
-        if (moth_remote_read(t, t->runtime + L->runtime.gil_locked, &locked, 4) < 0 ||
-            moth_mem_u64(&t->mem, t->runtime + L->runtime.gil_last_holder, &holder) < 0)
-            return 0;
-    } else if (moth_mem_u64(&t->mem, t->interp + L->interp.gil, &gil) < 0 || !gil ||
-               moth_remote_read(t, gil + L->gil.locked, &locked, 4) < 0 ||
-               moth_mem_u64(&t->mem, gil + L->gil.last_holder, &holder) < 0) {
+        *locked_at = t->runtime + L->runtime.gil_locked;
+        *holder_at = t->runtime + L->runtime.gil_last_holder;
         return 0;
     }
+    uint64_t gil;
+    if (moth_mem_u64(&t->mem, t->interp + L->interp.gil, &gil) < 0 || !gil)
+        return -1;
+    *locked_at = gil + L->gil.locked;
+    *holder_at = gil + L->gil.last_holder;
+    return 0;
+}
+
+uint64_t moth_remote_gil_holder(moth_remote *t)
+{
+    uint64_t locked_at, holder_at, holder;
+    uint32_t locked;
+    if (gil_words(t, &locked_at, &holder_at) < 0 ||
+        moth_remote_read(t, locked_at, &locked, 4) < 0 ||
+        moth_mem_u64(&t->mem, holder_at, &holder) < 0)
+        return 0;
     return locked ? holder : 0;
 }
 
-int moth_remote_thread_state(moth_remote *t, moth_rthread *th, uint64_t *next)
+static uint32_t tstate_bytes(const moth_py_layout *L)
+{
+    return L->tstate.datastack_top + 8;
+}
+
+/* Fills th from the thread state's bytes; *next is the next thread state in the list. -1 when
+ * they are not a thread state of this interpreter (freed, or not one at all). On 3.11/3.12 the
+ * current frame hangs off the _PyCFrame on the thread's C stack: th->frame_slot says where, and
+ * th->frame is left for the caller to read. */
+static int parse_thread_state(moth_remote *t, moth_rthread *th, const uint8_t *buf,
+                              uint64_t *next)
 {
     const moth_py_layout *L = t->L;
-    uint8_t buf[512];
-    uint32_t size = L->tstate.datastack_top + 8;
-    if (size > sizeof buf || moth_remote_read(t, th->tstate, buf, size) < 0)
-        return -1;
     if (moth_u64_at(buf, L->tstate.interp) != t->interp)
-        return -1; /* not a thread state of this interpreter (freed, or not one at all) */
+        return -1;
     *next = moth_u64_at(buf, L->tstate.next);
     th->thread_id = moth_u64_at(buf, L->tstate.thread_id);
     th->native_id = moth_u64_at(buf, L->tstate.native_thread_id);
     th->chunk = moth_u64_at(buf, L->tstate.datastack_chunk);
     th->chunk_top = moth_u64_at(buf, L->tstate.datastack_top);
+    th->frame = 0;
     if (L->tstate.current_frame != MOTH_NO_FIELD) {
         th->frame_slot = th->tstate + L->tstate.current_frame;
         th->frame = moth_u64_at(buf, L->tstate.current_frame);
-        return 0;
+    } else {
+        uint64_t cframe = moth_u64_at(buf, L->tstate.cframe);
+        th->frame_slot = cframe ? cframe + L->cframe.current_frame : 0;
     }
-    /* 3.11/3.12: the current frame hangs off the _PyCFrame on the thread's C stack. */
-    uint64_t cframe = moth_u64_at(buf, L->tstate.cframe);
-    th->frame_slot = cframe + L->cframe.current_frame;
-    th->frame = 0;
-    if (cframe && moth_mem_u64(&t->mem, th->frame_slot, &th->frame) < 0)
+    return 0;
+}
+
+/* Whether th's current frame is still to be read through its _PyCFrame. */
+static int frame_behind_cframe(const moth_remote *t, const moth_rthread *th)
+{
+    return t->L->tstate.current_frame == MOTH_NO_FIELD && th->frame_slot;
+}
+
+int moth_remote_thread_state(moth_remote *t, moth_rthread *th, uint64_t *next)
+{
+    uint8_t buf[MOTH_TSTATE_READ_MAX];
+    uint32_t size = tstate_bytes(t->L);
+    if (size > sizeof buf || moth_remote_read(t, th->tstate, buf, size) < 0 ||
+        parse_thread_state(t, th, buf, next) < 0)
+        return -1;
+    if (frame_behind_cframe(t, th) && moth_mem_u64(&t->mem, th->frame_slot, &th->frame) < 0)
         return -1;
     return 0;
 }
@@ -86,12 +120,61 @@ static int walk_threads(moth_remote *t, moth_rthreads *l, moth_error *err)
     return 0;
 }
 
+/* Reads the list l held last time again in at most two system calls: the head, the GIL's words
+ * and every known thread state at once, then (3.11/3.12) every thread's current frame. 0 when
+ * the list is the same chain of threads as before (their fields refreshed); 1 when it changed,
+ * or a batch could not be built or read: then the list is walked link by link. */
+#define BATCH_MAX 256
+
+static int reread_known(moth_remote *t, moth_rthreads *l)
+{
+    size_t n = l->count;
+    uint64_t locked_at, holder_at;
+    if (!n || n > BATCH_MAX || gil_words(t, &locked_at, &holder_at) < 0)
+        return 1;
+    uint32_t size = tstate_bytes(t->L);
+    uint8_t *bytes = malloc((size_t)size * n);
+    moth_read_piece *pieces = malloc(sizeof *pieces * (n + 3));
+    uint64_t head = 0, holder = 0;
+    uint32_t locked = 0;
+    int rc = 1;
+    if (!bytes || !pieces)
+        goto out;
+    pieces[0] = (moth_read_piece){t->interp + t->L->interp.threads_head, &head, 8};
+    pieces[1] = (moth_read_piece){locked_at, &locked, 4};
+    pieces[2] = (moth_read_piece){holder_at, &holder, 8};
+    for (size_t i = 0; i < n; i++)
+        pieces[3 + i] = (moth_read_piece){l->items[i].tstate, bytes + (size_t)size * i, size};
+    if (moth_mem_readv(&t->mem, pieces, n + 3) != n + 3 || head != l->items[0].tstate)
+        goto out;
+    size_t behind = 0;
+    for (size_t i = 0; i < n; i++) {
+        moth_rthread *th = &l->items[i];
+        uint64_t next;
+        if (parse_thread_state(t, th, bytes + (size_t)size * i, &next) < 0 ||
+            next != (i + 1 < n ? l->items[i + 1].tstate : 0))
+            goto out;
+        th->holds_gil = locked && holder == th->tstate;
+        if (frame_behind_cframe(t, th))
+            pieces[behind++] = (moth_read_piece){th->frame_slot, &th->frame, 8};
+    }
+    if (behind && moth_mem_readv(&t->mem, pieces, behind) != behind)
+        goto out;
+    rc = 0;
+out:
+    free(bytes);
+    free(pieces);
+    return rc;
+}
+
 /* The list changes under a running target's feet as threads start and end; a walk that met a
  * freed link starts again from the head. */
 #define THREAD_WALK_TRIES 50
 
 int moth_remote_threads(moth_remote *t, moth_rthreads *l, moth_error *err)
 {
+    if (reread_known(t, l) == 0)
+        return 0;
     for (int attempt = 0; attempt < THREAD_WALK_TRIES; attempt++) {
         int r = walk_threads(t, l, err);
         if (r <= 0)

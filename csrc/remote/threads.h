@@ -22,6 +22,9 @@ typedef struct moth_rthread {
     int holds_gil;
 } moth_rthread;
 
+/* The most of a thread state read (up to its datastack_top field) on any version. */
+#define MOTH_TSTATE_READ_MAX 512
+
 typedef struct moth_rthreads {
     moth_rthread *items;
     size_t count, cap;
@@ -32,8 +35,11 @@ typedef struct moth_rthreads {
 void moth_rthreads_free(moth_rthreads *l);
 
 /* Reads the thread list of the target's main interpreter into *l (replacing its contents),
- * in the interpreter's order (newest thread first). -1 when the list cannot be read
- * consistently (a thread state unreadable, a loop, more than 100,000 threads). */
+ * in the interpreter's order (newest thread first). When *l holds the list read last time (a
+ * sampler's rounds), it is checked and refreshed in one or two batched reads; a list that
+ * changed, or a fresh *l, is walked link by link, from the head again when a link was freed
+ * while it was followed. -1 when the list cannot be read consistently (it kept changing, a
+ * loop, more than 100,000 threads). */
 int moth_remote_threads(struct moth_remote *t, moth_rthreads *l, moth_error *err);
 
 /* Reads one thread state's fields into th (th->tstate set by the caller). -1 when unreadable.
