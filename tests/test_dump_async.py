@@ -12,6 +12,7 @@ import pytest
 
 from conftest import PROGRAMS, run_moth
 from remote import Target, dump_json, markers, pythons, wait_for_dump
+from test_dump_core import dump_core_json, gcore
 
 ASYNC = PROGRAMS / "remote_async.py"
 M = markers(ASYNC)
@@ -149,6 +150,34 @@ def test_text_and_locals():
     assert kid["coroutines"][0]["variables"] == [{"name": "n", "value": "2", "argument": True}]
     # Without --async: no tasks.
     assert "tasks" not in plain and "tasks_note" not in plain
+
+
+def test_a_running_task():
+    """A task whose coroutine runs while moth reads it: shown running, at the line it runs."""
+    version, python = PYTHONS[0]
+
+    def running(d):
+        return any(t["name"] == "main" and t["running"] for t in d.get("tasks", []))
+    with async_target(python, "busy") as (target, view):
+        d = wait_for_dump(target.pid, running, "--async")
+        proc = run_moth("dump", "--async", "--no-source", target.pid)
+    main = by_name(d)["main"]
+    assert main["running"] and main["awaiting"] is None
+    assert chain(main) == [[str(ASYNC), M["busy"], "main"]]
+    assert '\nTask "main" (pending, running)\n' in proc.stdout
+    # The others wait as before.
+    assert by_name(d)["nested"]["awaiting"]["kind"] == "future"
+
+
+def test_core_file(tmp_path):
+    """The tasks of a core (gdb's gcore of the program) are the ones read live."""
+    version, python = PYTHONS[-1]
+    with async_target(python, "c") as (target, view):
+        live = wait_for_dump(target.pid, settled, "--async")
+        core = gcore(target.pid, tmp_path)
+    d = dump_core_json(core, "--async")
+    assert d["tasks"] == live["tasks"] and d["tasks_note"] is None
+    assert len(d["tasks"]) == len(view["tasks"]) + 1
 
 
 @pytest.mark.parametrize("mode,note", [("idle", "no asyncio task exists"),

@@ -29,11 +29,46 @@ static int derives_from(moth_remote *t, uint64_t type, uint64_t base)
     return 0;
 }
 
-static int type_named(moth_remote *t, uint64_t obj, const char *name)
+void moth_asyncio_close(moth_asyncio *a)
 {
-    char buf[64];
-    return moth_type_name(t, moth_obj_type(t, obj), buf, sizeof buf) == 0 &&
-           strcmp(buf, name) == 0;
+    for (size_t i = 0; i < a->ntypes; i++)
+        free(a->type_names[i]);
+    free(a->type_names);
+    moth_map_free(&a->type_index);
+    moth_map_free(&a->type_kinds);
+    a->type_names = NULL;
+    a->ntypes = a->types_cap = 0;
+}
+
+const char *moth_asyncio_type_name(moth_remote *t, moth_asyncio *a, uint64_t obj)
+{
+    return moth_asyncio_name_of_type(t, a, moth_obj_type(t, obj));
+}
+
+const char *moth_asyncio_name_of_type(moth_remote *t, moth_asyncio *a, uint64_t type)
+{
+    uint32_t i = moth_map_get(&a->type_index, type, 0);
+    if (i != MOTH_MAP_ABSENT)
+        return a->type_names[i];
+    char buf[200];
+    if (moth_type_name(t, type, buf, sizeof buf) < 0)
+        strcpy(buf, "?");
+    char *name = moth_strdup(buf, NULL);
+    if (!name || moth_grow((void **)&a->type_names, sizeof *a->type_names, &a->types_cap,
+                           a->ntypes + 1, NULL) < 0 ||
+        moth_map_put(&a->type_index, type, 0, (uint32_t)a->ntypes, NULL) < 0) {
+        free(name);
+        return NULL;
+    }
+    a->type_names[a->ntypes++] = name;
+    return name;
+}
+
+/* Whether obj's type is named `name` (false when out of memory too). */
+static int type_named(moth_remote *t, moth_asyncio *a, uint64_t obj, const char *name)
+{
+    const char *got = moth_asyncio_type_name(t, a, obj);
+    return got && strcmp(got, name) == 0;
 }
 
 /* Takes the C types from _asyncio when their sizes are the ones the layout was written for. */
@@ -114,7 +149,7 @@ static int collect_one(void *ctx, uint64_t key, uint64_t unused)
     return 0;
 }
 
-int moth_asyncio_task_list(moth_remote *t, const moth_asyncio *a, uint64_t **out, size_t *n)
+int moth_asyncio_task_list(moth_remote *t, moth_asyncio *a, uint64_t **out, size_t *n)
 {
     task_collect c = {t, NULL, 0, 0, MOTH_MAP_INIT, 0, 0};
     for (size_t i = 0; i < a->nregistries && !c.failed; i++) {
@@ -214,17 +249,31 @@ static int c_future(moth_remote *t, uint64_t obj, int is_task, moth_rfuture *out
     return 0;
 }
 
-int moth_asyncio_future(moth_remote *t, const moth_asyncio *a, uint64_t obj, moth_rfuture *out)
+enum { KIND_OTHER = 0, KIND_C_FUTURE = 1, KIND_C_TASK = 2 };
+
+/* What instances of type are laid out as (tp_base walked once per type). */
+static uint32_t type_kind(moth_remote *t, moth_asyncio *a, uint64_t type)
+{
+    uint32_t kind = moth_map_get(&a->type_kinds, type, 0);
+    if (kind != MOTH_MAP_ABSENT)
+        return kind;
+    kind = derives_from(t, type, a->c_task_type)     ? KIND_C_TASK
+           : derives_from(t, type, a->c_future_type) ? KIND_C_FUTURE
+                                                     : KIND_OTHER;
+    moth_map_put(&a->type_kinds, type, 0, kind, NULL); /* not kept: walked again next time */
+    return kind;
+}
+
+int moth_asyncio_future(moth_remote *t, moth_asyncio *a, uint64_t obj, moth_rfuture *out)
 {
     memset(out, 0, sizeof *out);
     out->obj = obj;
     out->type = moth_obj_type(t, obj);
     if (!out->type)
         return -1;
-    if (derives_from(t, out->type, a->c_task_type))
-        return a->c_unreadable ? -1 : c_future(t, obj, 1, out);
-    if (derives_from(t, out->type, a->c_future_type))
-        return a->c_unreadable ? -1 : c_future(t, obj, 0, out);
+    uint32_t kind = type_kind(t, a, out->type);
+    if (kind != KIND_OTHER)
+        return a->c_unreadable ? -1 : c_future(t, obj, kind == KIND_C_TASK, out);
     return python_future(t, obj, out);
 }
 
@@ -241,7 +290,7 @@ char *moth_asyncio_task_name(moth_remote *t, const moth_rfuture *task)
     return NULL;
 }
 
-uint64_t moth_asyncio_awaited_future(moth_remote *t, const moth_asyncio *a, uint64_t obj)
+uint64_t moth_asyncio_awaited_future(moth_remote *t, moth_asyncio *a, uint64_t obj)
 {
     moth_rfuture f;
     uint64_t future;
@@ -249,7 +298,7 @@ uint64_t moth_asyncio_awaited_future(moth_remote *t, const moth_asyncio *a, uint
         return 0;
     if (moth_asyncio_future(t, a, obj, &f) == 0)
         return obj;
-    if (type_named(t, obj, "_asyncio.FutureIter") &&
+    if (type_named(t, a, obj, "_asyncio.FutureIter") &&
         moth_mem_u64(&t->mem, obj + t->L->asyncio.futureiter_future, &future) == 0 &&
         moth_asyncio_future(t, a, future, &f) == 0)
         return future;
@@ -257,29 +306,43 @@ uint64_t moth_asyncio_awaited_future(moth_remote *t, const moth_asyncio *a, uint
 }
 
 typedef struct child_walk {
-    uint64_t *out;
-    size_t count, max;
+    uint64_t *items;
+    size_t count, cap;
+    int failed;
 } child_walk;
 
 static int take_child(void *ctx, uint64_t index, uint64_t item)
 {
     (void)index;
     child_walk *w = ctx;
-    if (w->count >= w->max)
+    if (!item)
+        return 0;
+    if (w->count >= MOTH_ASYNCIO_MAX_TASKS)
         return 1;
-    if (item)
-        w->out[w->count++] = item;
+    if (moth_grow((void **)&w->items, sizeof *w->items, &w->cap, w->count + 1, NULL) < 0) {
+        w->failed = 1;
+        return 1;
+    }
+    w->items[w->count++] = item;
     return 0;
 }
 
-size_t moth_asyncio_gathered(moth_remote *t, uint64_t future, uint64_t *out, size_t max)
+int moth_asyncio_gathered(moth_remote *t, moth_asyncio *a, uint64_t future, uint64_t **out,
+                          size_t *n)
 {
-    if (!type_named(t, future, "_GatheringFuture"))
+    child_walk w = {NULL, 0, 0, 0};
+    *out = NULL;
+    *n = 0;
+    if (!type_named(t, a, future, "_GatheringFuture"))
         return 0;
-    child_walk w = {out, 0, max};
-    if (moth_list_items(t, moth_obj_attr(t, future, "_children"), take_child, &w) < 0)
-        return 0;
-    return w.count;
+    if (moth_list_items(t, moth_obj_attr(t, future, "_children"), take_child, &w) < 0 ||
+        w.failed) {
+        free(w.items);
+        return w.failed ? -1 : 0;
+    }
+    *out = w.items;
+    *n = w.count;
+    return 0;
 }
 
 uint64_t moth_asyncio_loop_thread(moth_remote *t, uint64_t loop)

@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hashmap.h"
+
 struct moth_remote;
 
 #define MOTH_ASYNCIO_MAX_TASKS 100000
@@ -35,15 +37,28 @@ typedef struct moth_asyncio {
     int c_unreadable;              /* _asyncio is there but laid out otherwise: its tasks and
                                     * futures cannot be read (note says why) */
     char note[256];                /* what the reader could not do, or "" */
+    /* The names of the types met so far, by address: thousands of tasks share a few types. */
+    moth_map type_index;
+    char **type_names;
+    size_t ntypes, types_cap;
+    moth_map type_kinds;           /* type -> C task, C future or neither (tp_base walked once) */
 } moth_asyncio;
 
 /* Finds asyncio in the target. 0; -1 when asyncio.tasks is not imported (no task can exist)
- * or its registries cannot be found, with a->note saying which. */
+ * or its registries cannot be found, with a->note saying which. Either way
+ * moth_asyncio_close frees what a holds. */
 int moth_asyncio_open(struct moth_remote *t, moth_asyncio *a);
+void moth_asyncio_close(moth_asyncio *a);
+
+/* The name of obj's type (its tp_name; "?" when it cannot be read), kept in a until it is
+ * closed; NULL only when out of memory. */
+const char *moth_asyncio_type_name(struct moth_remote *t, moth_asyncio *a, uint64_t obj);
+/* The same for the type object `type` itself. */
+const char *moth_asyncio_name_of_type(struct moth_remote *t, moth_asyncio *a, uint64_t type);
 
 /* The address of every live registered task, each once, into *out (malloc'd, *n of them).
  * 0; -1 when out of memory. Registries that cannot be read give nothing. */
-int moth_asyncio_task_list(struct moth_remote *t, const moth_asyncio *a, uint64_t **out,
+int moth_asyncio_task_list(struct moth_remote *t, moth_asyncio *a, uint64_t **out,
                            size_t *n);
 
 enum moth_future_state {
@@ -67,7 +82,7 @@ typedef struct moth_rfuture {
 
 /* Reads the Future or Task at obj: C ones, pure-Python ones, subclasses of either. -1 when obj
  * is not a future moth can read. */
-int moth_asyncio_future(struct moth_remote *t, const moth_asyncio *a, uint64_t obj,
+int moth_asyncio_future(struct moth_remote *t, moth_asyncio *a, uint64_t obj,
                         moth_rfuture *out);
 
 /* A task's name as its get_name() gives it ("Task-7" from a number), malloc'd; NULL when it
@@ -76,12 +91,13 @@ char *moth_asyncio_task_name(struct moth_remote *t, const moth_rfuture *task);
 
 /* The future behind something a coroutine awaits: a future itself, or the future of the C
  * iterator (_asyncio.FutureIter) that `await future` awaits. 0 when obj is neither. */
-uint64_t moth_asyncio_awaited_future(struct moth_remote *t, const moth_asyncio *a,
+uint64_t moth_asyncio_awaited_future(struct moth_remote *t, moth_asyncio *a,
                                      uint64_t obj);
 
-/* The futures gather() waits for, when `future` is gather()'s (its `_children` list): at most
- * max of them into out; how many (0 for any other future). */
-size_t moth_asyncio_gathered(struct moth_remote *t, uint64_t future, uint64_t *out, size_t max);
+/* The futures gather() waits for, when `future` is gather()'s (its `_children` list), into
+ * *out (malloc'd; NULL and *n 0 for any other future). 0; -1 when out of memory. */
+int moth_asyncio_gathered(struct moth_remote *t, moth_asyncio *a, uint64_t future,
+                          uint64_t **out, size_t *n);
 
 /* The thread running the event loop `loop` (its `_thread_id`, threading.get_ident() of that
  * thread), 0 when it is not running or cannot be read. */

@@ -10,11 +10,15 @@
 
 #define MAX_STACK_DEPTH (1 << 16)
 
-int moth_is_coro(moth_remote *t, uint64_t obj)
+static int is_coro_type(const moth_remote *t, uint64_t type)
 {
     const moth_known_objects *k = &t->known;
-    uint64_t type = moth_obj_type(t, obj);
     return type && (type == k->coro_type || type == k->gen_type || type == k->asyncgen_type);
+}
+
+int moth_is_coro(moth_remote *t, uint64_t obj)
+{
+    return is_coro_type(t, moth_obj_type(t, obj));
 }
 
 /* The top of the frame's value stack (_PyFrame_StackPeek), 0 when implausible. */
@@ -49,8 +53,14 @@ int moth_coro_read(moth_remote *t, uint64_t obj, moth_rcoro *out)
     out->obj = obj;
     out->code = MOTH_NO_FUNC;
     out->line = MOTH_NO_LINE;
-    if (size > sizeof buf || !moth_is_coro(t, obj) || moth_remote_read(t, obj, buf, size) < 0)
+    if (size > sizeof buf)
         return -1;
+    /* One read for the type and the frame; an object too small for that is not a coroutine,
+     * and says so by its type alone. */
+    if (moth_remote_read(t, obj, buf, size) < 0)
+        return moth_obj_type(t, obj) && !moth_is_coro(t, obj) ? 1 : -1;
+    if (!is_coro_type(t, moth_u64_at(buf, 8)))
+        return moth_u64_at(buf, 8) ? 1 : -1;
     int8_t state = (int8_t)buf[L->gen.frame_state];
     const uint8_t *f = buf + L->gen.iframe;
     out->frame = obj + L->gen.iframe;

@@ -37,8 +37,9 @@ typedef struct moth_rcoro {
  * cannot be subclassed). */
 int moth_is_coro(struct moth_remote *t, uint64_t obj);
 
-/* Reads the coroutine or generator at obj into *out. -1 when obj is not one or cannot be read
- * (its frame state or instruction pointer is not plausible, its code is not a code object). */
+/* Reads the coroutine or generator at obj into *out. 0; 1 when obj is an object of another
+ * type; -1 when it cannot be read (nor its type, or its frame state or instruction pointer is
+ * not plausible, or its code is not a code object). */
 int moth_coro_read(struct moth_remote *t, uint64_t obj, moth_rcoro *out);
 
 #endif

@@ -18,17 +18,13 @@
 #include <string.h>
 
 #include "asyncio_tasks.h"
-#include "code.h"
 #include "coro.h"
 #include "dump.h"
 #include "hashmap.h"
-#include "objects.h"
 #include "remote.h"
 #include "source.h"
-#include "values.h"
 
 #define MAX_CHAIN 256      /* coroutines followed from one task */
-#define MAX_GATHERED 256   /* gather()'s futures listed */
 
 /* Adds a line to d->async_note; -1 when out of memory. */
 static int async_note(moth_dump *d, const char *fmt, ...) MOTH_PRINTF(2, 3);
@@ -56,13 +52,43 @@ static const char *future_state(int state)
                                                                                 : "pending";
 }
 
+/* One collection's state: the reader, and what was learnt of each event loop (read once, as
+ * thousands of tasks share one loop). */
+typedef struct tasks_read {
+    moth_remote *t;
+    moth_sources *src;
+    const moth_dump_opts *o;
+    moth_asyncio a;
+    moth_map loop_index;
+    struct loop_seen {
+        uint64_t thread;
+        const char *type;      /* kept in a's type names */
+    } *loops;
+    size_t nloops, loops_cap;
+} tasks_read;
+
 /* The name of obj's type, malloc'd ("?" when unreadable); NULL only when out of memory. */
-static char *type_name_of(moth_remote *t, uint64_t obj)
+static char *type_name_of(tasks_read *r, uint64_t obj)
 {
-    char buf[200];
-    if (moth_type_name(t, moth_obj_type(t, obj), buf, sizeof buf) < 0)
-        strcpy(buf, "?");
-    return moth_strdup(buf, NULL);
+    const char *name = moth_asyncio_type_name(r->t, &r->a, obj);
+    return name ? moth_strdup(name, NULL) : NULL;
+}
+
+/* What was learnt of event loop `loop`: the thread running it and its type's name; NULL when
+ * out of memory. */
+static const struct loop_seen *loop_seen(tasks_read *r, uint64_t loop)
+{
+    uint32_t i = moth_map_get(&r->loop_index, loop, 0);
+    if (i != MOTH_MAP_ABSENT)
+        return &r->loops[i];
+    struct loop_seen seen = {moth_asyncio_loop_thread(r->t, loop),
+                             moth_asyncio_type_name(r->t, &r->a, loop)};
+    if (!seen.type ||
+        moth_grow((void **)&r->loops, sizeof *r->loops, &r->loops_cap, r->nloops + 1, NULL) < 0 ||
+        moth_map_put(&r->loop_index, loop, 0, (uint32_t)r->nloops, NULL) < 0)
+        return NULL;
+    r->loops[r->nloops] = seen;
+    return &r->loops[r->nloops++];
 }
 
 static int set_note(moth_dump_task *task, const char *fmt, ...) MOTH_PRINTF(2, 3);
@@ -80,20 +106,13 @@ static int set_note(moth_dump_task *task, const char *fmt, ...)
 
 /* Follows the task's coroutine chain; *end is what its innermost coroutine awaits that is not
  * a coroutine (0 when nothing). -1 only when out of memory. */
-static int read_chain(moth_remote *t, moth_sources *src, const moth_dump_opts *o, uint64_t coro,
-                      moth_dump_task *task, uint64_t *end)
+static int read_chain(tasks_read *r, uint64_t coro, moth_dump_task *task, uint64_t *end)
 {
+    moth_remote *t = r->t;
     uint64_t seen[MAX_CHAIN];
     *end = 0;
     if (!coro)
         return 0;
-    if (!moth_is_coro(t, coro)) {
-        char *type = type_name_of(t, coro);
-        int rc = type ? set_note(task, "it drives a %s, which is not a coroutine moth reads", type)
-                      : -1;
-        free(type);
-        return rc;
-    }
     for (size_t depth = 0; coro; depth++) {
         if (depth == MAX_CHAIN)
             return set_note(task, "its chain goes on past %d coroutines", MAX_CHAIN);
@@ -103,7 +122,22 @@ static int read_chain(moth_remote *t, moth_sources *src, const moth_dump_opts *o
                                 "changed)", (unsigned long long)coro);
         seen[depth] = coro;
         moth_rcoro c;
-        if (moth_coro_read(t, coro, &c) < 0)
+        int rc = moth_coro_read(t, coro, &c);
+        if (rc > 0 && !depth) {
+            const char *type = moth_asyncio_type_name(t, &r->a, coro);
+            return type ? set_note(task, "it drives a %s, which is not a coroutine moth reads",
+                                   type)
+                        : -1;
+        }
+        if (rc > 0) {
+            *end = coro; /* what the last coroutine awaits: a future's iterator, most often */
+            return 0;
+        }
+        if (rc < 0 && depth && !moth_is_coro(t, coro)) {
+            *end = coro; /* an awaited object that cannot be read: shown by its address */
+            return 0;
+        }
+        if (rc < 0)
             return set_note(task, "coroutine %#llx could not be read", (unsigned long long)coro);
         if (c.state == MOTH_CORO_DONE)
             return 0;
@@ -114,34 +148,29 @@ static int read_chain(moth_remote *t, moth_sources *src, const moth_dump_opts *o
             return -1;
         moth_dump_frame *f = &task->frames[task->nframes++];
         memset(f, 0, sizeof *f);
-        if (moth_dump_fill_frame(t, src, c.frame, c.code, c.line, o, f) < 0)
+        if (moth_dump_fill_frame(t, r->src, c.frame, c.code, c.line, r->o, f) < 0)
             return -1;
-        if (c.awaits && moth_is_coro(t, c.awaits)) {
-            coro = c.awaits;
-            continue;
-        }
-        *end = c.awaits;
-        return 0;
+        coro = c.awaits;
     }
     return 0;
 }
 
 /* Describes what the task waits on: its _fut_waiter, else what its chain ends at. */
-static int read_awaited(moth_remote *t, const moth_asyncio *a, uint64_t waiter, uint64_t end,
-                        moth_dump_awaited *aw)
+static int read_awaited(tasks_read *r, uint64_t waiter, uint64_t end, moth_dump_awaited *aw)
 {
-    uint64_t target = waiter ? waiter : moth_asyncio_awaited_future(t, a, end);
+    moth_remote *t = r->t;
+    uint64_t target = waiter ? waiter : moth_asyncio_awaited_future(t, &r->a, end);
     moth_rfuture f;
     if (!target && !end)
         return 0;
-    if (!target || moth_asyncio_future(t, a, target, &f) < 0) {
+    if (!target || moth_asyncio_future(t, &r->a, target, &f) < 0) {
         aw->kind = MOTH_AWAIT_OTHER;
         aw->addr = target ? target : end;
-        return (aw->type = type_name_of(t, aw->addr)) ? 0 : -1;
+        return (aw->type = type_name_of(r, aw->addr)) ? 0 : -1;
     }
     aw->addr = target;
     aw->state = future_state(f.state);
-    if (!(aw->type = type_name_of(t, target)))
+    if (!(aw->type = type_name_of(r, target)))
         return -1;
     if (f.is_task) {
         aw->kind = MOTH_AWAIT_TASK;
@@ -149,38 +178,45 @@ static int read_awaited(moth_remote *t, const moth_asyncio *a, uint64_t waiter, 
         return 0;
     }
     aw->kind = MOTH_AWAIT_FUTURE;
-    uint64_t children[MAX_GATHERED];
-    size_t n = moth_asyncio_gathered(t, target, children, MAX_GATHERED);
+    uint64_t *children;
+    size_t n;
+    if (moth_asyncio_gathered(t, &r->a, target, &children, &n) < 0)
+        return -1;
     if (!n)
         return 0;
-    if (!(aw->gathered = moth_calloc(n, sizeof *aw->gathered, NULL)))
+    if (!(aw->gathered = moth_calloc(n, sizeof *aw->gathered, NULL))) {
+        free(children);
         return -1;
+    }
     aw->ngathered = n;
     for (size_t i = 0; i < n; i++) {
         moth_rfuture child;
         aw->gathered[i].addr = children[i];
-        if (moth_asyncio_future(t, a, children[i], &child) == 0 && child.is_task)
+        if (moth_asyncio_future(t, &r->a, children[i], &child) == 0 && child.is_task)
             aw->gathered[i].name = moth_asyncio_task_name(t, &child);
     }
+    free(children);
     return 0;
 }
 
-static int read_task(moth_remote *t, moth_sources *src, const moth_dump_opts *o,
-                     const moth_asyncio *a, const moth_rfuture *f, moth_dump_task *task)
+static int read_task(tasks_read *r, const moth_rfuture *f, moth_dump_task *task)
 {
     task->addr = f->obj;
-    task->name = moth_asyncio_task_name(t, f);
+    task->name = moth_asyncio_task_name(r->t, f);
     task->state = future_state(f->state);
     task->cancels = f->cancels;
     task->loop = f->loop;
-    task->loop_thread = moth_asyncio_loop_thread(t, f->loop);
-    if (!(task->type = type_name_of(t, f->obj)) || !(task->loop_type = type_name_of(t, f->loop)))
+    const struct loop_seen *loop = loop_seen(r, f->loop);
+    const char *type = moth_asyncio_name_of_type(r->t, &r->a, f->type);
+    if (!loop || !type || !(task->type = moth_strdup(type, NULL)) ||
+        !(task->loop_type = moth_strdup(loop->type, NULL)))
         return -1;
+    task->loop_thread = loop->thread;
     uint64_t end = 0;
-    if (f->state == MOTH_FUTURE_PENDING && read_chain(t, src, o, f->coro, task, &end) < 0)
+    if (f->state == MOTH_FUTURE_PENDING && read_chain(r, f->coro, task, &end) < 0)
         return -1;
     if (f->state == MOTH_FUTURE_PENDING && !task->running &&
-        read_awaited(t, a, f->waiter, end, &task->awaiting) < 0)
+        read_awaited(r, f->waiter, end, &task->awaiting) < 0)
         return -1;
     return 0;
 }
@@ -232,42 +268,61 @@ static int by_name(const void *a, const void *b)
     return c ? c : x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
-/* The tasks task i waits for directly: the task it awaits, the tasks gather() waits for. */
-static size_t waits_for(const moth_dump *d, const moth_map *index, size_t i, size_t *out)
+/* Which tasks each task waits for directly (the task it awaits, the tasks gather() waits
+ * for), as index lists: task i's are edges[first[i] .. first[i + 1]). */
+typedef struct waits {
+    size_t *first;
+    uint32_t *edges;
+} waits;
+
+static int build_waits(const moth_dump *d, waits *w)
 {
-    const moth_dump_awaited *aw = &d->tasks[i].awaiting;
-    size_t n = 0;
-    uint32_t j;
-    if (aw->kind == MOTH_AWAIT_TASK &&
-        (j = moth_map_get(index, aw->addr, 0)) != MOTH_MAP_ABSENT)
-        out[n++] = j;
-    for (size_t k = 0; k < aw->ngathered; k++)
-        if ((j = moth_map_get(index, aw->gathered[k].addr, 0)) != MOTH_MAP_ABSENT)
-            out[n++] = j;
-    return n;
+    size_t n = d->ntasks, count = 0;
+    moth_map index = MOTH_MAP_INIT;
+    w->first = moth_calloc(n + 1, sizeof *w->first, NULL);
+    for (size_t i = 0; i < n; i++)
+        count += 1 + d->tasks[i].awaiting.ngathered;
+    w->edges = moth_calloc(count, sizeof *w->edges, NULL);
+    if (!w->first || !w->edges)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (moth_map_put(&index, d->tasks[i].addr, 0, (uint32_t)i, NULL) < 0) {
+            moth_map_free(&index);
+            return -1;
+        }
+    size_t e = 0;
+    for (size_t i = 0; i < n; i++) {
+        const moth_dump_awaited *aw = &d->tasks[i].awaiting;
+        uint32_t j;
+        w->first[i] = e;
+        if (aw->kind == MOTH_AWAIT_TASK &&
+            (j = moth_map_get(&index, aw->addr, 0)) != MOTH_MAP_ABSENT)
+            w->edges[e++] = j;
+        for (size_t k = 0; k < aw->ngathered; k++)
+            if ((j = moth_map_get(&index, aw->gathered[k].addr, 0)) != MOTH_MAP_ABSENT)
+                w->edges[e++] = j;
+    }
+    w->first[n] = e;
+    moth_map_free(&index);
+    return 0;
 }
 
 /* Puts the tasks in reading order (see the top of this file). -1 when out of memory. */
 static int order_tasks(moth_dump *d)
 {
     size_t n = d->ntasks;
-    moth_map index = MOTH_MAP_INIT;
+    waits w = {NULL, NULL};
     named *names = moth_calloc(n, sizeof *names, NULL);
     size_t *order = moth_calloc(n, sizeof *order, NULL);
     size_t *stack = moth_calloc(n, sizeof *stack, NULL);
     uint8_t *awaited = moth_calloc(n, 1, NULL), *placed = moth_calloc(n, 1, NULL);
     moth_dump_task *sorted = moth_calloc(n, sizeof *sorted, NULL);
-    size_t children[MAX_GATHERED + 1];
     int rc = -1;
-    if (!names || !order || !stack || !awaited || !placed || !sorted)
+    if (!names || !order || !stack || !awaited || !placed || !sorted || build_waits(d, &w) < 0)
         goto done;
-    for (size_t i = 0; i < n; i++)
-        if (moth_map_put(&index, d->tasks[i].addr, 0, (uint32_t)i, NULL) < 0)
-            goto done;
     for (size_t i = 0; i < n; i++) {
-        size_t m = waits_for(d, &index, i, children);
-        for (size_t k = 0; k < m; k++)
-            awaited[children[k]] = 1;
+        for (size_t e = w.first[i]; e < w.first[i + 1]; e++)
+            awaited[w.edges[e]] = 1;
         names[i] = (named){d->tasks[i].name, d->tasks[i].addr, i};
     }
     qsort(names, n, sizeof *names, by_name);
@@ -284,12 +339,11 @@ static int order_tasks(moth_dump *d)
             while (depth) {
                 size_t i = stack[--depth];
                 order[count++] = i;
-                size_t m = waits_for(d, &index, i, children);
-                /* Pushed last child first, so that they come out in gather()'s order. */
-                for (size_t k = m; k-- > 0;)
-                    if (!placed[children[k]]) {
-                        placed[children[k]] = 1;
-                        stack[depth++] = children[k];
+                /* Pushed last first, so that they come out in gather()'s order. */
+                for (size_t e = w.first[i + 1]; e-- > w.first[i];)
+                    if (!placed[w.edges[e]]) {
+                        placed[w.edges[e]] = 1;
+                        stack[depth++] = w.edges[e];
                     }
             }
         }
@@ -326,7 +380,8 @@ static int order_tasks(moth_dump *d)
     sorted = NULL;
     rc = 0;
 done:
-    moth_map_free(&index);
+    free(w.first);
+    free(w.edges);
     free(names);
     free(order);
     free(stack);
@@ -336,43 +391,55 @@ done:
     return rc;
 }
 
-int moth_dump_collect_tasks(moth_remote *t, moth_sources *src, const moth_dump_opts *o,
-                            moth_dump *d, moth_error *err)
+static int collect(tasks_read *r, moth_dump *d)
 {
-    moth_asyncio a;
     uint64_t *list = NULL;
     size_t n = 0, unreadable = 0;
-    d->async_read = 1;
-    if (moth_asyncio_open(t, &a) < 0)
-        return async_note(d, "%s", a.note) < 0 ? moth_fail(err, "out of memory") : 0;
-    if ((a.note[0] && async_note(d, "%s", a.note) < 0) ||
-        moth_asyncio_task_list(t, &a, &list, &n) < 0)
-        return moth_fail(err, "out of memory");
+    if (moth_asyncio_open(r->t, &r->a) < 0)
+        return async_note(d, "%s", r->a.note);
+    if ((r->a.note[0] && async_note(d, "%s", r->a.note) < 0) ||
+        moth_asyncio_task_list(r->t, &r->a, &list, &n) < 0)
+        return -1;
     for (size_t i = 0; i < n; i++) {
         moth_rfuture f;
-        if (moth_asyncio_future(t, &a, list[i], &f) < 0 || !f.is_task) {
+        if (moth_asyncio_future(r->t, &r->a, list[i], &f) < 0 || !f.is_task) {
             unreadable++;
             continue;
         }
         if (moth_grow((void **)&d->tasks, sizeof *d->tasks, &d->tasks_cap, d->ntasks + 1,
                       NULL) < 0) {
             free(list);
-            return moth_fail(err, "out of memory");
+            return -1;
         }
         moth_dump_task *task = &d->tasks[d->ntasks++];
         memset(task, 0, sizeof *task);
-        if (read_task(t, src, o, &a, &f, task) < 0) {
+        if (read_task(r, &f, task) < 0) {
             free(list);
-            return moth_fail(err, "out of memory");
+            return -1;
         }
     }
     free(list);
     if ((unreadable &&
          async_note(d, "%zu registered task%s could not be read (ended or changed while read)",
                     unreadable, unreadable == 1 ? "" : "s") < 0) ||
-        (!d->ntasks && !unreadable && !a.c_unreadable &&
-         async_note(d, "no asyncio task exists") < 0) ||
-        order_tasks(d) < 0)
-        return moth_fail(err, "out of memory");
-    return 0;
+        (!d->ntasks && !unreadable && !r->a.c_unreadable &&
+         async_note(d, "no asyncio task exists") < 0))
+        return -1;
+    return order_tasks(d);
+}
+
+int moth_dump_collect_tasks(moth_remote *t, moth_sources *src, const moth_dump_opts *o,
+                            moth_dump *d, moth_error *err)
+{
+    tasks_read r;
+    memset(&r, 0, sizeof r);
+    r.t = t;
+    r.src = src;
+    r.o = o;
+    d->async_read = 1;
+    int rc = collect(&r, d);
+    moth_asyncio_close(&r.a);
+    moth_map_free(&r.loop_index);
+    free(r.loops);
+    return rc < 0 ? moth_fail(err, "out of memory") : 0;
 }

@@ -8,6 +8,7 @@
 #define BOLD "\033[1m"
 #define DIM "\033[2m"
 #define RESET "\033[0m"
+#define GATHERED_SHOWN 8
 
 static const char *state_word(char state)
 {
@@ -116,13 +117,17 @@ static void awaited_text(const moth_dump_awaited *aw, moth_sb *out)
     moth_sb_printf(out, "%s at %#llx", aw->type ? aw->type : "?", (unsigned long long)aw->addr);
     if (aw->state)
         moth_sb_printf(out, " (%s)", aw->state);
-    for (size_t k = 0; k < aw->ngathered; k++) {
+    /* A gather() of thousands: the first few, then how many more (JSON lists them all). */
+    size_t shown = aw->ngathered <= GATHERED_SHOWN + 1 ? aw->ngathered : GATHERED_SHOWN;
+    for (size_t k = 0; k < shown; k++) {
         moth_sb_puts(out, k ? ", " : ", gathering ");
         if (aw->gathered[k].name)
             task_ref_text(aw->gathered[k].name, aw->gathered[k].addr, out);
         else
             moth_sb_printf(out, "future at %#llx", (unsigned long long)aw->gathered[k].addr);
     }
+    if (shown < aw->ngathered)
+        moth_sb_printf(out, " and %zu more", aw->ngathered - shown);
 }
 
 static void loop_heading(const moth_dump *d, const moth_dump_task *task, int colour,

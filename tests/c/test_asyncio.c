@@ -196,8 +196,16 @@ static void test_coroutines(void)
     CHECK(moth_coro_read(&T, coro, &c) == -1);
     put64(coro + L->gen.iframe + L->frame.code, fut);
     CHECK(moth_coro_read(&T, coro, &c) == -1);
-    CHECK(moth_coro_read(&T, fut, &c) == -1 && !moth_is_coro(&T, fut));
+    CHECK(moth_coro_read(&T, fut, &c) == 1 && !moth_is_coro(&T, fut));
     CHECK(moth_coro_read(&T, 0xdead0000, &c) == -1);
+    /* Objects at the end of memory, too small for a coroutine: an int is no coroutine; a
+     * coroutine cut short cannot be read. */
+    uint64_t tail = HEAP_BASE + HEAP_SIZE - 32;
+    put64(tail + 8, T.known.int_type);
+    CHECK(moth_coro_read(&T, tail, &c) == 1);
+    put64(tail + 8, T.known.coro_type);
+    CHECK(moth_coro_read(&T, tail, &c) == -1);
+    put64(tail + 8, 0);
     /* A generator at a plain yield; then one whose code ends with the end of memory, two
      * code units after its header: the instruction after its yield cannot be read. */
     uint64_t gen = mk_coro(code, 0);
@@ -218,6 +226,7 @@ static void test_futures(void)
     moth_asyncio a;
     set_modules(NULL, NULL, 0, asyncio_dict());
     CHECK(moth_asyncio_open(&T, &a) == -1);
+    moth_asyncio_close(&a);
     CHECK_STR(a.note, "asyncio.tasks holds none of the task registries moth knows "
                       "(_all_tasks, _scheduled_tasks, _eager_tasks)");
     uint64_t reg = mk_weakset((uint64_t[8]){0});
@@ -272,14 +281,21 @@ static void test_futures(void)
     static const char *const CHILDREN[] = {"_children"};
     uint64_t list = mk_list(kids, 3);
     uint64_t gathering = mk_instance(GATHERING, L->asyncio.future_size, CHILDREN, &list, 1);
-    uint64_t out[4];
-    CHECK_EQ_U(moth_asyncio_gathered(&T, gathering, out, 4), 2);
-    CHECK(out[0] == task && out[1] == fut);
-    CHECK_EQ_U(moth_asyncio_gathered(&T, gathering, out, 1), 1);
-    CHECK_EQ_U(moth_asyncio_gathered(&T, fut, out, 4), 0);
+    uint64_t *out;
+    size_t n;
+    CHECK(moth_asyncio_gathered(&T, &a, gathering, &out, &n) == 0 && n == 2);
+    CHECK(out && out[0] == task && out[1] == fut);
+    free(out);
+    CHECK(moth_asyncio_gathered(&T, &a, fut, &out, &n) == 0 && n == 0 && !out);
     uint64_t tuple = mk_tuple(kids, 2);
-    CHECK_EQ_U(moth_asyncio_gathered(&T, mk_instance(GATHERING, L->asyncio.future_size, CHILDREN,
-                                                     &tuple, 1), out, 4), 0);
+    uint64_t not_list = mk_instance(GATHERING, L->asyncio.future_size, CHILDREN, &tuple, 1);
+    CHECK(moth_asyncio_gathered(&T, &a, not_list, &out, &n) == 0 && n == 0 && !out);
+    put64(list + L->list.size, MOTH_MAX_DICT_ENTRIES + 1); /* no list is that long */
+    CHECK(moth_asyncio_gathered(&T, &a, gathering, &out, &n) == 0 && n == 0 && !out);
+    put64(list + L->list.size, 3);
+    put64(list + L->list.item, 0xdead0000);
+    CHECK(moth_asyncio_gathered(&T, &a, gathering, &out, &n) == 0 && n == 0 && !out);
+    moth_asyncio_close(&a);
     /* A loop not running: no _thread_id, or None. */
     CHECK(moth_asyncio_loop_thread(&T, LOOP) == 1234);
     CHECK(moth_asyncio_loop_thread(&T, fut) == 0);
@@ -295,7 +311,6 @@ static void test_futures(void)
     put64(set + L->set.table, 0xdead0000);
     put64(set + L->set.used, 1);
     CHECK(moth_set_items(&T, set, NULL, NULL) == -1);
-    put64(list + L->list.item, 0xdead0000);
     CHECK(moth_list_items(&T, list, NULL, NULL) == -1);
     moth_remote_close(&T);
 }
@@ -371,7 +386,8 @@ static void test_broken_tasks(void)
     uint64_t fut = mk_c_future(C_FUTURE, 0);
     /* a: drives something that is not a coroutine; b: a coroutine that cannot be read;
      * c: a coroutine awaiting itself; d: a chain of 300; e: running; f: awaits a FutureIter of
-     * garbage; g: its name unreadable, its awaited task's too; h, i: wait on each other. */
+     * garbage; g: its name unreadable, its awaited task's too; h, i: wait on each other; j:
+     * awaits an object that cannot be read. */
     uint64_t a = mk_c_task(mk_text("a"), 0, fut, 0);
     uint64_t bad = mk_coro(code, 0);
     set_state(bad, -9);
@@ -394,7 +410,8 @@ static void test_broken_tasks(void)
     uint64_t i = mk_c_task(mk_text("i"), 0, mk_coro(code, 0), h);
     put64(h + L->asyncio.fut_waiter, i);
     uint64_t garbage = mk_c_future(C_TASK, 9); /* a task in a state no task has */
-    uint64_t set1[8] = {a, b, c, d_, e, f, g, h}, set2[8] = {i, garbage};
+    uint64_t j = mk_c_task(mk_text("j"), 0, mk_coro(code, 0xdead0000), 0);
+    uint64_t set1[8] = {a, b, c, d_, e, f, g, h}, set2[8] = {i, garbage, j};
     uint64_t regs[] = {mk_weakset(set1), mk_weakset(set2)};
     static const char *const NAMES[] = {"_scheduled_tasks", "_all_tasks"};
     set_modules(NAMES, regs, 2, asyncio_dict());
@@ -402,7 +419,7 @@ static void test_broken_tasks(void)
     char *text = dump_text(&d);
     char want[4096];
     snprintf(want, sizeof want,
-             "\nasyncio tasks: 9 in 1 event loop\n"
+             "\nasyncio tasks: 10 in 1 event loop\n"
              "\nEvent loop _UnixSelectorEventLoop at %#llx, running in thread 99 "
              "\"MainThread\"\n"
              "\nTask \"a\" (pending)\n"
@@ -420,6 +437,8 @@ static void test_broken_tasks(void)
                                "coroutines)\n"));
     CHECK(text && strstr(text, "\nTask \"e\" (pending, running)\n  File \"b.py\", line 2, in f\n"
                                "\nTask \"f\" (pending), awaiting _asyncio.FutureIter at 0x"));
+    CHECK(text && strstr(text, "\nTask \"j\" (pending), awaiting ? at 0xdead0000\n  File "
+                               "\"b.py\", line 2, in f\n\nTask \"h\""));
     /* h and i wait on each other, g on itself: after the rest, in the order of their names
      * (no name last). */
     snprintf(want, sizeof want,
@@ -474,6 +493,48 @@ static void test_order_and_loops(void)
     moth_remote_close(&T);
 }
 
+/* gather() of many tasks: the text names the first 8, JSON all of them; all come right
+ * after the gathering task. */
+static void test_big_gather(void)
+{
+    world_open(&moth_layout_py312);
+    uint64_t code = mk_code("g.py", "f", 1);
+    uint64_t kids[12], regs[2];
+    char name[16];
+    for (int i = 0; i < 12; i++) {
+        snprintf(name, sizeof name, "kid-%d", i);
+        kids[i] = mk_c_task(mk_text(name), 0, mk_coro(code, 0), 0);
+    }
+    static const char *const CHILDREN[] = {"_children"};
+    uint64_t list = mk_list(kids, 12);
+    uint64_t gathering = mk_instance(GATHERING, T.L->asyncio.future_size, CHILDREN, &list, 1);
+    put64(gathering + T.L->asyncio.loop, LOOP);
+    uint64_t boss = mk_c_task(mk_text("boss"), 0, mk_coro(code, mk_future_iter(gathering)),
+                              gathering);
+    uint64_t first[8] = {boss, kids[0], kids[1], kids[2], kids[3], kids[4], kids[5], kids[6]};
+    uint64_t second[8] = {kids[7], kids[8], kids[9], kids[10], kids[11]};
+    regs[0] = mk_weakset(first);
+    regs[1] = mk_set(T.known.set_type, second);
+    static const char *const NAMES[] = {"_scheduled_tasks", "_eager_tasks"};
+    set_modules(NAMES, regs, 2, asyncio_dict());
+    moth_dump d;
+    char *text = dump_text(&d);
+    CHECK(text && strstr(text, ", gathering Task \"kid-0\", Task \"kid-1\", Task \"kid-2\", "
+                               "Task \"kid-3\", Task \"kid-4\", Task \"kid-5\", Task \"kid-6\", "
+                               "Task \"kid-7\" and 4 more\n"));
+    CHECK_EQ_U(d.ntasks, 13);
+    for (size_t i = 0; i < d.ntasks && i < 13; i++) {
+        snprintf(name, sizeof name, "kid-%zu", i - 1);
+        CHECK_STR(d.tasks[i].name, i ? name : "boss");
+    }
+    char *json = render_json(&d);
+    CHECK(json && strstr(json, "{\"name\": \"kid-11\", \"address\": "));
+    free(json);
+    free(text);
+    moth_dump_free(&d);
+    moth_remote_close(&T);
+}
+
 /* Every allocation of collecting the tasks fails in turn: out of memory said, nothing leaked
  * (ASan checks at exit). */
 static void test_out_of_memory(void)
@@ -512,6 +573,7 @@ int main(void)
     RUN(test_nothing_to_show);
     RUN(test_broken_tasks);
     RUN(test_order_and_loops);
+    RUN(test_big_gather);
     RUN(test_out_of_memory);
     free(H.bytes);
     return check_summary();

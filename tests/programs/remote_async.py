@@ -1,8 +1,9 @@
 """A program with asyncio tasks waiting in every way `moth dump --async` shows.
 
-`remote_async.py [c|py|idle|bare]`: c runs its tasks as the C _asyncio.Task (asyncio's
-default), py as the pure-Python asyncio.tasks._PyTask (through a task factory); idle imports
-asyncio and runs no event loop; bare does not import asyncio at all. Once its tasks have
+`remote_async.py [c|py|busy|idle|bare]`: c runs its tasks as the C _asyncio.Task (asyncio's
+default), py as the pure-Python asyncio.tasks._PyTask (through a task factory); busy as c, but
+its main task spins at the end instead of waiting; idle imports asyncio and runs no event loop;
+bare does not import asyncio at all. Once its tasks have
 reached their waits it prints one JSON line, its own view of them (name, state, the future
 each waits on, the coroutine chain through cr_await with each frame's file, line and
 function), then "ready", and waits.
@@ -167,6 +168,9 @@ async def main():
                                                "thread": thread.ident}}
     print(json.dumps({"loops": {str(k): v for k, v in loops.items()}, "tasks": view}))
     print("ready", flush=True)
+    if MODE == "busy":  # the main task never lets go: it runs while moth reads it
+        spin = 0
+        while True: spin += 1  # @busy
     await asyncio.Event().wait()  # @main
 
 
