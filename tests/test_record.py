@@ -239,3 +239,56 @@ def test_stacks_that_change_while_read_are_never_reported_wrong(version, python,
     wrong = [p for p in found if p not in allowed]
     assert not wrong, wrong
     assert {p[-1] for p in found} >= {"b", "y"}  # both chains seen, deep as they go
+
+
+def runs_by_process(db):
+    """{pid: (parent pid, how, {function names sampled as leaves or on the path})}."""
+    con = sqlite3.connect(db)
+    out = {}
+    for run, pid, parent, how in con.execute("SELECT run, pid, parent_pid, how FROM processes"):
+        names = {name for (name,) in con.execute(
+            "SELECT DISTINCT f.name FROM nodes n JOIN functions f ON f.run = n.run AND "
+            "f.id = n.function WHERE n.run = ?", (run,))}
+        out[pid] = (parent, how, names)
+    con.close()
+    return out
+
+
+@pytest.mark.parametrize("method", ["spawn", "fork", "forkserver"])
+def test_subprocesses_each_a_run_of_its_own(tmp_path, method):
+    out = tmp_path / "family.moth"
+    proc = run_moth("record", "--subprocesses", "--rate", "500", "-o", out,
+                    PROGRAMS / "record_family.py", method)
+    assert proc.returncode == 7, proc.stderr              # the program's own exit status
+    assert proc.stdout.startswith("done\n")
+    assert "moth: child processes sampled, each a run of its own" in proc.stdout
+    runs = runs_by_process(out)
+    main = [pid for pid, (_, how, _) in runs.items() if how == "main"]
+    assert len(main) == 1
+    main = main[0]
+    assert "record_family.py" in str(runs[main][2]) or "<module>" in runs[main][2]
+    children = {pid: v for pid, v in runs.items() if pid != main}
+    # Every child's parent is the program (the pool's workers: the forkserver's, with it).
+    for pid, (parent, how, names) in children.items():
+        assert parent == main or runs.get(parent, (0, "forkserver"))[1] == "forkserver" \
+            or method == "forkserver", (pid, parent, how)
+    workers = [v for v in children.values() if "in_pool" in v[2]]
+    assert len(workers) == 2
+    assert {how for _, how, _ in workers} == {"spawn" if method == "spawn" else "fork"}
+    assert [how for _, how, names in children.values() if "in_subprocess" in names] == \
+        ["subprocess"]
+    assert [how for _, how, names in children.values() if "forked_work" in names] == ["fork"]
+    # The child killed midway keeps what was sampled of it.
+    assert [how for _, how, names in children.values() if "killed_work" in names] == ["fork"]
+    stats = run_moth("stats", "--limit", "0", out)      # every process's rows, merged
+    assert stats.returncode == 0, stats.stderr
+    assert "(in_subprocess)" in stats.stdout and "(in_pool)" in stats.stdout
+
+
+def test_subprocesses_bad_combinations(tmp_path):
+    for args, message in (
+            (["--blocking"], "--blocking does not follow subprocesses"),
+            (["-o", tmp_path / "x.prof"], "--subprocesses writes a run per process")):
+        proc = run_moth("record", "--subprocesses", *args, "-c", "pass")
+        assert proc.returncode == 2 and proc.stderr.startswith("moth: " + message), proc.stderr
+        assert proc.stderr.count("\n") == 1

@@ -25,6 +25,7 @@
 #include "proc.h"
 #include "pstats.h"
 #include "remote.h"
+#include "follow.h"
 #include "sample_profile.h"
 #include "sampler.h"
 
@@ -44,6 +45,9 @@ static const char HELP[] =
     "                      gil: only the thread holding the GIL\n"
     "  --blocking          stop the program's threads while each sample is read (ptrace):\n"
     "                      every stack exact, at a cost to the program\n"
+    "  --subprocesses      also sample the Python processes the program starts (forks,\n"
+    "                      multiprocessing workers, Python subprocesses), each a run of its\n"
+    "                      own in the -o FILE.moth\n"
     "  -o, --outfile FILE  also write the profile: FILE.moth is moth's own file (the calling-\n"
     "                      context trees and line hits); any other name gets the pstats format\n"
     "  --append            with -o FILE.moth: add this run to the file's runs\n"
@@ -59,12 +63,18 @@ typedef struct record_options {
     double rate, duration;
     moth_sample_mode mode;
     const char *outfile, *flame;
-    int append, lines, quiet, blocking;
+    int append, lines, quiet, blocking, subprocesses;
     const char *sort_keys[MOTH_SORT_MAX_KEYS];
     size_t nsort;
     long limit;
     int first_arg;   /* the program's command line starts here (no -p) */
 } record_options;
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
 
 static int parse_number(const char *text, const char *name, double *out)
 {
@@ -129,6 +139,9 @@ static int parse(int argc, char **argv, record_options *ro)
         } else if (moth_opt_is(&o, NULL, "--blocking")) {
             ro->blocking = 1;
             o.i++;
+        } else if (moth_opt_is(&o, NULL, "--subprocesses")) {
+            ro->subprocesses = 1;
+            o.i++;
         } else if (moth_opt_is(&o, "-q", "--quiet")) {
             ro->quiet = 1;
             o.i++;
@@ -168,6 +181,11 @@ static int parse(int argc, char **argv, record_options *ro)
     moth_error err;
     if (moth_sort_spec_parse(&check, ro->sort_keys, ro->nsort, &err) < 0)
         return moth_cli_error("%s", err.msg);
+    if (ro->subprocesses && ro->blocking)
+        return moth_cli_error("--blocking does not follow subprocesses: use one or the other");
+    if (ro->subprocesses && ro->outfile && !ends_with(ro->outfile, ".moth"))
+        return moth_cli_error("--subprocesses writes a run per process: give -o FILE.moth "
+                              "(a pstats file holds one)");
     if (ro->quiet && !ro->outfile && !ro->flame)
         return moth_cli_error("--quiet with neither -o nor --flame would record for nothing");
     return 0;
@@ -180,12 +198,6 @@ static void on_stop_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
-}
-
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
 /* What the moth file keeps about the run. */
@@ -293,6 +305,112 @@ static int report(const record_options *ro, moth_profile *p, const moth_sampler_
     return failed;
 }
 
+/* Writes one run per process followed into the moth file: a session of their own, or added to
+ * the file's runs with --append. */
+static int write_family(const record_options *ro, moth_follow *f, const char *session)
+{
+    moth_error err;
+    if (!ro->append && moth_mothfile_start_session(ro->outfile, session, &err) < 0)
+        return moth_cli_error("%s", err.msg), 1;
+    for (size_t i = 0; i < f->count; i++) {
+        const moth_member *m = f->members[i];
+        if (!moth_member_has_samples(m))
+            continue;
+        int run, rc = ro->append
+                          ? moth_mothfile_append(&m->profile, ro->outfile, &run, &err)
+                          : moth_mothfile_add_to_session(&m->profile, ro->outfile, session, 1,
+                                                         &run, &err);
+        if (rc < 0)
+            return moth_cli_error("%s", err.msg), 1;
+    }
+    return 0;
+}
+
+/* The flame graph of every process: the runs read back from the file just written, else the
+ * program's own profile. */
+static int draw_family(const record_options *ro, moth_follow *f)
+{
+    const moth_profile *root = &f->members[0]->profile;
+    const char *title = moth_profile_get_meta(root, "command");
+    if (!ro->outfile)
+        return moth_flame_write(root, title, ro->flame) != 0;
+    moth_profile all;
+    moth_error err;
+    if (moth_mothfile_read(&all, ro->outfile, -1, &err) < 0)
+        return moth_cli_error("%s", err.msg), 1;
+    int failed = moth_flame_write(&all, title, ro->flame) != 0;
+    moth_profile_free(&all);
+    return failed;
+}
+
+/* One line per child process sampled. */
+static void print_children(const moth_follow *f, const char *outfile)
+{
+    moth_sb text = MOTH_SB_INIT;
+    size_t shown = 0;
+    for (size_t i = 1; i < f->count; i++) {
+        const moth_member *m = f->members[i];
+        if (!moth_member_has_samples(m))
+            continue;
+        if (!shown++)
+            moth_sb_puts(&text, "   moth: child processes sampled, each a run of its own");
+        moth_sb_printf(&text, "\n     pid %d (%s of %d): %llu samples  %.200s", (int)m->pid,
+                       m->how, (int)m->parent, (unsigned long long)m->sp.samples, m->command);
+    }
+    if (shown && outfile)
+        moth_sb_printf(&text, "\n   (in %s: moth stats %s shows them all together)", outfile,
+                       outfile);
+    if (shown)
+        moth_sb_puts(&text, "\n\n");
+    else
+        moth_sb_puts(&text, "   moth: no child process of the program ran Python while it was "
+                            "sampled\n\n");
+    if (moth_sb_check(&text, NULL) == 0)
+        moth_cli_out(text.data, text.len);
+    moth_sb_free(&text);
+}
+
+/* moth record --subprocesses: the program and its children, sampled together (t taken over). */
+static int record_family(const record_options *ro, moth_remote *t, int argc, char **argv)
+{
+    moth_follow f;
+    moth_error err;
+    if (moth_follow_init(&f, t, ro->mode, ro->lines, &err) < 0) {
+        moth_remote_close(t);
+        return moth_cli_error("%s", err.msg), 1;
+    }
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    double started = (double)wall.tv_sec + (double)wall.tv_nsec * 1e-9;
+    if (moth_follow_run(&f, ro->rate, ro->duration, &stop_requested) < 0)
+        moth_cli_error("stopped recording: %s", f.err.msg);
+    char session[64];
+    snprintf(session, sizeof session, "record-%d-%lld", (int)getpid(), (long long)wall.tv_sec);
+    moth_follow_finish(&f, ro->rate, session);
+    for (size_t i = 0; i < f.count; i++)
+        if (moth_member_has_samples(f.members[i]))
+            describe(&f.members[i]->profile, &f.members[i]->t, argc, argv, started);
+    int failed = 0;
+    if (ro->outfile)
+        failed |= write_family(ro, &f, session);
+    if (ro->flame)
+        failed |= draw_family(ro, &f);
+    moth_member *root = f.members[0];
+    if (!ro->quiet) {
+        moth_pstats view;
+        moth_pstats_init(&view);
+        if (moth_pstats_from_profile(&view, &root->profile, &err) < 0)
+            failed = moth_cli_error("%s", err.msg);
+        else if (print_report(ro, &root->profile, &view, &root->s.stats, &root->s.reader.stats,
+                              root->sp.samples) != 0)
+            failed = 1;
+        moth_pstats_free(&view);
+        print_children(&f, ro->outfile);
+    }
+    moth_follow_free(&f);
+    return failed;
+}
+
 int moth_cmd_record(int argc, char **argv)
 {
     record_options ro;
@@ -323,7 +441,9 @@ int moth_cmd_record(int argc, char **argv)
         if (!opened)
             moth_cli_error("%s", err.msg);
     }
-    if (opened) {
+    if (opened && ro.subprocesses) {
+        status = record_family(&ro, &t, argc, argv);
+    } else if (opened) {
         moth_profile profile;
         moth_profile_init(&profile);
         moth_sample_profile sp;

@@ -137,6 +137,58 @@ int moth_proc_tasks(pid_t pid, moth_tasks *t, moth_error *err)
     return 0;
 }
 
+/* Appends the pids listed in text (space-separated) to *out, skipping those already there. */
+static int add_pids(const char *text, pid_t **out, size_t *count, size_t *cap, moth_error *err)
+{
+    for (const char *p = text; *p;) {
+        char *end;
+        long pid = strtol(p, &end, 10);
+        if (end == p)
+            break;
+        p = end;
+        size_t i = 0;
+        while (i < *count && (*out)[i] != (pid_t)pid)
+            i++;
+        if (pid <= 0 || i < *count)
+            continue;
+        if (moth_grow((void **)out, sizeof **out, cap, *count + 1, err) < 0)
+            return -1;
+        (*out)[(*count)++] = (pid_t)pid;
+    }
+    return 0;
+}
+
+int moth_proc_children(pid_t pid, pid_t **out, size_t *count, size_t *cap, moth_error *err)
+{
+    moth_tasks tasks = MOTH_TASKS_INIT;
+    *count = 0;
+    if (moth_proc_tasks(pid, &tasks, err) < 0)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < tasks.count && rc == 0; i++) {
+        char path[96], text[4096];
+        snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)tasks.items[i].tid);
+        if (read_small(path, text, sizeof text) > 0)
+            rc = add_pids(text, out, count, cap, err);
+    }
+    moth_tasks_free(&tasks);
+    return rc;
+}
+
+pid_t moth_proc_parent(pid_t pid)
+{
+    char path[64], text[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    if (read_small(path, text, sizeof text) <= 0)
+        return 0;
+    const char *after = strrchr(text, ')'); /* the name may hold spaces and parentheses */
+    int ppid = 0;
+    char state;
+    if (!after || sscanf(after + 1, " %c %d", &state, &ppid) != 2)
+        return 0;
+    return (pid_t)ppid;
+}
+
 static int read_link(const char *path, char *buf, size_t size)
 {
     ssize_t n = readlink(path, buf, size - 1);

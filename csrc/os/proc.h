@@ -39,6 +39,13 @@ int moth_proc_task_state(pid_t pid, moth_task *task);
 int moth_proc_parse_stat(const char *text, size_t len, char *state, uint64_t *cpu_ticks,
                          char comm[16]);
 
+/* The children of every thread of pid (/proc/PID/task/TID/children) into *out, *count of
+ * them (replacing what was there; *out grows as needed, *cap its room). -1 when pid is gone. */
+int moth_proc_children(pid_t pid, pid_t **out, size_t *count, size_t *cap, moth_error *err);
+
+/* The parent of pid (from /proc/PID/stat); 0 when unknown. */
+pid_t moth_proc_parent(pid_t pid);
+
 /* The target of /proc/PID/exe, /proc/PID/cwd; -1 when unreadable. */
 int moth_proc_exe(pid_t pid, char *buf, size_t size);
 int moth_proc_cwd(pid_t pid, char *buf, size_t size);
