@@ -41,7 +41,7 @@ ctest: $(CTEST_BIN)
 CTEST_COV_BIN := $(patsubst tests/c/%.c,tests/c/build-coverage/%,$(CTEST_SRC))
 tests/c/build-coverage/%: tests/c/%.c $(CORE_SRC) $(wildcard csrc/core/*.h csrc/os/*.h csrc/remote/*.h tests/c/*.h)
 	@mkdir -p tests/c/build-coverage
-	$(CC) $(filter-out -fsanitize% -O1,$(CFLAGS_TEST)) -O0 --coverage -o $@ $< $(CORE_SRC) -lsqlite3 -lm -ldl -lpthread
+	$(CC) $(filter-out -fsanitize% -O1,$(CFLAGS_TEST)) -O0 --coverage -o $@ $< $(CORE_SRC) -lsqlite3 $(LIBDW) -lm -ldl -lpthread
 
 ctest-coverage: $(CTEST_COV_BIN)
 	@set -e; for t in $(CTEST_COV_BIN); do echo "== $$t"; (cd tests/c && ./build-coverage/$$(basename $$t)); done
