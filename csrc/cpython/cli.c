@@ -49,13 +49,28 @@ static int write_stream(const char *name, const char *text, size_t len)
     return 0;
 }
 
+static __thread moth_cli_sink redirect_sink;
+static __thread void *redirect_ctx;
+static __thread int redirect_colour;
+
+void moth_cli_redirect(moth_cli_sink sink, void *ctx, int colour)
+{
+    redirect_sink = sink;
+    redirect_ctx = ctx;
+    redirect_colour = colour;
+}
+
 int moth_cli_out(const char *text, size_t len)
 {
+    if (redirect_sink)
+        return redirect_sink(redirect_ctx, 0, text, len);
     return write_stream("stdout", text, len);
 }
 
 int moth_cli_err(const char *text, size_t len)
 {
+    if (redirect_sink)
+        return redirect_sink(redirect_ctx, 1, text, len);
     return write_stream("stderr", text, len);
 }
 
@@ -74,6 +89,8 @@ int moth_wants_colour(PyObject *stream)
 
 int moth_cli_colour(void)
 {
+    if (redirect_sink)
+        return redirect_colour;
     return moth_wants_colour(PySys_GetObject("stdout")); /* borrowed */
 }
 

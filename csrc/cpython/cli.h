@@ -32,6 +32,22 @@ int moth_cli_err(const char *text, size_t len);
 int moth_wants_colour(PyObject *stream);
 int moth_cli_colour(void);
 
+/* Where moth_cli_out / moth_cli_err (and so moth_cli_error) write on the calling thread
+ * instead of sys.stdout / sys.stderr, and whether to colour: the attach agent sends a report
+ * made inside the target to moth's terminal, never to the program's streams. NULL: back to
+ * the streams. */
+typedef int (*moth_cli_sink)(void *ctx, int is_err, const char *text, size_t len);
+void moth_cli_redirect(moth_cli_sink sink, void *ctx, int colour);
+
+/* `moth profile -p PID` (cli_attach.c): attaches, sends `what` ("profile") with the options,
+ * relays the session. duration <= 0: until Ctrl-C. */
+int moth_attach_command(const char *what, long pid, double duration, int argc, char **argv);
+/* The half of `moth profile -p` that runs inside the target (attach_agent.c calls them):
+ * parses the options (no program), starts the profiler; then stops it, prints the report
+ * and writes the files as `moth profile` does. */
+int moth_profile_attach_start(int argc, char **argv, void **session);
+int moth_profile_attach_finish(void *session);
+
 /* Option parsing shared by subcommands. An option's value comes from "--name=value" or from
  * the next argument. moth_opt_value returns NULL (after reporting) when it is missing. */
 typedef struct moth_opts {

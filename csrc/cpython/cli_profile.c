@@ -23,11 +23,15 @@
 
 static const char HELP[] =
     "usage: moth profile [options] (script.py [args] | -m module [args] | -c code [args])\n"
+    "       moth profile -p PID [--duration S] [options]\n"
     "\n"
     "Run a program under moth's deterministic profiler (every thread) and print cProfile's\n"
-    "table when it ends, however it ends.\n"
+    "table when it ends, however it ends. With -p, profile a running program instead (3.11-\n"
+    "3.13): the profiler is put into it until Ctrl-C or S seconds, then taken out.\n"
     "\n"
     "options:\n"
+    "  -p, --pid PID       attach to running process PID (same user, or ptrace allowed)\n"
+    "  --duration S        with -p: stop after S seconds (default: at Ctrl-C)\n"
     "  -o, --outfile FILE  also write the profile: FILE.moth is moth's own file (SQLite:\n"
     "                      every thread's calling-context tree and the run's details);\n"
     "                      any other name gets the pstats format (pstats, snakeviz and\n"
@@ -78,6 +82,8 @@ typedef struct profile_options {
     uint64_t memory_sample;
 } profile_options;
 
+/* Parses the options and the program; with target NULL (the half of `moth profile -p` inside
+ * the target) there is no program to name. */
 static int parse(int argc, char **argv, profile_options *po, moth_target *target)
 {
     memset(po, 0, sizeof *po);
@@ -158,7 +164,9 @@ static int parse(int argc, char **argv, profile_options *po, moth_target *target
             break;
         }
     }
-    if (o.i >= argc)
+    if (!target && o.i < argc)
+        return moth_cli_error("moth profile -p takes no program ('%s')", argv[o.i]);
+    if (target && o.i >= argc)
         return moth_cli_error("profile what? give a script, -m module or -c code (try 'moth profile --help')");
     if (po->leaks && !po->memory)
         return moth_cli_error("--leaks goes with --memory");
@@ -171,7 +179,7 @@ static int parse(int argc, char **argv, profile_options *po, moth_target *target
         for (size_t i = 0; i < po->nsort; i++)
             if (moth_mem_measure_parse(po->sort_keys[i], &measure, &err) < 0)
                 return moth_cli_error("%s", err.msg);
-        return moth_opt_target(&o, target);
+        return target ? moth_opt_target(&o, target) : 0;
     }
     if (po->nsort == 0)
         po->sort_keys[po->nsort++] = "tottime";
@@ -181,7 +189,7 @@ static int parse(int argc, char **argv, profile_options *po, moth_target *target
     moth_error err;
     if (moth_sort_spec_parse(&check, po->sort_keys, po->nsort, &err) < 0)
         return moth_cli_error("%s", err.msg);
-    return moth_opt_target(&o, target);
+    return target ? moth_opt_target(&o, target) : 0;
 }
 
 static const char *clock_name(moth_clock_kind k)
@@ -388,8 +396,153 @@ static void report_run(moth_cli_run *run)
     moth_profile_free(&profile);
 }
 
+/* Sets up a profiler for po (not enabled); -1 after reporting. */
+static int setup_profiler(const profile_options *po, moth_profiler *prof)
+{
+    /* memory profiling reads no clock: the tree is there for the call paths */
+    if (moth_profiler_init(prof, po->builtins ? MOTH_MODE_CLASSIC : MOTH_MODE_FRAMES,
+                           po->memory ? MOTH_CLOCK_NONE : po->clock, NULL, 0.0, po->builtins,
+                           1) < 0) {
+        moth_cli_error("cannot start the profiler");
+        return -1;
+    }
+    if (po->memory) {
+        prof->memory = 1;
+        prof->memory_sample = po->memory_sample;
+    } else if (!po->raw_times) {
+        prof->compensate = 1;
+        moth_calibrate(prof);
+    }
+    if (po->lines || po->nfuncs) {
+        prof->lines = po->lines ? MOTH_LINES_USER : MOTH_LINES_SELECTED;
+        prof->line_patterns = PyList_New(0);
+        for (size_t i = 0; prof->line_patterns && i < po->nfuncs; i++) {
+            PyObject *pat = PyUnicode_FromString(po->funcs[i]);
+            if (!pat || PyList_Append(prof->line_patterns, pat) < 0)
+                PyErr_Clear();
+            Py_XDECREF(pat);
+        }
+    }
+    return 0;
+}
+
+/* `moth profile -p PID`: the session inside the target (attach_agent.c). */
+typedef struct attach_profile {
+    profile_command cmd;
+    moth_profiler prof;
+    moth_cli_run run;
+} attach_profile;
+
+int moth_profile_attach_start(int argc, char **argv, void **session)
+{
+    attach_profile *a = PyMem_RawCalloc(1, sizeof *a);
+    if (!a)
+        return moth_cli_error("out of memory");
+    a->cmd.argc = argc;
+    a->cmd.argv = argv;
+    a->cmd.pid = getpid();
+    int rc = parse(argc, argv, &a->cmd.po, NULL);
+    if (rc || setup_profiler(&a->cmd.po, &a->prof) < 0) {
+        PyMem_RawFree(a);
+        return rc ? rc : 2;
+    }
+    a->run.prof = &a->prof;
+    a->run.ctx = &a->cmd;
+    if (moth_profiler_enable(&a->prof) < 0) {
+        PyErr_Clear();
+        moth_profiler_free(&a->prof);
+        PyMem_RawFree(a);
+        return moth_cli_error("cannot start the profiler in the program: another profiler "
+                              "runs there");
+    }
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    a->run.started = (double)wall.tv_sec + (double)wall.tv_nsec * 1e-9;
+    a->run.t0 = moth_monotonic_ns();
+    *session = a;
+    return 0;
+}
+
+static void report_run(moth_cli_run *run);
+
+int moth_profile_attach_finish(void *session)
+{
+    attach_profile *a = session;
+    moth_profiler_disable(&a->prof);
+    a->run.duration = (double)(moth_monotonic_ns() - a->run.t0) * 1e-9;
+    report_run(&a->run);
+    int failed = a->cmd.failed;
+    moth_profiler_free(&a->prof);
+    PyMem_RawFree(a);
+    return failed;
+}
+
+/* Takes -p PID and --duration S out of argv; *pid 0 when there is no -p. */
+static int take_attach_options(int *argc, char **argv, long *pid, double *duration)
+{
+    *pid = 0;
+    *duration = 0;
+    int out = 0;
+    for (int i = 0; i < *argc; i++) {
+        const char *a = argv[i];
+        static const char *const with_value[] = {"-o", "--outfile", "-s", "--sort", "--limit",
+                                                 "--clock", "--func", "--flame",
+                                                 "--memory-sample", NULL};
+        int takes_value = 0;
+        for (int k = 0; with_value[k]; k++)
+            takes_value |= strcmp(a, with_value[k]) == 0;
+        if (strcmp(a, "--") == 0 || a[0] != '-' || strcmp(a, "-m") == 0 ||
+            strcmp(a, "-c") == 0) {
+            /* the program starts here: its arguments are its own */
+            while (i < *argc)
+                argv[out++] = argv[i++];
+            break;
+        }
+        if (takes_value && i + 1 < *argc) {
+            argv[out++] = argv[i++];
+            argv[out++] = argv[i];
+            continue;
+        }
+        int is_pid = strcmp(a, "-p") == 0 || strcmp(a, "--pid") == 0;
+        int is_dur = strcmp(a, "--duration") == 0;
+        if (is_pid || is_dur) {
+            if (i + 1 >= *argc)
+                return moth_cli_error("option %s needs a value", a);
+            char *end;
+            const char *v = argv[++i];
+            if (is_pid) {
+                *pid = strtol(v, &end, 10);
+                if (*end || *pid <= 0)
+                    return moth_cli_error("-p takes a process id, not '%s'", v);
+            } else {
+                *duration = strtod(v, &end);
+                if (*end || !(*duration > 0))
+                    return moth_cli_error("--duration takes seconds above 0, not '%s'", v);
+            }
+            continue;
+        }
+        argv[out++] = argv[i];
+    }
+    *argc = out;
+    if (*duration > 0 && !*pid)
+        return moth_cli_error("--duration goes with -p PID");
+    return 0;
+}
+
 int moth_cmd_profile(int argc, char **argv)
 {
+    long attach_pid;
+    double duration;
+    int taken = take_attach_options(&argc, argv, &attach_pid, &duration);
+    if (taken)
+        return taken;
+    if (attach_pid) {
+        profile_options check;
+        int bad = parse(argc, argv, &check, NULL); /* bad options fail before attaching */
+        if (bad)
+            return bad == 1 ? 0 : bad;
+        return moth_attach_command("profile", attach_pid, duration, argc, argv);
+    }
     profile_command cmd = {.argc = argc, .argv = argv};
     profile_options *po = &cmd.po;
     moth_target target;
@@ -402,31 +555,11 @@ int moth_cmd_profile(int argc, char **argv)
         return status;
 
     moth_profiler prof;
-    /* memory profiling reads no clock: the tree is there for the call paths */
-    if (moth_profiler_init(&prof, po->builtins ? MOTH_MODE_CLASSIC : MOTH_MODE_FRAMES,
-                           po->memory ? MOTH_CLOCK_NONE : po->clock, NULL, 0.0, po->builtins,
-                           1) < 0) {
+    if (setup_profiler(po, &prof) < 0) {
         moth_target_clear(&target);
-        return moth_cli_error("cannot start the profiler");
-    }
-    if (po->memory) {
-        prof.memory = 1;
-        prof.memory_sample = po->memory_sample;
-    } else if (!po->raw_times) {
-        prof.compensate = 1;
-        moth_calibrate(&prof);
+        return 2;
     }
     cmd.pid = getpid();
-    if (po->lines || po->nfuncs) {
-        prof.lines = po->lines ? MOTH_LINES_USER : MOTH_LINES_SELECTED;
-        prof.line_patterns = PyList_New(0);
-        for (size_t i = 0; prof.line_patterns && i < po->nfuncs; i++) {
-            PyObject *pat = PyUnicode_FromString(po->funcs[i]);
-            if (!pat || PyList_Append(prof.line_patterns, pat) < 0)
-                PyErr_Clear();
-            Py_XDECREF(pat);
-        }
-    }
     moth_cli_run run = {.target = &target, .prof = &prof, .report = report_run, .ctx = &cmd};
     if (moth_cli_run_profiled(&run) < 0) {
         moth_profiler_free(&prof);

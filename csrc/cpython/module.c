@@ -73,6 +73,7 @@ PyObject *moth_py_advise(PyObject *module, PyObject *args, PyObject *kw);
 PyObject *moth_py_parse_bytes(PyObject *module, PyObject *text);
 PyObject *moth_py_memory_verdict(PyObject *module, PyObject *args, PyObject *kw);
 PyObject *moth_py_memory_summary(PyObject *module, PyObject *args);
+extern PyMethodDef moth_attach_functions[];
 
 static PyMethodDef module_functions[] = {
     {"advise", (PyCFunction)(void (*)(void))moth_py_advise, METH_VARARGS | METH_KEYWORDS,
@@ -121,7 +122,8 @@ PyMODINIT_FUNC PyInit__moth(void)
         PyModule_AddObjectRef(m, "Profile", (PyObject *)&MothProfile_Type) < 0 ||
         PyModule_AddObjectRef(m, "Engine", (PyObject *)&MothEngine_Type) < 0 ||
         PyModule_AddFunctions(m, moth_dap_hooks) < 0 ||
-        PyModule_AddFunctions(m, moth_dap_listen_functions) < 0) {
+        PyModule_AddFunctions(m, moth_dap_listen_functions) < 0 ||
+        PyModule_AddFunctions(m, moth_attach_functions) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -169,6 +169,35 @@ typedef struct moth_py_layout {
     } asyncio;
 
     uint32_t module_dict;
+
+    /* What attaching writes (attach.c). The interpreter's pending-call queue: 3.11 and 3.12
+     * keep {lock: a PyThread lock, that is a sem_t pointer; calls_to_do; calls[] {func, arg};
+     * first; last} with interp->ceval.eval_breaker; 3.13 keeps {mutex: a PyMutex byte;
+     * npending; max; calls[] {func, arg, flags}; first; next}, signalled by a bit of each
+     * thread state's eval_breaker. */
+    struct {
+        /* The queue only the main thread runs, where its calls can stop the program where its
+         * main thread is: 3.11's interp->ceval.pending (from the interpreter state), 3.12's
+         * and 3.13's _PyRuntime.ceval.pending_mainthread (from the runtime). */
+        uint32_t queue;
+        uint8_t queue_in_runtime;
+        uint32_t lock;               /* in the queue */
+        uint32_t calls_to_do;        /* 3.11, 3.12 */
+        uint32_t npending, max;      /* 3.13 */
+        uint32_t calls, call_size, ncalls;
+        uint32_t first, last;        /* last: the next free slot (3.13's `next`) */
+        uint32_t interp_eval_breaker; /* 3.11, 3.12: interp->ceval.eval_breaker */
+        uint32_t tstate_eval_breaker; /* 3.13: tstate->eval_breaker ... */
+        uint32_t calls_bit;          /* ... and its _PY_CALLS_TO_DO_BIT */
+        uint8_t lock_is_mutex;       /* 3.13 */
+    } pending;
+    /* The signal handlers' table {tripped, func}[nsig] and is_tripped: in _PyRuntime.signals
+     * since 3.12; 3.11 has them as static variables of signalmodule.c (symbols `Handlers`,
+     * `is_tripped`: handlers and is_tripped are MOTH_NO_FIELD). */
+    struct {
+        uint32_t handlers, is_tripped;
+        uint32_t handler_size, handler_func, nsig;
+    } signals;
 } moth_py_layout;
 
 extern const moth_py_layout moth_layout_py311;

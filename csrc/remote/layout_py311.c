@@ -50,4 +50,12 @@ const moth_py_layout moth_layout_py311 = {
     .asyncio =
         {.future_size = 128, .task_size = 176, .loop = 16, .state = 88, .fut_waiter = 128,
          .coro = 136, .name = 144, .num_cancels_requested = 168, .futureiter_future = 16},
+    .pending =
+        {.queue = 112, .queue_in_runtime = 0, .lock = 0, .calls_to_do = 8, .npending = MOTH_NO_FIELD,
+         .max = MOTH_NO_FIELD, .calls = 16, .call_size = 16, .ncalls = 32, .first = 528,
+         .last = 532, .interp_eval_breaker = 100, .tstate_eval_breaker = MOTH_NO_FIELD,
+         .calls_bit = 0, .lock_is_mutex = 0},
+    .signals =
+        {.handlers = MOTH_NO_FIELD, .is_tripped = MOTH_NO_FIELD, .handler_size = 16,
+         .handler_func = 8, .nsig = 65},
 };

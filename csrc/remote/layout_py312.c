@@ -49,4 +49,11 @@ const moth_py_layout moth_layout_py312 = {
     .asyncio =
         {.future_size = 128, .task_size = 176, .loop = 16, .state = 88, .fut_waiter = 128,
          .coro = 136, .name = 144, .num_cancels_requested = 168, .futureiter_future = 16},
+    .pending =
+        {.queue = 2016, .queue_in_runtime = 1, .lock = 8, .calls_to_do = 16, .npending = MOTH_NO_FIELD,
+         .max = MOTH_NO_FIELD, .calls = 24, .call_size = 16, .ncalls = 32, .first = 536,
+         .last = 540, .interp_eval_breaker = 368, .tstate_eval_breaker = MOTH_NO_FIELD,
+         .calls_bit = 0, .lock_is_mutex = 0},
+    .signals = {.handlers = 464, .is_tripped = 1512, .handler_size = 16, .handler_func = 8,
+                .nsig = 65},
 };

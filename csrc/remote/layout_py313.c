@@ -51,4 +51,11 @@ const moth_py_layout moth_layout_py313 = {
     .asyncio =
         {.future_size = 104, .task_size = 144, .loop = 16, .state = 96, .fut_waiter = 112,
          .coro = 120, .name = 128, .num_cancels_requested = 104, .futureiter_future = 16},
+    .pending =
+        {.queue = 2640, .queue_in_runtime = 1, .lock = 8, .calls_to_do = MOTH_NO_FIELD, .npending = 12, .max = 16,
+         .calls = 24, .call_size = 24, .ncalls = 300, .first = 7224, .last = 7228,
+         .interp_eval_breaker = MOTH_NO_FIELD, .tstate_eval_breaker = 24, .calls_bit = 4,
+         .lock_is_mutex = 1},
+    .signals = {.handlers = 1080, .is_tripped = 2128, .handler_size = 16, .handler_func = 8,
+                .nsig = 65},
 };

@@ -13,6 +13,8 @@
 #include "internal/pycore_interp.h"
 #include "internal/pycore_moduleobject.h"
 #include "internal/pycore_runtime.h"
+#include "internal/pycore_ceval.h"
+#include "internal/pycore_signal.h"
 #include "opcode.h"
 #if PY_VERSION_HEX >= 0x030c0000
 #include "internal/pycore_long.h"
@@ -217,6 +219,58 @@ int main(void)
     CHECK(module_dict, offsetof(PyModuleObject, md_dict));
     CHECK(cell_ref, offsetof(PyCellObject, ob_ref));
     CHECK(weakref_object, offsetof(PyWeakReference, wr_object));
+
+    /* attaching: the pending-call queue and the signal handlers (attach.c) */
+    typedef struct _pending_calls Q;
+#if PY_VERSION_HEX >= 0x030c0000
+    CHECK(pending.queue, offsetof(_PyRuntimeState, ceval.pending_mainthread));
+    CHECK(pending.queue_in_runtime, 1);
+#else
+    CHECK(pending.queue, offsetof(PyInterpreterState, ceval.pending));
+    CHECK(pending.queue_in_runtime, 0);
+#endif
+    CHECK(pending.calls, offsetof(Q, calls));
+    CHECK(pending.call_size, sizeof(((Q *)0)->calls[0]));
+    CHECK(pending.ncalls, sizeof(((Q *)0)->calls) / sizeof(((Q *)0)->calls[0]));
+    CHECK(pending.first, offsetof(Q, first));
+#if PY_VERSION_HEX >= 0x030d0000
+    CHECK(pending.lock, offsetof(Q, mutex));
+    CHECK(pending.lock_is_mutex, 1);
+    ABSENT(pending.calls_to_do);
+    CHECK(pending.npending, offsetof(Q, npending));
+    CHECK(pending.max, offsetof(Q, max));
+    CHECK(pending.last, offsetof(Q, next));
+    ABSENT(pending.interp_eval_breaker);
+    CHECK(pending.tstate_eval_breaker, offsetof(PyThreadState, eval_breaker));
+    CHECK(pending.calls_bit, _PY_CALLS_TO_DO_BIT);
+#else
+    CHECK(pending.lock, offsetof(Q, lock));
+    CHECK(pending.lock_is_mutex, 0);
+    CHECK(pending.calls_to_do, offsetof(Q, calls_to_do));
+    ABSENT(pending.npending);
+    ABSENT(pending.max);
+    CHECK(pending.last, offsetof(Q, last));
+    CHECK(pending.interp_eval_breaker, offsetof(PyInterpreterState, ceval.eval_breaker));
+    ABSENT(pending.tstate_eval_breaker);
+    CHECK(pending.calls_bit, 0);
+#endif
+#if PY_VERSION_HEX >= 0x030c0000
+    typedef struct _signals_runtime_state S;
+    CHECK(signals.handlers, offsetof(_PyRuntimeState, signals) + offsetof(S, handlers));
+    CHECK(signals.is_tripped, offsetof(_PyRuntimeState, signals) + offsetof(S, is_tripped));
+    CHECK(signals.handler_size, sizeof(((S *)0)->handlers[0]));
+    CHECK(signals.handler_func, offsetof(S, handlers[0].func));
+    CHECK(signals.nsig, sizeof(((S *)0)->handlers) / sizeof(((S *)0)->handlers[0]));
+#else
+    /* 3.11: a static array of signalmodule.c, {_Py_atomic_int tripped; _Py_atomic_address
+     * func;}[Py_NSIG], found by its symbol; checked here by the same declaration */
+    struct h311 { _Py_atomic_int tripped; _Py_atomic_address func; };
+    ABSENT(signals.handlers);
+    ABSENT(signals.is_tripped);
+    CHECK(signals.handler_size, sizeof(struct h311));
+    CHECK(signals.handler_func, offsetof(struct h311, func));
+    CHECK(signals.nsig, Py_NSIG);
+#endif
 
     if (failures)
         printf("%d offsets differ from CPython %s's headers\n", failures, PY_VERSION);

@@ -1,0 +1,34 @@
+/*
+ * attach_chan.h: the channel between `moth debug -p` / `moth profile -p` and the agent moth's
+ * bootstrap starts inside the target: a Unix socket in a directory only the attaching user can
+ * enter, whose peer is checked (the agent must be the target process, moth must be the user's
+ * own moth), carrying framed messages: a type byte, a 4-byte little-endian length, the bytes.
+ *
+ *   agent -> moth: 'A' hello (the token moth put in the bootstrap, then the agent's Python),
+ *                  'F' refused or failed (a line to show), 'O'/'E' text for moth's
+ *                  stdout/stderr, 'X' the session ended (payload: what to say, may be empty)
+ *   moth -> agent: 'P' profile / 'G' debug (payload: the options, NUL-separated), 'S' stop,
+ *                  'I' a line typed at moth's terminal, 'C' Ctrl-C, 'D' detach
+ */
+#ifndef MOTH_ATTACH_CHAN_H
+#define MOTH_ATTACH_CHAN_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "common.h"
+
+#define MOTH_CHAN_MAX (16u << 20) /* the largest message either side accepts */
+
+/* Sends one message (never raises SIGPIPE); -1 when the peer has gone. */
+int moth_chan_send(int fd, char type, const void *data, size_t len);
+
+/* Receives one message into *data (malloc'd, NUL-terminated, *len bytes before the NUL).
+ * 0, or -1 when the peer closed, the message is malformed or larger than MOTH_CHAN_MAX
+ * (EINTR is not retried: -2, so that a caller can look at its Ctrl-C). */
+int moth_chan_recv(int fd, char *type, char **data, size_t *len);
+
+/* The process id of the peer of a connected Unix socket (SO_PEERCRED), and its user. */
+int moth_chan_peer(int fd, pid_t *pid, uid_t *uid);
+
+#endif

@@ -1,0 +1,61 @@
+"""A program for moth's attach tests: it waits in the way argv[1] names, then works and ends.
+
+  poll DIR   checks for DIR/go every 20 ms; then runs work() and writes DIR/done; exits at DIR/end
+  sleep S    one time.sleep(S), then prints how long it slept
+  lock S     waits on a lock another thread releases after S seconds
+  read       reads a line from stdin and prints it back
+  busy S     spins for S seconds
+Prints "ready" first, then what it did, and exits with status 7.
+"""
+import os
+import sys
+import threading
+import time
+
+
+def leaf(i):
+    return i + 1
+
+
+def middle(n):
+    total = 0
+    for i in range(n):
+        total += leaf(i)
+    return total
+
+
+def work():
+    for _ in range(10):
+        middle(1000)
+
+
+mode = sys.argv[1]
+print("ready", flush=True)
+if mode == "poll":
+    folder = sys.argv[2]
+    while not os.path.exists(os.path.join(folder, "go")):
+        time.sleep(0.02)
+    work()
+    open(os.path.join(folder, "done"), "w").close()
+    while not os.path.exists(os.path.join(folder, "end")):
+        time.sleep(0.02)
+    print("worked", flush=True)
+elif mode == "sleep":
+    start = time.monotonic()
+    time.sleep(float(sys.argv[2]))
+    print("slept %.1f" % (time.monotonic() - start), flush=True)
+elif mode == "lock":
+    lock = threading.Lock()
+    lock.acquire()
+    threading.Timer(float(sys.argv[2]), lock.release).start()
+    start = time.monotonic()
+    lock.acquire()
+    print("waited %.1f" % (time.monotonic() - start), flush=True)
+elif mode == "read":
+    print("read " + sys.stdin.readline().strip(), flush=True)
+elif mode == "busy":
+    end = time.monotonic() + float(sys.argv[2])
+    while time.monotonic() < end:
+        middle(10)
+    print("spun", flush=True)
+sys.exit(7)
