@@ -90,6 +90,8 @@ def test_tasks_as_the_program_sees_them(version, python, mode):
     assert chain(tasks["event-waiter"])[1][2] == "wait"
     assert chain(tasks["queue-consumer"])[1][2] == "get"
     assert tasks["py-future"]["awaiting"]["type"] == "Future"  # asyncio.futures._PyFuture
+    assert [f[1:] for f in chain(tasks["async-for"])[:2]] == [[M["stream"], "stream"],
+                                                              [M["ticks"], "ticks"]]
     assert tasks["cycle-a"]["awaiting"]["name"] == "cycle-b"
     assert tasks["cycle-b"]["awaiting"]["name"] == "cycle-a"
     assert (tasks["finished"]["state"], tasks["finished"]["coroutines"]) == ("done", [])

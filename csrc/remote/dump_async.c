@@ -3,8 +3,9 @@
  * chain and what it awaits, into the dump model (dump.h).
  *
  * A task's chain starts at the coroutine it drives and follows what each coroutine awaits
- * (coro.h) while that is another coroutine or generator: the frames of `await` calls that
- * asyncio keeps suspended, outermost first as a traceback lists them. What the task waits on
+ * (coro.h) while that is another coroutine or generator, or the async generator an `async for`
+ * steps: the frames of `await` calls that asyncio keeps suspended, outermost first as a
+ * traceback lists them. What the task waits on
  * is its _fut_waiter (the future its last step yielded), else the future the chain ends at.
  *
  * Order: tasks are grouped by event loop, and a task comes right before the tasks it waits
@@ -104,6 +105,16 @@ static int set_note(moth_dump_task *task, const char *fmt, ...)
     return task->note ? 0 : -1;
 }
 
+/* Whether obj is an `async for` step (async_generator_asend), and the async generator it
+ * drives into *agen. */
+static int is_asend(tasks_read *r, uint64_t obj, uint64_t *agen)
+{
+    const char *type = moth_asyncio_type_name(r->t, &r->a, obj);
+    return type && strcmp(type, "async_generator_asend") == 0 &&
+           moth_mem_u64(&r->t->mem, obj + r->t->L->asend_gen, agen) == 0 &&
+           moth_is_coro(r->t, *agen);
+}
+
 /* Follows the task's coroutine chain; *end is what its innermost coroutine awaits that is not
  * a coroutine (0 when nothing). -1 only when out of memory. */
 static int read_chain(tasks_read *r, uint64_t coro, moth_dump_task *task, uint64_t *end)
@@ -128,6 +139,11 @@ static int read_chain(tasks_read *r, uint64_t coro, moth_dump_task *task, uint64
             return type ? set_note(task, "it drives a %s, which is not a coroutine moth reads",
                                    type)
                         : -1;
+        }
+        uint64_t agen;
+        if (rc > 0 && is_asend(r, coro, &agen)) {
+            coro = agen; /* an `async for` step: the chain goes on in the async generator */
+            continue;
         }
         if (rc > 0) {
             *end = coro; /* what the last coroutine awaits: a future's iterator, most often */

@@ -155,6 +155,10 @@ typedef struct moth_py_layout {
         uint8_t resume, resume_alt;
     } opcode;
 
+    /* PyAsyncGenASend.ags_gen: the async generator an `async for` step (its __anext__())
+     * drives; private to Objects/genobject.c, the same in 3.11-3.13. */
+    uint32_t asend_gen;
+
     uint32_t cell_ref;            /* PyCellObject.ob_ref: a closure variable's value */
     uint32_t weakref_object;      /* PyWeakReference.wr_object (None once dead) */
 

@@ -44,6 +44,7 @@ const moth_py_layout moth_layout_py312 = {
          .suspended_yield_from = MOTH_NO_STATE, .completed = 1},
     .module_dict = 16,
     .opcode = {.resume = 151, .resume_alt = 240},
+    .asend_gen = 16,
     .cell_ref = 16,
     .weakref_object = 16,
     .asyncio =

@@ -46,6 +46,7 @@ const moth_py_layout moth_layout_py313 = {
          .suspended_yield_from = -1, .completed = 1},
     .module_dict = 16,
     .opcode = {.resume = 149, .resume_alt = 236},
+    .asend_gen = 16,
     .cell_ref = 16,
     .weakref_object = 16,
     .asyncio =

@@ -161,6 +161,7 @@ static inline void world_open(const moth_py_layout *layout)
     k->code_type = new_type("code");
     k->coro_type = new_type("coroutine");
     k->gen_type = new_type("generator");
+    k->asyncgen_type = new_type("async_generator");
     k->weakref_type = new_type("weakref.ReferenceType");
     k->module_type = new_type("module");
     C_FUTURE = mk_class("_asyncio.Future", 0, 0, 0);

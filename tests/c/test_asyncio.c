@@ -535,6 +535,45 @@ static void test_big_gather(void)
     moth_remote_close(&T);
 }
 
+/* `async for` over an async generator: the chain goes on through the step object
+ * (async_generator_asend) into the generator's frame; a step whose generator is not one ends
+ * the chain there. */
+static void test_async_for(void)
+{
+    world_open(&moth_layout_py313);
+    uint64_t fut = mk_c_future(C_FUTURE, 0);
+    uint64_t sleep = mk_coro(mk_code("asyncio/tasks.py", "sleep", 30), mk_future_iter(fut));
+    uint64_t agen = mk_coro(mk_code("s.py", "ticks", 10), sleep);
+    put64(agen + 8, T.known.asyncgen_type);
+    uint64_t asend_type = new_type("async_generator_asend");
+    uint64_t step = new_object(asend_type, 40);
+    put64(step + T.L->asend_gen, agen);
+    uint64_t task = mk_c_task(mk_text("stream"), 0, mk_coro(mk_code("s.py", "consume", 20), step),
+                              fut);
+    uint64_t odd_step = new_object(asend_type, 40);
+    put64(odd_step + T.L->asend_gen, fut);
+    uint64_t odd = mk_c_task(mk_text("odd"), 0,
+                             mk_coro(mk_code("s.py", "consume", 20), odd_step), 0);
+    uint64_t set[8] = {task, odd};
+    uint64_t reg = mk_weakset(set);
+    static const char *const NAME[] = {"_scheduled_tasks"};
+    set_modules(NAME, &reg, 1, asyncio_dict());
+    moth_dump d;
+    char *text = dump_text(&d);
+    char want[512];
+    snprintf(want, sizeof want, "\nTask \"stream\" (pending), awaiting _asyncio.Future at %#llx "
+             "(pending)\n  File \"s.py\", line 21, in consume\n  File \"s.py\", line 11, in "
+             "ticks\n  File \"asyncio/tasks.py\", line 31, in sleep\n",
+             (unsigned long long)fut);
+    CHECK(text && strstr(text, want));
+    snprintf(want, sizeof want, "\nTask \"odd\" (pending), awaiting async_generator_asend at "
+             "%#llx\n  File \"s.py\", line 21, in consume\n", (unsigned long long)odd_step);
+    CHECK(text && strstr(text, want));
+    free(text);
+    moth_dump_free(&d);
+    moth_remote_close(&T);
+}
+
 /* Every allocation of collecting the tasks fails in turn: out of memory said, nothing leaked
  * (ASan checks at exit). */
 static void test_out_of_memory(void)
@@ -574,6 +613,7 @@ int main(void)
     RUN(test_broken_tasks);
     RUN(test_order_and_loops);
     RUN(test_big_gather);
+    RUN(test_async_for);
     RUN(test_out_of_memory);
     free(H.bytes);
     return check_summary();

@@ -74,6 +74,17 @@ async def other_loop(started):
     await child  # @other
 
 
+async def ticks():
+    while True:
+        await asyncio.sleep(3600)  # @ticks
+        yield 1
+
+
+async def stream(agen):
+    async for _ in agen:  # @stream
+        pass
+
+
 async def quick():
     return 42
 
@@ -82,15 +93,23 @@ async def never():
     await asyncio.sleep(3600)
 
 
+AGENS = {}  # an `async for` step's async generator, by the step's id (Python cannot tell it)
+
+
 def chain(coro):
-    """The coroutine chain as this Python sees it (cr_await, gi_yieldfrom), outermost first."""
+    """The coroutine chain as this Python sees it (cr_await, gi_yieldfrom, ag_await),
+    outermost first."""
     out = []
     while coro is not None:
-        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        coro = AGENS.get(id(coro), coro) if type(coro).__name__ == "async_generator_asend" \
+            else coro
+        frame = (getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+                 or getattr(coro, "ag_frame", None))
         if frame is None:
             break
         out.append([frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name])
-        coro = coro.cr_await if hasattr(coro, "cr_await") else coro.gi_yieldfrom
+        coro = next(getattr(coro, a) for a in ("cr_await", "gi_yieldfrom", "ag_await")
+                    if hasattr(coro, a))
     return out
 
 
@@ -131,6 +150,9 @@ async def main():
         asyncio.create_task(on_py_future(), name="py-future"),
     ]
     tasks.append(asyncio.create_task(awaits_task(tasks[0]), name="awaits-nested"))
+    agen = ticks()
+    streamer = asyncio.create_task(stream(agen), name="async-for")
+    tasks.append(streamer)
     box_a, box_b = [], []
     cycle_a = asyncio.create_task(wait_on(box_b), name="cycle-a")
     cycle_b = asyncio.create_task(wait_on(box_a), name="cycle-b")
@@ -157,6 +179,7 @@ async def main():
                               daemon=True)
     thread.start()
     started.wait()  # blocks this loop a moment: its tasks wait already
+    AGENS[id(streamer.get_coro().cr_await)] = agen
     view = [describe(t) for t in tasks + [cycle_a, cycle_b, finished, cancelled]]
     view += [describe(kid) for kid in tasks[3]._fut_waiter._children]
     # asyncio names it when it is first asked (3.12+ keep a number till then): left unasked,
