@@ -292,6 +292,48 @@ def test_only_breakpoint_code_is_traced(program):
         assert "busy 0\n" in proc.stdout
 
 
+def test_assigning_a_local_at_the_prompt_changes_the_frame_as_in_pdb(program):
+    """`!a = 99` at a breakpoint (and after `next`, and `del`) changes the running frame: pdb's
+    trace function writes frame.f_locals back on 3.11 and 3.12, moth's engine does the same."""
+    script = program("assign_local.py", textwrap.dedent("""\
+        def work():
+            a = 1
+            b = 2
+            c = 3
+            print("a b", a, b)
+            try:
+                print("c", c)
+            except NameError:
+                print("c deleted")
+            return a
+
+        print("got", work())
+        """))
+    commands = ["break 3", "continue", "!a = 99", "next", "p a", "!b = a + 1", "next",
+                "!del c", "next", "continue", "quit"]
+    moth = moth_session(commands, script)
+    assert moth.returncode == 0, moth.stderr
+    assert moth.stdout == pdb_session(commands, script)
+    assert "a b 99 100\n" in moth.stdout and "c deleted\n" in moth.stdout
+    assert "got 99\n" in moth.stdout
+
+
+def test_assigning_a_local_through_moth_pdb_in_process():
+    """moth.Pdb driven in-process, as pdb.Pdb would be: the assignment reaches the frame."""
+    import moth
+
+    def work():
+        a = 1
+        b = 2
+        return a + b
+
+    line = work.__code__.co_firstlineno + 2
+    out = io.StringIO()
+    debugger = moth.Pdb(stdin=io.StringIO("break %d\ncontinue\n!a = 40\ncontinue\n" % line),
+                        stdout=out, nosigint=True, readrc=False)
+    assert debugger.runcall(work) == 42, out.getvalue()
+
+
 def test_watch_a_local(program):
     script = program("watched.py", textwrap.dedent("""\
         def work(n):

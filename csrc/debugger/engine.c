@@ -178,11 +178,18 @@ int moth_engine_each_frame(moth_engine *e, PyFrameObject *f,
 int moth_engine_deliver(moth_engine *e, PyObject *frame, const char *event, PyObject *arg)
 {
     Py_INCREF(e); /* the callback may end the session */
+    /* As CPython does around a Python trace function (3.11, 3.12): frame.f_locals up to date
+     * for pdb, and what pdb's commands assigned there (`!a = 99`) written back to the frame. */
+    if (moth_frame_locals_fresh((PyFrameObject *)frame) < 0) {
+        Py_DECREF(e);
+        return -1;
+    }
     PyObject *name = PyUnicode_InternFromString(event);
     PyObject *r = name ? PyObject_CallFunctionObjArgs(e->callback, frame, name,
                                                       arg ? arg : Py_None, NULL)
                        : NULL;
     Py_XDECREF(name);
+    moth_frame_locals_written((PyFrameObject *)frame); /* (raised or not, as CPython does) */
     Py_XDECREF(r);
     Py_DECREF(e);
     return r ? 0 : -1;

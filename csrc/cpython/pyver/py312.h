@@ -116,11 +116,19 @@ static inline int moth_opcode_kind(int op, int arg, int *argkind, int *method, i
 }
 #endif
 
-/* ---- moth dap (dap_inspect.c): a stopped frame's locals changed through frame.f_locals ----
+/* ---- a stopped frame's locals changed through frame.f_locals (moth dap's setVariable and
+ * evaluate, `!a = 99` at moth debug's prompt) ----
  * f_locals is a snapshot dict here: the frame runs on with the changes once they are copied
- * back into its fast locals. */
+ * back into its fast locals (names deleted from the dict are deleted from the frame, as after
+ * a Python trace function). moth_frame_locals_fresh first brings the snapshot up to date, so
+ * that writing it back changes nothing the debugger did not change. */
 #include "frameobject.h"
+static inline int moth_frame_locals_fresh(PyFrameObject *f)
+{
+    return PyFrame_FastToLocalsWithError(f);
+}
+
 static inline void moth_frame_locals_written(PyFrameObject *f)
 {
-    PyFrame_LocalsToFast(f, 0);
+    PyFrame_LocalsToFast(f, 1);
 }

@@ -129,8 +129,14 @@ static inline int moth_opcode_kind(int op, int arg, int *argkind, int *method, i
 }
 #endif
 
-/* ---- moth dap (dap_inspect.c): a stopped frame's locals changed through frame.f_locals ----
- * f_locals is a proxy that writes through (PEP 667): nothing to copy back. */
+/* ---- a stopped frame's locals changed through frame.f_locals (moth dap, moth debug) ----
+ * f_locals is a proxy that reads and writes through (PEP 667): nothing to copy either way. */
+static inline int moth_frame_locals_fresh(PyFrameObject *f)
+{
+    (void)f;
+    return 0;
+}
+
 static inline void moth_frame_locals_written(PyFrameObject *f)
 {
     (void)f;
