@@ -78,6 +78,8 @@ def main():
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--only", metavar="SESSION", help="run only this session (e.g. "
+                    "'breakpoint not reached')")
     args = ap.parse_args()
     py = args.python
     version = python_version(py)
@@ -90,6 +92,8 @@ def main():
     for w, wargs in WORKLOADS.items():
         script = os.path.join(HERE, "workloads", w + ".py")
         for session, commands in sessions(unreached, script).items():
+            if args.only and session != args.only:
+                continue
             tools = {
                 "moth debug": ["sh", "-c", 'exec "$@" < ' + shlex.quote(quit_file), "sh",
                                py, "-m", "moth", "debug"]

@@ -30,6 +30,8 @@ typedef struct moth_interp {
     _PyFrameEvalFunction debug_previous_eval; /* 3.11: the evaluator before the engine's */
     Py_ssize_t code_extra_index;         /* the code objects' slot for the engine's decisions */
     int code_extra_ready;
+    int debug_audit_hooked;              /* 3.11: engine_probes.c's audit hook is added (it
+                                            stays: audit hooks cannot be removed) */
     struct moth_engine *globals_engine;  /* the engine watching module globals, or NULL */
     int globals_watcher;                 /* its dictionary watcher's id + 1 (0: none yet) */
     /* memory (memory_hooks.c): every allocation hook takes memory_lock, then records into

@@ -171,7 +171,7 @@ static PyObject *twin_of(moth_profiler *p, PyCodeObject *code)
     if (i == MOTH_MAP_ABSENT) {
         if (!p->twins && !(p->twins = PyList_New(0)))
             return NULL;
-        PyObject *twin = moth_lines_twin(code, nested_twin, p);
+        PyObject *twin = moth_lines_twin(code, nested_twin, p, moth_lineprof_probe);
         PyErr_Clear();
         /* the code itself stands in for a twin that could not be made */
         if (PyList_Append(p->twins, twin ? twin : (PyObject *)code) < 0 ||
@@ -276,7 +276,7 @@ uint32_t moth_lineprof_table_for(moth_profiler *p, PyCodeObject *code, uint32_t 
     uint32_t result = 0;
 #if MOTH_LINES_BY_TRACE
     moth_probe_ctx *ctx = moth_twin_ctx(code);
-    if (ctx) {
+    if (ctx && ctx->fire == moth_lineprof_probe) { /* (a breakpoint's twin is code as any) */
         result = twin_table(p, ctx, func);
         moth_map_put(&p->lines_of_code, (uint64_t)(uintptr_t)code, 0, result, NULL);
         return result;

@@ -143,7 +143,7 @@ typedef struct {
 static int probe_bool(PyObject *self)
 {
     moth_probe *probe = (moth_probe *)self;
-    moth_lineprof_probe(probe->ctx, probe->line, probe->forced);
+    probe->ctx->fire(probe->ctx, probe->line, probe->forced);
     return 0;
 }
 
@@ -168,7 +168,7 @@ static PyTypeObject probe_type = {
     .tp_repr = probe_repr,
     .tp_as_number = &probe_number,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "A line probe in a line-profiled function's bytecode (moth --lines, 3.11).",
+    .tp_doc = "A line probe in a twin's bytecode (3.11: moth --lines, breakpoints).",
 };
 
 static void ctx_dealloc(PyObject *self)
@@ -176,6 +176,7 @@ static void ctx_dealloc(PyObject *self)
     moth_probe_ctx *ctx = (moth_probe_ctx *)self;
     Py_XDECREF(ctx->origin);
     free(ctx->unit_lines);
+    free(ctx->unit_origin);
     Py_TYPE(self)->tp_free(self);
 }
 
@@ -199,6 +200,17 @@ moth_probe_ctx *moth_twin_ctx(PyCodeObject *code)
     if (n == 0 || !Py_IS_TYPE(PyTuple_GET_ITEM(consts, n - 1), &probe_type))
         return NULL;
     return ((moth_probe *)PyTuple_GET_ITEM(consts, n - 1))->ctx;
+}
+
+PyCodeObject *moth_twin_original(PyCodeObject *code, int *unit, int *at_probe)
+{
+    moth_probe_ctx *ctx = moth_twin_ctx(code);
+    if (!ctx || !ctx->unit_origin || *unit < 0 || (uint32_t)*unit >= ctx->nunits)
+        return NULL;
+    int32_t origin = ctx->unit_origin[*unit];
+    *at_probe = origin < 0;
+    *unit = origin < 0 ? -origin - 1 : origin;
+    return (PyCodeObject *)ctx->origin;
 }
 
 /* ---- the original's instructions ---- */
@@ -490,6 +502,7 @@ static void settle_layout(rewrite *r)
 typedef struct {
     uint8_t *bytes;
     uint32_t *source; /* per twin unit: the original unit whose position it takes */
+    uint8_t *probe;   /* per twin unit: a probe's */
     uint32_t n;
 } emitter;
 
@@ -511,8 +524,10 @@ static void emit(emitter *e, int op, uint32_t arg, int ext, uint32_t source)
 
 static void emit_probe(emitter *e, uint32_t constant, uint32_t source)
 {
+    uint32_t from = e->n;
     emit(e, ops.load_const, constant, prefixes(constant), source);
     emit(e, ops.pop_jump_if_true, 0, 0, source);
+    memset(e->probe + from, 1, e->n - from);
 }
 
 static void emit_code(const rewrite *r, emitter *e)
@@ -684,7 +699,7 @@ static int check_twin(const rewrite *r, PyObject *twin, uint32_t nunits, moth_pr
     return rc;
 }
 
-static PyObject *make_twin(rewrite *r, moth_twin_nested nested, void *arg)
+static PyObject *make_twin(rewrite *r, moth_twin_nested nested, void *arg, moth_probe_fn fire)
 {
     PyObject *code = (PyObject *)r->code;
     PyObject *co_code = PyObject_GetAttrString(code, "co_code");
@@ -704,7 +719,8 @@ static PyObject *make_twin(rewrite *r, moth_twin_nested nested, void *arg)
     uint32_t total = r->insns[r->ninsns].at;
     e.bytes = malloc(2 * (size_t)total);
     e.source = malloc(total * sizeof *e.source);
-    if (!e.bytes || !e.source) {
+    e.probe = calloc(total, 1);
+    if (!e.bytes || !e.source || !e.probe) {
         PyErr_NoMemory();
         goto done;
     }
@@ -715,11 +731,20 @@ static PyObject *make_twin(rewrite *r, moth_twin_nested nested, void *arg)
     }
     if (!(ctx = PyObject_New(moth_probe_ctx, &ctx_type)))
         goto done;
+    ctx->fire = fire;
     ctx->origin = Py_NewRef(code);
     ctx->table = 0;
     ctx->unit_lines = NULL;
+    ctx->unit_origin = malloc(e.n * sizeof *ctx->unit_origin);
     ctx->nunits = 0;
+    if (!ctx->unit_origin) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (uint32_t u = 0; u < e.n; u++) /* (an instruction's caches map to its opcode's unit) */
+        ctx->unit_origin[u] = e.probe[u] ? -(int32_t)e.source[u] - 1 : (int32_t)e.source[u];
     ctx->body_start = r->insns[r->resume + 1].at;
+    ctx->first_end = r->insns[r->resume + 1].op_at;
     if (!(consts = new_consts(r, ctx, nested, arg)) || !(lines = location_table(r, &e)) ||
         !(handlers = exception_table(r)) ||
         !(bytes = PyBytes_FromStringAndSize((const char *)e.bytes, 2 * (Py_ssize_t)e.n)) ||
@@ -734,6 +759,7 @@ static PyObject *make_twin(rewrite *r, moth_twin_nested nested, void *arg)
 done:
     free(e.bytes);
     free(e.source);
+    free(e.probe);
     Py_XDECREF((PyObject *)ctx);
     Py_XDECREF(empty);
     Py_XDECREF(replace);
@@ -746,12 +772,13 @@ done:
     return twin;
 }
 
-PyObject *moth_lines_twin(PyCodeObject *code, moth_twin_nested nested, void *arg)
+PyObject *moth_lines_twin(PyCodeObject *code, moth_twin_nested nested, void *arg,
+                          moth_probe_fn fire)
 {
     if (load_opcodes() < 0 || types_ready() < 0)
         return NULL;
     rewrite r = {.code = code};
-    PyObject *twin = make_twin(&r, nested, arg);
+    PyObject *twin = make_twin(&r, nested, arg, fire);
     free(r.insns);
     free(r.insn_at_unit);
     free(r.pos);

@@ -10,6 +10,7 @@
  * breakpoints are the "raised" and "uncaught" filters (dap_raise.c, dap_launch.c).
  */
 #include "dap.h"
+#include "engine.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -563,10 +564,9 @@ int moth_dap_breakpoint_hit(moth_dap *d, PyObject *frame, int number)
      * function comes back to (a condition over several lines) stops once per call, at the
      * instruction where calls come in */
     if (b && b->kind == MOTH_DAP_BP_FUNCTION) {
-        PyObject *lasti = PyObject_GetAttrString(frame, "f_lasti");
-        long at = lasti ? PyLong_AsLong(lasti) : -1;
-        Py_XDECREF(lasti);
-        PyErr_Clear();
+        long at = -1;
+        int at_probe; /* (3.11: the same instruction in a breakpoint's twin and its original) */
+        Py_XDECREF(moth_engine_position(frame, &at, &at_probe));
         if (b->first_lasti < 0)
             b->first_lasti = at;
         else if (at != b->first_lasti)

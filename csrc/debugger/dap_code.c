@@ -7,6 +7,7 @@
  * so the addresses of one function are contiguous and never collide with another's.
  */
 #include "dap.h"
+#include "engine.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -36,13 +37,13 @@ fail:
 void moth_dap_instruction_ref(moth_dap *d, PyObject *frame, char *buf, size_t size)
 {
     buf[0] = '\0';
-    PyObject *code = PyObject_GetAttrString(frame, "f_code");
-    PyObject *lasti = code ? PyObject_GetAttrString(frame, "f_lasti") : NULL;
-    long offset = lasti ? PyLong_AsLong(lasti) : -1;
+    long offset;
+    int at_probe; /* (3.11: a breakpoint's twin is shown as the program's own code) */
+    PyObject *code = PyFrame_Check(frame) ? moth_engine_position(frame, &offset, &at_probe)
+                                          : NULL;
     int64_t handle = code ? code_handle(d, code) : 0;
     if (handle && offset >= 0)
         snprintf(buf, size, "0x%llx", (unsigned long long)((handle << 32) + offset));
-    Py_XDECREF(lasti);
     Py_XDECREF(code);
     PyErr_Clear();
 }

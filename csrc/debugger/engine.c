@@ -10,6 +10,7 @@
 
 #include "bytecode.h"
 #include "interp.h"
+#include "lines_rewrite.h"
 
 #include <stdlib.h>
 
@@ -21,8 +22,7 @@ static int by_value(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The breakpoint lines of code's file (a list in e->breaks, borrowed), or NULL. */
-static PyObject *file_breaks(moth_engine *e, PyCodeObject *code)
+PyObject *moth_engine_file_breaks(moth_engine *e, PyCodeObject *code)
 {
     if (PyDict_GET_SIZE(e->breaks) == 0)
         return NULL;
@@ -44,7 +44,7 @@ static moth_want break_lines(moth_engine *e, PyCodeObject *code, int *in_file)
      * debugger pdb's `debug` command starts, stepping). */
     PyThreadState *ts = PyThreadState_Get();
     PyThreadState_EnterTracing(ts);
-    PyObject *lines = file_breaks(e, code);
+    PyObject *lines = moth_engine_file_breaks(e, code);
     uint32_t first, last;
     moth_want want = MOTH_WANT_NONE;
     e->nlines = 0;
@@ -195,6 +195,36 @@ int moth_engine_deliver(moth_engine *e, PyObject *frame, const char *event, PyOb
     return r ? 0 : -1;
 }
 
+PyObject *moth_engine_position(PyObject *frame, long *offset, int *at_probe)
+{
+    PyCodeObject *code = PyFrame_GetCode((PyFrameObject *)frame);
+    *offset = PyFrame_GetLasti((PyFrameObject *)frame);
+    *at_probe = 0;
+#if MOTH_LINES_BY_TRACE
+    int unit = *offset >= 0 ? (int)(*offset / 2) : -1;
+    PyCodeObject *original = moth_twin_original(code, &unit, at_probe);
+    if (original) {
+        Py_SETREF(code, (PyCodeObject *)Py_NewRef((PyObject *)original));
+        *offset = 2L * unit;
+    }
+#endif
+    return (PyObject *)code;
+}
+
+/* Engine.position(frame) -> (code, f_lasti, at_probe) in the program's own code. */
+static PyObject *engine_position(PyObject *unused, PyObject *frame)
+{
+    (void)unused;
+    if (!PyFrame_Check(frame)) {
+        PyErr_SetString(PyExc_TypeError, "Engine.position: a frame is needed");
+        return NULL;
+    }
+    long offset;
+    int at_probe;
+    PyObject *code = moth_engine_position(frame, &offset, &at_probe);
+    return Py_BuildValue("(NlN)", code, offset, PyBool_FromLong(at_probe));
+}
+
 /* ---- the Python type ---- */
 
 static int engine_init(moth_engine *self, PyObject *args, PyObject *kw)
@@ -299,6 +329,8 @@ static int engine_traverse(moth_engine *self, visitproc visit, void *arg)
     Py_VISIT(self->lines_code);
     Py_VISIT(self->watched_globals);
     Py_VISIT(self->on_global_change);
+    Py_VISIT(self->twins);
+    Py_VISIT(self->probed_breaks);
     return 0;
 }
 
@@ -314,6 +346,8 @@ static int engine_clear(moth_engine *self)
     Py_CLEAR(self->disable);
     Py_CLEAR(self->pin_frame);
     Py_CLEAR(self->lines_code);
+    Py_CLEAR(self->twins);
+    Py_CLEAR(self->probed_breaks);
     free(self->lines);
     self->lines = NULL;
     self->nlines = 0;
@@ -333,7 +367,28 @@ static PyObject *engine_get_armed(moth_engine *self, void *closure)
     return PyBool_FromLong(self->installed);
 }
 
+/* Engine.frame_eval_hooked(): whether a frame-evaluation function (PEP 523) is installed. */
+static PyObject *engine_frame_eval_hooked(PyObject *unused, PyObject *unused2)
+{
+    (void)unused;
+    (void)unused2;
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    return PyBool_FromLong(_PyInterpreterState_GetEvalFrameFunc(interp) !=
+                           _PyEval_EvalFrameDefault);
+}
+
+static PyObject *engine_get_probing(moth_engine *self, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(self->installed && self->probing);
+}
+
 static PyMethodDef engine_methods[] = {
+    {"position", (PyCFunction)engine_position, METH_O | METH_STATIC,
+     "position(frame) -> (code, f_lasti, at_probe): where frame stands in the program's own\n"
+     "code (3.11: a breakpoint's twin mapped back to its original; at_probe, at a probe)."},
+    {"frame_eval_hooked", (PyCFunction)engine_frame_eval_hooked, METH_NOARGS | METH_STATIC,
+     "frame_eval_hooked() -> whether a frame-evaluation function (PEP 523) is installed"},
     {"configure", (PyCFunction)(void (*)(void))engine_configure, METH_VARARGS | METH_KEYWORDS,
      "configure(breaks, targets, stepping, frame=None, *, generator_exits=False) -> armed\n\n"
      "breaks: {canonic filename: [lines]} (bdb.Bdb.breaks); targets: frames whose line,\n"
@@ -359,6 +414,8 @@ static PyGetSetDef engine_getset[] = {
     {"stepping", (getter)engine_get_stepping, NULL,
      "whether Python's trace function traces the calling thread (configure's stepping)", NULL},
     {"armed", (getter)engine_get_armed, NULL, "whether the engine's hooks are installed", NULL},
+    {"probing", (getter)engine_get_probing, NULL,
+     "3.11: whether probes in twins carry the breakpoints, with no frame hook", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

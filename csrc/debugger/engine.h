@@ -24,7 +24,10 @@
  *    code object, enables LINE/PY_RETURN/PY_YIELD on the code objects above and disables
  *    itself there; RAISE and PY_UNWIND are watched only while there are target frames.
  *  - engine_trace.c (3.11): a frame-evaluation function sees each code object start and puts
- *    a C trace function on the thread only while such code is the innermost frame.
+ *    a C trace function on the thread only while such code is the innermost frame;
+ *  - engine_probes.c (3.11): while only breakpoints are set, no hook at all: the code objects
+ *    holding a breakpoint are replaced by twins with probes (lines_rewrite.c), as gdb patches
+ *    an instruction; the frame hook comes back for stepping, targets and what twins cannot do.
  * A watch on a module-level name also needs the frames that rebind it, wherever they run:
  * engine_globals.c (3.12+) names them as they do it, from a dictionary watcher on the module's
  * globals, and pdb makes them targets until their line ends.
@@ -59,6 +62,10 @@ typedef struct moth_engine {
     PyObject *disable;      /* engine_monitor.c: sys.monitoring.DISABLE */
     PyObject *watched_globals; /* engine_globals.c: list of (globals dict, frozenset of names) */
     PyObject *on_global_change; /* engine_globals.c: on_change(frame) */
+    int probing;            /* engine_probes.c (3.11): twins' probes carry the breakpoints, no
+                               frame hook is installed */
+    PyObject *twins;        /* engine_probes.c: {address of code: (code, its twin or None)} */
+    PyObject *probed_breaks;/* engine_probes.c: the breaks the twins were last placed for */
 } moth_engine;
 
 /* What the engine wants of a code object's events: decided once per generation and kept in
@@ -143,6 +150,33 @@ int moth_engine_deliver(moth_engine *e, PyObject *frame, const char *event, PyOb
  * moth_engine_deactivate may free e: the mechanism touches nothing of e after it. */
 void moth_engine_activate(moth_engine *e);
 void moth_engine_deactivate(moth_engine *e);
+
+/* Where frame stands in the program's own code: its code (a new reference) and the offset of
+ * its last instruction (f_lasti); a twin's (3.11, engine_probes.c) mapped back to its
+ * original, *at_probe set when that instruction was a probe's. */
+PyObject *moth_engine_position(PyObject *frame, long *offset, int *at_probe);
+/* The breaks of code's file (bdb's list of lines, borrowed), or NULL (engine.c). */
+PyObject *moth_engine_file_breaks(moth_engine *e, PyCodeObject *code);
+
+#if MOTH_LINES_BY_TRACE
+/* engine_probes.c (3.11): places the twins for e->breaks (restore: the originals back
+ * everywhere). 1 when the probes carry every breakpoint, 0 when the frame hook is needed too,
+ * -1 on error. */
+int moth_probes_place(moth_engine *e, int restore);
+/* engine_trace.c gave pdb a line event of frame (line). */
+void moth_probes_line_traced(moth_iframe *frame, int line);
+/* Adds the audit hook that shows the probes code about to run through exec (once). */
+int moth_probes_watch_exec(void);
+/* engine_trace.c's trace function on a thread while probing: a probe's hand-over. */
+int moth_probes_trace(moth_engine *e, PyFrameObject *frame, int what);
+/* engine_trace.c: the engine's C trace function on ts, or off; the frame hook on (probing
+ * stops: code exec is about to run needs it). */
+void moth_engine_trace_thread(PyThreadState *ts, int on);
+void moth_engine_hook_frames(moth_engine *e);
+/* After pdb ran from a probe: the frame hook, if pdb's commands put it on, never saw pdb's
+ * outer frames start, so it cannot switch the thread's tracing back as they end: this does. */
+void moth_engine_trace_resumed(PyThreadState *ts);
+#endif
 
 /* The mechanism (engine_monitor.c or engine_trace.c). */
 int moth_engine_install(moth_engine *e);

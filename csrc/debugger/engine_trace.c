@@ -31,11 +31,16 @@ static int engine_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject 
     PyThreadState *ts = PyThreadState_Get();
     if (!e || ts == e->stepping)
         return 0;
+    if (e->probing)
+        return moth_probes_trace(e, frame, what);
     int rc = 0;
     if (what == PyTrace_LINE) {
         PyCodeObject *code = PyFrame_GetCode(frame);
-        if (moth_engine_wants_line(e, (PyObject *)frame, code, PyFrame_GetLineNumber(frame)))
+        int line = PyFrame_GetLineNumber(frame);
+        if (moth_engine_wants_line(e, (PyObject *)frame, code, line)) {
+            moth_probes_line_traced(moth_frame_iframe(frame), line);
             rc = moth_engine_deliver(e, (PyObject *)frame, "line", Py_None);
+        }
         Py_DECREF(code);
     } else if (what == PyTrace_RETURN) {
         if (moth_engine_is_target(e, (PyObject *)frame))
@@ -76,6 +81,11 @@ static void trace_thread(PyThreadState *ts, int on)
     if (_PyEval_SetTrace(ts, on ? engine_trace : NULL, NULL) < 0)
         PyErr_Clear();
     moth_give_exception(pending);
+}
+
+void moth_engine_trace_thread(PyThreadState *ts, int on)
+{
+    trace_thread(ts, on);
 }
 
 /*
@@ -171,6 +181,8 @@ static PyObject *debug_frame(PyThreadState *ts, moth_iframe *frame, int throwfla
     PyObject *result = next ? next(ts, frame, throwflag) : moth_eval_default(ts, frame, throwflag);
     /* The common case costs one test: the caller resumes as it was, nothing changed. */
     e = moth_engine_active(); /* the frame may have ended the session */
+    if (e && e->probing) /* (probes carry the breakpoints now: the hook is off) */
+        return result;
     if (MOTH_UNLIKELY(e && (want != traced || e->generation != generation ||
                             (ts->c_tracefunc == engine_trace) != traced)))
         trace_thread(ts, e->generation != generation ? resume_traced(e, ts, caller) : traced);
@@ -181,8 +193,11 @@ static PyObject *debug_frame(PyThreadState *ts, moth_iframe *frame, int throwfla
     return result;
 }
 
-int moth_engine_install(moth_engine *e)
+/* The frame-evaluation hook on (every frame from now on decides as it starts) or off (and the
+ * trace function off every thread, the pin dropped). */
+static void hook_on(moth_engine *e)
 {
+    (void)e;
     PyInterpreterState *interp = PyInterpreterState_Get();
     _PyFrameEvalFunction current = _PyInterpreterState_GetEvalFrameFunc(interp);
     if (current != debug_frame) {
@@ -190,11 +205,9 @@ int moth_engine_install(moth_engine *e)
             current == _PyEval_EvalFrameDefault ? NULL : current;
         _PyInterpreterState_SetEvalFrameFunc(interp, debug_frame);
     }
-    moth_engine_activate(e);
-    return 0;
 }
 
-void moth_engine_uninstall(moth_engine *e)
+static void hook_off(moth_engine *e)
 {
     PyInterpreterState *interp = PyInterpreterState_Get();
     if (_PyInterpreterState_GetEvalFrameFunc(interp) == debug_frame) {
@@ -207,6 +220,37 @@ void moth_engine_uninstall(moth_engine *e)
             trace_thread(ts, 0);
     e->pin_ts = NULL;
     Py_CLEAR(e->pin_frame);
+}
+
+void moth_engine_trace_resumed(PyThreadState *ts)
+{
+    moth_engine *e = moth_engine_active();
+    if (e && !e->probing && ts != e->stepping)
+        trace_thread(ts, resume_traced(e, ts, moth_thread_current_iframe(ts)));
+}
+
+void moth_engine_hook_frames(moth_engine *e)
+{
+    e->probing = 0;
+    hook_on(e);
+}
+
+/* (The hook goes on in moth_engine_rearm, unless probes can do without it.) */
+int moth_engine_install(moth_engine *e)
+{
+    e->probing = 0;
+    if (moth_probes_watch_exec() < 0) /* (without it, the frame hook does it all) */
+        PyErr_Clear();
+    moth_engine_activate(e);
+    return 0;
+}
+
+void moth_engine_uninstall(moth_engine *e)
+{
+    hook_off(e);
+    e->probing = 0;
+    if (moth_probes_place(e, 1) < 0) /* every function its own code again */
+        PyErr_Clear();
     moth_engine_deactivate(e);
 }
 
@@ -218,6 +262,19 @@ void moth_engine_uninstall(moth_engine *e)
 int moth_engine_rearm(moth_engine *e, PyObject *frame)
 {
     PyThreadState *ts = PyThreadState_Get();
+    /* Only breakpoints: probes alone, when they can carry them all (engine_probes.c). */
+    if (!e->stepping && !e->generator_exits && PyTuple_GET_SIZE(e->targets) == 0) {
+        int placed = moth_probes_place(e, 0);
+        if (placed < 0)
+            return -1;
+        if (placed) {
+            hook_off(e);
+            e->probing = 1;
+            return 0;
+        }
+    }
+    e->probing = 0;
+    hook_on(e);
     for (PyThreadState *other = PyInterpreterState_ThreadHead(ts->interp); other;
          other = PyThreadState_Next(other)) {
         moth_iframe *top = other != ts && other != e->stepping ? moth_thread_current_iframe(other)

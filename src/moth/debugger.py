@@ -575,12 +575,20 @@ class Pdb(pdb.Pdb):
 
     # ---- instructions ----
 
+    @staticmethod
+    def _moth_position(frame):
+        """(code, f_lasti, at_probe) in the program's own code: on 3.11 a function holding a
+        breakpoint runs a twin with probes (csrc/debugger/engine_probes.c), shown as the
+        original it was made from."""
+        return Engine.position(frame)
+
     def _moth_instruction(self, frame):
         """The instruction frame is about to execute, as dis shows it."""
-        for ins in dis.get_instructions(frame.f_code):
-            if ins.offset == frame.f_lasti:
+        code, lasti, _ = self._moth_position(frame)
+        for ins in dis.get_instructions(code):
+            if ins.offset == lasti:
                 return "--> %6d %-24s %s" % (ins.offset, ins.opname, ins.argrepr)
-        return "--> %6d (no instruction here)" % frame.f_lasti
+        return "--> %6d (no instruction here)" % lasti
 
     def _moth_opcodes_on(self, frames):
         self._moth_opcode_frames = tuple(frames)
@@ -594,7 +602,8 @@ class Pdb(pdb.Pdb):
 
     def _moth_step_instruction(self, mode):
         frame = self.stack[-1][0] if self.stack else self.curframe
-        self._moth_insn = (mode, frame, frame.f_lasti)  # that instruction has not run yet
+        # that instruction has not run yet (offsets in the program's own code: _moth_position)
+        self._moth_insn = (mode, frame, self._moth_position(frame)[1])
         frames = []
         f = frame
         while f is not None and f is not self.botframe:
@@ -614,7 +623,10 @@ class Pdb(pdb.Pdb):
                 return self.trace_dispatch
             return NotImplemented
         if event == "opcode":
-            if frame is home and frame.f_lasti == not_run:
+            _, lasti, at_probe = self._moth_position(frame)
+            if at_probe:
+                return self.trace_dispatch  # a probe's instruction (3.11): not the program's
+            if frame is home and lasti == not_run:
                 self._moth_insn = (mode, home, None)  # its own event, after a line event
                 return self.trace_dispatch
             if mode == "step" or frame is home:
@@ -656,8 +668,8 @@ class Pdb(pdb.Pdb):
         """disassemble | dis
         Show the bytecode of the current function, the instruction about to
         run marked with -->."""
-        frame = self.curframe
-        dis.disassemble(frame.f_code, lasti=frame.f_lasti, file=self.stdout)
+        code, lasti, _ = self._moth_position(self.curframe)
+        dis.disassemble(code, lasti=lasti, file=self.stdout)
 
     do_dis = do_disassemble
 
