@@ -365,16 +365,66 @@ def test_breakpoints_not_reached_put_no_hook_on_the_interpreter(program):
         print("inner", make()(4))
         import imported_later
         print("scaled", imported_later.scale(5))
+
+        def counted(n):
+            s = 0
+            for i in range(n):
+                s += i
+            return s
+
+        import threading
+        t = threading.Thread(target=lambda: print("counted", counted(5)), name="w")
+        t.start()
+        t.join()
         """))
     later = script.parent / "imported_later.py"
-    proc = moth_session(["break 5", "break 9", "break %s:2" % later, "continue", "p y",
-                         "continue", "p a", "continue", "quit"], script)
+    loop = line_of("s += i", script.read_text().splitlines())
+    proc = moth_session(["break 5", "break 9", "break %s:2" % later, "break %d, i == 3" % loop,
+                         "continue", "p y", "continue", "p a", "continue", "p i, s",
+                         "continue", "quit"], script)
     out = proc.stdout
+    assert re.search(r"\[thread \d+: w\]\n> .*unhooked.py\(%d\)counted\(\)\n-> s \+= i\n"
+                     r"\(Pdb\) \(3, 3\)\n" % loop, out), out
+    assert "counted 10\n" in out
     assert "hooked False trace None\n" in out and "still hooked False\n" in out, out
     assert re.search(r"unhooked.py\(9\)inner\(\)\n-> return y \* 2\n\(Pdb\) 4\n", out), out
     assert re.search(r"imported_later.py\(2\)scale\(\)\n-> b = a \* 3\n\(Pdb\) 5\n", out), out
     assert "inner 8\n" in out and "scaled 15\n" in out
     assert "never" not in out.split("Breakpoint 3")[1]
+
+
+def test_breakpoints_twins_cannot_carry_use_the_frame_hook(program):
+    """3.11: a breakpoint in a generator, or in a function a frame is already running, is
+    carried by the frame hook as before (twins cannot: a resumed generator reports a line the
+    probes do not know; a running frame keeps its code); both still stop."""
+    script = program("hooked.py", textwrap.dedent("""\
+        from moth._moth import Engine
+
+        def gen(n):
+            for i in range(n):
+                yield i * 10
+
+        def main():
+            print("hooked", Engine.frame_eval_hooked())
+            x = 1
+            return sum(gen(3)) + x
+
+        print("main", main())
+        """))
+    source = script.read_text().splitlines()
+    # a breakpoint in a generator, set before anything runs
+    proc = moth_session(["break %d" % line_of("yield i", source), "continue", "p i", "clear",
+                         "y", "continue", "quit"], script)
+    out = proc.stdout
+    assert re.search(r"hooked.py\(5\)gen\(\)\n-> yield i \* 10\n\(Pdb\) 0\n", out), out
+    assert "hooked %s\n" % (sys.version_info < (3, 12)) in out and "main 31\n" in out
+    # a breakpoint set while stopped in main(), on a later line of main()
+    proc = moth_session(["break %d" % line_of('print("hooked"', source), "continue",
+                         "break %d" % line_of("return sum", source), "continue", "p x",
+                         "continue", "quit"], script)
+    out = proc.stdout
+    assert re.search(r"hooked.py\(10\)main\(\)\n-> return sum.*\n\(Pdb\) 1\n", out), out
+    assert "main 31\n" in out
 
 
 def test_conditions_and_ignore_counts_without_a_hook_are_pdbs(program):
