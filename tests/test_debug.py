@@ -393,6 +393,30 @@ def test_breakpoints_not_reached_put_no_hook_on_the_interpreter(program):
     assert "never" not in out.split("Breakpoint 3")[1]
 
 
+def test_breakpoints_set_while_stopped_without_a_hook_are_pdbs(program):
+    """Breakpoints set at a stop (3.11: a stop a probe made): later in the same running twin,
+    and in a function not called yet; then cleared, the program runs on untraced."""
+    script = program("while_stopped.py", textwrap.dedent("""\
+        def later(v):
+            w = v - 1
+            return w
+
+        def work(i):
+            j = i * 2
+            k = j + 1
+            return later(k)
+
+        print("results", [work(i) for i in range(3)])
+        """))
+    commands = ["break 6", "continue", "break 7", "break 2", "continue", "p j", "continue",
+                "p v", "clear", "y", "continue"]
+    moth = moth_session(commands + ["quit"], script)
+    assert moth.returncode == 0, moth.stderr
+    assert moth.stdout == pdb_session(commands + ["quit"], script)
+    assert "(Pdb) 0\n" in moth.stdout and "(Pdb) 1\n" in moth.stdout
+    assert "results [0, 2, 4]\n" in moth.stdout
+
+
 def test_breakpoints_twins_cannot_carry_use_the_frame_hook(program):
     """3.11: a breakpoint in a generator, or in a function a frame is already running, is
     carried by the frame hook as before (twins cannot: a resumed generator reports a line the
