@@ -76,6 +76,8 @@ def test_tasks_as_the_program_sees_them(version, python, mode):
         assert {k: awaiting[k] for k in ("kind", "address", "name", "state")} == {
             k: want["awaiting"][k] for k in ("kind", "address", "name", "state")}, task["name"]
         assert [c["address"] for c in awaiting["gathering"]] == want["awaiting"]["gathering"]
+        assert sorted(c["address"] for c in awaiting["taskgroup"]) == want["awaiting"].get(
+            "taskgroup", [])
 
     tasks = by_name(d)
     # What the comparison covers, spelled out.
@@ -92,6 +94,9 @@ def test_tasks_as_the_program_sees_them(version, python, mode):
     assert tasks["py-future"]["awaiting"]["type"] == "Future"  # asyncio.futures._PyFuture
     assert [f[1:] for f in chain(tasks["async-for"])[:2]] == [[M["stream"], "stream"],
                                                               [M["ticks"], "ticks"]]
+    owner = tasks["group-owner"]
+    assert chain(owner)[0][1:] == [M["group"], "grouped"] and chain(owner)[1][2] == "__aexit__"
+    assert sorted(c["name"] for c in owner["awaiting"]["taskgroup"]) == ["group-1", "group-2"]
     assert tasks["cycle-a"]["awaiting"]["name"] == "cycle-b"
     assert tasks["cycle-b"]["awaiting"]["name"] == "cycle-a"
     assert (tasks["finished"]["state"], tasks["finished"]["coroutines"]) == ("done", [])
@@ -112,6 +117,8 @@ def test_tasks_as_the_program_sees_them(version, python, mode):
     assert names.index("awaits-nested") < names.index("nested")
     at = names.index("gatherer")
     assert names[at:at + 3] == ["gatherer", "child-1", "child-2"]
+    at = names.index("group-owner")
+    assert sorted(names[at + 1:at + 3]) == ["group-1", "group-2"]
     # The first loop's tasks, those waiting on each other last; then the second loop's.
     assert sorted(names[-4:-2]) == ["cycle-a", "cycle-b"]
     assert names[-2:] == ["other-main", "other-child"]
@@ -144,6 +151,9 @@ def test_text_and_locals():
     assert re.search(r'\nTask "gatherer" \(pending\), awaiting _GatheringFuture at 0x[0-9a-f]+ '
                      r'\(pending\), gathering Task "child-1", Task "child-2"\n', text)
     assert '\nTask "awaits-nested" (pending), awaiting Task "nested"\n' in text
+    assert re.search(r'\nTask "group-owner" \(pending\), awaiting _asyncio\.Future at 0x[0-9a-f]+ '
+                     r'\(pending\), for its TaskGroup: Task "group-[12]", Task "group-[12]"\n',
+                     text)
     assert '\nTask "finished" (done)\n\nTask' in text
     assert '\nTask "cancelled" (cancelled)\n' in text
 

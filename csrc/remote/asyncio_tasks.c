@@ -345,6 +345,26 @@ int moth_asyncio_gathered(moth_remote *t, moth_asyncio *a, uint64_t future, uint
     return 0;
 }
 
+static int take_member(void *ctx, uint64_t key, uint64_t unused)
+{
+    (void)unused;
+    return take_child(ctx, 0, key);
+}
+
+int moth_asyncio_group_tasks(moth_remote *t, uint64_t group, uint64_t **out, size_t *n)
+{
+    child_walk w = {NULL, 0, 0, 0};
+    *out = NULL;
+    *n = 0;
+    if (moth_set_items(t, moth_obj_attr(t, group, "_tasks"), take_member, &w) < 0 || w.failed) {
+        free(w.items);
+        return w.failed ? -1 : 0;
+    }
+    *out = w.items;
+    *n = w.count;
+    return 0;
+}
+
 uint64_t moth_asyncio_loop_thread(moth_remote *t, uint64_t loop)
 {
     int64_t ident;

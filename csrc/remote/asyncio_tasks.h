@@ -99,6 +99,10 @@ uint64_t moth_asyncio_awaited_future(struct moth_remote *t, moth_asyncio *a,
 int moth_asyncio_gathered(struct moth_remote *t, moth_asyncio *a, uint64_t future,
                           uint64_t **out, size_t *n);
 
+/* The tasks of the asyncio.TaskGroup `group` (its `_tasks` set), into *out as
+ * moth_asyncio_gathered does. */
+int moth_asyncio_group_tasks(struct moth_remote *t, uint64_t group, uint64_t **out, size_t *n);
+
 /* The thread running the event loop `loop` (its `_thread_id`, threading.get_ident() of that
  * thread), 0 when it is not running or cannot be read. */
 uint64_t moth_asyncio_loop_thread(struct moth_remote *t, uint64_t loop);

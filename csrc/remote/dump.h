@@ -70,8 +70,11 @@ typedef struct moth_dump_awaited {
     char *type;          /* its type's name */
     char *name;          /* a task's name */
     const char *state;   /* a future's: "pending", "cancelled", "done"; NULL for others */
-    moth_dump_task_ref *gathered;  /* gather(): the tasks and futures it waits for */
+    moth_dump_task_ref *gathered;  /* gather(): the tasks and futures it waits for; or, with
+                                    * taskgroup, the tasks of the TaskGroup whose end the task
+                                    * awaits (async with TaskGroup() leaving its block) */
     size_t ngathered;
+    int taskgroup;
 } moth_dump_awaited;
 
 /* One asyncio task (--async). */

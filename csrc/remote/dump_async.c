@@ -116,8 +116,20 @@ static int is_asend(tasks_read *r, uint64_t obj, uint64_t *agen)
 }
 
 /* Follows the task's coroutine chain; *end is what its innermost coroutine awaits that is not
- * a coroutine (0 when nothing). -1 only when out of memory. */
-static int read_chain(tasks_read *r, uint64_t coro, moth_dump_task *task, uint64_t *end)
+ * a coroutine (0 when nothing), *group the TaskGroup whose __aexit__ is in the chain (its
+ * `self`; 0 when none). -1 only when out of memory. */
+/* Whether code entry `code` is asyncio.TaskGroup.__aexit__, which waits for the group's
+ * tasks. */
+static int is_group_exit(moth_remote *t, uint32_t code)
+{
+    const moth_rcode *c = &t->codes.items[code];
+    size_t len = strlen(c->filename), tail = strlen("asyncio/taskgroups.py");
+    return strcmp(c->name, "__aexit__") == 0 && len >= tail &&
+           strcmp(c->filename + len - tail, "asyncio/taskgroups.py") == 0 && c->nlocalsplus;
+}
+
+static int read_chain(tasks_read *r, uint64_t coro, moth_dump_task *task, uint64_t *end,
+                      uint64_t *group)
 {
     moth_remote *t = r->t;
     uint64_t seen[MAX_CHAIN];
@@ -166,13 +178,18 @@ static int read_chain(tasks_read *r, uint64_t coro, moth_dump_task *task, uint64
         memset(f, 0, sizeof *f);
         if (moth_dump_fill_frame(t, r->src, c.frame, c.code, c.line, r->o, f) < 0)
             return -1;
+        if (is_group_exit(t, c.code) &&
+            moth_mem_u64(&t->mem, c.frame + t->L->frame.localsplus, group) < 0)
+            *group = 0;
         coro = c.awaits;
     }
     return 0;
 }
 
-/* Describes what the task waits on: its _fut_waiter, else what its chain ends at. */
-static int read_awaited(tasks_read *r, uint64_t waiter, uint64_t end, moth_dump_awaited *aw)
+/* Describes what the task waits on: its _fut_waiter, else what its chain ends at; with the
+ * tasks gather() or its TaskGroup (`group`, 0 when none) waits for. */
+static int read_awaited(tasks_read *r, uint64_t waiter, uint64_t end, uint64_t group,
+                        moth_dump_awaited *aw)
 {
     moth_remote *t = r->t;
     uint64_t target = waiter ? waiter : moth_asyncio_awaited_future(t, &r->a, end);
@@ -198,6 +215,11 @@ static int read_awaited(tasks_read *r, uint64_t waiter, uint64_t end, moth_dump_
     size_t n;
     if (moth_asyncio_gathered(t, &r->a, target, &children, &n) < 0)
         return -1;
+    if (!n && group) {
+        if (moth_asyncio_group_tasks(t, group, &children, &n) < 0)
+            return -1;
+        aw->taskgroup = n > 0;
+    }
     if (!n)
         return 0;
     if (!(aw->gathered = moth_calloc(n, sizeof *aw->gathered, NULL))) {
@@ -228,11 +250,11 @@ static int read_task(tasks_read *r, const moth_rfuture *f, moth_dump_task *task)
         !(task->loop_type = moth_strdup(loop->type, NULL)))
         return -1;
     task->loop_thread = loop->thread;
-    uint64_t end = 0;
-    if (f->state == MOTH_FUTURE_PENDING && read_chain(r, f->coro, task, &end) < 0)
+    uint64_t end = 0, group = 0;
+    if (f->state == MOTH_FUTURE_PENDING && read_chain(r, f->coro, task, &end, &group) < 0)
         return -1;
     if (f->state == MOTH_FUTURE_PENDING && !task->running &&
-        read_awaited(r, f->waiter, end, &task->awaiting) < 0)
+        read_awaited(r, f->waiter, end, group, &task->awaiting) < 0)
         return -1;
     return 0;
 }

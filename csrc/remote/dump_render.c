@@ -120,7 +120,7 @@ static void awaited_text(const moth_dump_awaited *aw, moth_sb *out)
     /* A gather() of thousands: the first few, then how many more (JSON lists them all). */
     size_t shown = aw->ngathered <= GATHERED_SHOWN + 1 ? aw->ngathered : GATHERED_SHOWN;
     for (size_t k = 0; k < shown; k++) {
-        moth_sb_puts(out, k ? ", " : ", gathering ");
+        moth_sb_puts(out, k ? ", " : aw->taskgroup ? ", for its TaskGroup: " : ", gathering ");
         if (aw->gathered[k].name)
             task_ref_text(aw->gathered[k].name, aw->gathered[k].addr, out);
         else
@@ -286,7 +286,13 @@ static void awaited_json(const moth_dump_awaited *aw, moth_sb *out)
     moth_sb_puts(out, ", \"state\": ");
     json_str_or_null(out, aw->state);
     moth_sb_puts(out, ", \"gathering\": [");
-    for (size_t k = 0; k < aw->ngathered; k++) {
+    for (size_t k = 0; !aw->taskgroup && k < aw->ngathered; k++) {
+        if (k)
+            moth_sb_puts(out, ", ");
+        task_ref_json(aw->gathered[k].name, aw->gathered[k].addr, out);
+    }
+    moth_sb_puts(out, "], \"taskgroup\": [");
+    for (size_t k = 0; aw->taskgroup && k < aw->ngathered; k++) {
         if (k)
             moth_sb_puts(out, ", ");
         task_ref_json(aw->gathered[k].name, aw->gathered[k].addr, out);

@@ -145,7 +145,7 @@ static void test_tasks_of_every_layout(void)
                  "{\"address\": %llu, \"type\": \"_UnixSelectorEventLoop\", \"thread_id\": "
                  "1234}, \"awaiting\": {\"kind\": \"task\", \"address\": %llu, \"type\": "
                  "\"_asyncio.Task\", \"name\": \"worker\", \"state\": \"pending\", "
-                 "\"gathering\": []}, \"note\": null, \"coroutines\": [{\"kind\": \"python\", "
+                 "\"gathering\": [], \"taskgroup\": []}, \"note\": null, \"coroutines\": [{\"kind\": \"python\", "
                  "\"file\": \"app.py\", \"function\": \"boss\", \"qualname\": \"boss\", "
                  "\"line\": 41, \"source\": null}]}",
                  (unsigned long long)w.boss, (unsigned long long)LOOP,
@@ -153,7 +153,7 @@ static void test_tasks_of_every_layout(void)
         CHECK(json && strstr(json, want) != NULL);
         snprintf(want, sizeof want,
                  "\"gathering\": [{\"name\": \"worker\", \"address\": %llu}, {\"name\": "
-                 "\"sleepy\", \"address\": %llu}]}",
+                 "\"sleepy\", \"address\": %llu}], \"taskgroup\": []}",
                  (unsigned long long)w.worker, (unsigned long long)w.sleepy);
         CHECK(json && strstr(json, want) != NULL);
         CHECK(json && strstr(json, "\"awaiting\": null") != NULL);
@@ -574,6 +574,67 @@ static void test_async_for(void)
     moth_remote_close(&T);
 }
 
+/* A task at the end of its `async with asyncio.TaskGroup()` waits for the group's tasks:
+ * TaskGroup.__aexit__'s self, its _tasks set. */
+static void test_task_group(void)
+{
+    world_open(&moth_layout_py311);
+    const moth_py_layout *L = T.L;
+    uint64_t code = mk_code("t.py", "work", 1);
+    uint64_t kid1 = mk_c_task(mk_text("kid-1"), 0, mk_coro(code, 0), 0);
+    uint64_t kid2 = mk_c_task(mk_text("kid-2"), 0, mk_coro(code, 0), 0);
+    uint64_t members[8] = {kid1, kid2};
+    static const char *const TASKS[] = {"_tasks"};
+    uint64_t set = mk_set(T.known.set_type, members);
+    uint64_t group = mk_instance(mk_class("TaskGroup", 0, 16, 0), 24, TASKS, &set, 1);
+    uint64_t fut = mk_c_future(C_FUTURE, 0);
+    /* __aexit__(self, ...): self in its first slot, the awaited iterator on its stack. */
+    uint64_t exit_code = mk_code("/nonexistent/asyncio/taskgroups.py", "__aexit__", 68);
+    put32(exit_code + L->code.nlocalsplus, 1);
+    uint64_t exit = mk_coro(exit_code, 0);
+    uint64_t f = exit + L->gen.iframe;
+    put64(f + L->frame.instr, exit_code + L->code.code_adaptive + 4);
+    put32(f + L->frame.stacktop, 2);
+    put64(f + L->frame.localsplus, group);
+    put64(f + L->frame.localsplus + 8, mk_future_iter(fut));
+    uint64_t owner = mk_c_task(mk_text("owner"), 0, mk_coro(mk_code("t.py", "main", 10), exit),
+                               fut);
+    uint64_t tasks[8] = {kid2, owner, kid1};
+    uint64_t reg = mk_weakset(tasks);
+    static const char *const NAME[] = {"_all_tasks"};
+    set_modules(NAME, &reg, 1, asyncio_dict());
+    moth_dump d;
+    char *text = dump_text(&d);
+    char want[1024];
+    snprintf(want, sizeof want,
+             "\nTask \"owner\" (pending), awaiting _asyncio.Future at %#llx (pending), for its "
+             "TaskGroup: Task \"kid-1\", Task \"kid-2\"\n"
+             "  File \"t.py\", line 11, in main\n"
+             "  File \"/nonexistent/asyncio/taskgroups.py\", line 69, in __aexit__\n"
+             "\nTask \"kid-1\" (pending)\n  File \"t.py\", line 2, in work\n"
+             "\nTask \"kid-2\" (pending)\n", (unsigned long long)fut);
+    CHECK(text && strstr(text, want));
+    if (!text || !strstr(text, want))
+        fprintf(stderr, "got:\n%s\nwanted:\n%s\n", text, want);
+    char *json = render_json(&d);
+    snprintf(want, sizeof want, "\"gathering\": [], \"taskgroup\": [{\"name\": \"kid-1\", "
+             "\"address\": %llu}, {\"name\": \"kid-2\", \"address\": %llu}]}",
+             (unsigned long long)kid1, (unsigned long long)kid2);
+    CHECK(json && strstr(json, want));
+    free(json);
+    free(text);
+    moth_dump_free(&d);
+    /* A group whose _tasks cannot be read: the owner shows its future alone. */
+    put64(group + 16, mk_dict(NULL, NULL, 0));
+    text = dump_text(&d);
+    snprintf(want, sizeof want, "\nTask \"owner\" (pending), awaiting _asyncio.Future at %#llx "
+             "(pending)\n", (unsigned long long)fut);
+    CHECK(text && strstr(text, want));
+    free(text);
+    moth_dump_free(&d);
+    moth_remote_close(&T);
+}
+
 /* Every allocation of collecting the tasks fails in turn: out of memory said, nothing leaked
  * (ASan checks at exit). */
 static void test_out_of_memory(void)
@@ -614,6 +675,7 @@ int main(void)
     RUN(test_order_and_loops);
     RUN(test_big_gather);
     RUN(test_async_for);
+    RUN(test_task_group);
     RUN(test_out_of_memory);
     free(H.bytes);
     return check_summary();

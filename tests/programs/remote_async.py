@@ -85,6 +85,13 @@ async def stream(agen):
         pass
 
 
+async def grouped():
+    async with asyncio.TaskGroup() as group:  # @group
+        GROUPS[id(asyncio.current_task())] = group
+        group.create_task(sleeper(), name="group-1")
+        group.create_task(sleeper(), name="group-2")
+
+
 async def quick():
     return 42
 
@@ -94,6 +101,7 @@ async def never():
 
 
 AGENS = {}  # an `async for` step's async generator, by the step's id (Python cannot tell it)
+GROUPS = {}  # the TaskGroup a task waits for at the end of its `async with`, by the task's id
 
 
 def chain(coro):
@@ -125,6 +133,8 @@ def describe(task, named=True):
         awaiting = {"kind": "task" if is_task else "future", "address": id(waiter),
                     "name": waiter.get_name() if is_task else None, "state": state(waiter),
                     "gathering": [id(c) for c in getattr(waiter, "_children", [])]}
+    if awaiting and id(task) in GROUPS:
+        awaiting["taskgroup"] = sorted(id(t) for t in GROUPS[id(task)]._tasks)
     return {"address": id(task), "name": task.get_name() if named else None,
             "state": state(task), "awaiting": awaiting, "loop": id(task.get_loop()),
             "cancels": task.cancelling(),
@@ -153,6 +163,8 @@ async def main():
     agen = ticks()
     streamer = asyncio.create_task(stream(agen), name="async-for")
     tasks.append(streamer)
+    owner = asyncio.create_task(grouped(), name="group-owner")
+    tasks.append(owner)
     box_a, box_b = [], []
     cycle_a = asyncio.create_task(wait_on(box_b), name="cycle-a")
     cycle_b = asyncio.create_task(wait_on(box_a), name="cycle-b")
@@ -182,6 +194,7 @@ async def main():
     AGENS[id(streamer.get_coro().cr_await)] = agen
     view = [describe(t) for t in tasks + [cycle_a, cycle_b, finished, cancelled]]
     view += [describe(kid) for kid in tasks[3]._fut_waiter._children]
+    view += [describe(t) for t in GROUPS[id(owner)]._tasks]
     # asyncio names it when it is first asked (3.12+ keep a number till then): left unasked,
     # but for _PyTask, whose name is made at once.
     view.append(describe(unnamed, named=MODE == "py"))
