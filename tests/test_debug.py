@@ -451,6 +451,23 @@ def test_breakpoints_twins_cannot_carry_use_the_frame_hook(program):
     assert "main 31\n" in out
 
 
+def test_breakpoint_in_the_body_of_a_module_imported_later(program):
+    """3.11: no hook until the module holding the breakpoint in its own body is about to run
+    (the audit hook on exec sees it and puts the frame hook on); it stops there."""
+    lazy = program("lazy_body.py", "X = 1\nY = X + 1\n\ndef f():\n    return Y\n")
+    script = program("imports_lazily.py", textwrap.dedent("""\
+        from moth._moth import Engine
+        print("hooked", Engine.frame_eval_hooked())
+        import lazy_body
+        print("f", lazy_body.f())
+        """))
+    proc = moth_session(["break %s:2" % lazy, "continue", "p X", "continue", "quit"], script)
+    out = proc.stdout
+    assert "hooked False\n" in out
+    assert re.search(r"lazy_body.py\(2\)<module>\(\)\n-> Y = X \+ 1\n\(Pdb\) 1\n", out), out
+    assert "f 2\n" in out
+
+
 def test_conditions_and_ignore_counts_without_a_hook_are_pdbs(program):
     """Conditions, ignore counts, temporary breakpoints and hits counted in code that probes
     carry (3.11) stop exactly where pdb stops; a stop there allows jump, next and return."""
