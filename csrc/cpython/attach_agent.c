@@ -1,6 +1,5 @@
 /*
- * attach_agent.c: moth inside a program it attached to (`moth profile -p`; `moth debug -p`
- * is to come: the channel and the 'G' command are reserved for it).
+ * attach_agent.c: moth inside a program it attached to (`moth profile -p`, `moth debug -p`).
  *
  * moth's bootstrap (remote/attach.h) imports this extension in the target and calls
  * _attach_agent from the interpreter's pending-call point, in the main thread with the GIL.
@@ -14,6 +13,13 @@
  * does not see it) waits on the socket; at moth's 'S' (or when the socket closes because moth
  * is gone) it stops the profiler, sends the report, and ends. Nothing of moth's stays behind:
  * no hook, no thread (the module stays imported).
+ *
+ * A debug session starts moth.attach's debugger (a moth.Pdb whose terminal is the channel) on
+ * the program's frame: the program stops at its next line. A reader thread of the agent's own
+ * is the only one to read the socket: lines typed at moth's terminal go to a queue the
+ * debugger's readline waits on; moth's Ctrl-C becomes a pending call (Py_AddPendingCall) that
+ * stops the program where its main thread is (moth wakes that thread from outside if it is
+ * blocked); moth's end (detach, its terminal closed, moth killed) takes everything out.
  */
 #include "pyver.h"
 
@@ -38,7 +44,15 @@ static struct {
     void *profile;     /* moth_profile_attach_start's session */
     char *command;     /* moth's command: the session's argv point into it */
     char *argv[64];
-} agent;
+    /* debug sessions: the lines typed at moth's terminal, and whether the session ended */
+    pthread_mutex_t lock;
+    pthread_cond_t arrived;
+    char **lines;
+    size_t nlines, lines_cap;
+    int ended;         /* moth has gone or detached: readline gives '' */
+    int debugging;
+    int claim;         /* moth_chan_claim's socket while a session runs, else -1 */
+} agent = {.claim = -1, .lock = PTHREAD_MUTEX_INITIALIZER, .arrived = PTHREAD_COND_INITIALIZER};
 
 static int channel_sink(void *ctx, int is_err, const char *text, size_t len)
 {
@@ -90,8 +104,16 @@ static int split_args(char *data, size_t len, char **argv, int max)
     return argc;
 }
 
+static void release_claim(void)
+{
+    if (agent.claim >= 0)
+        close(agent.claim);
+    agent.claim = -1;
+}
+
 static void end_session(int status)
 {
+    release_claim();
     char text[32];
     int n = snprintf(text, sizeof text, "%d", status);
     moth_chan_send(agent.fd, 'X', text, (size_t)n);
@@ -166,6 +188,201 @@ static int start_profile(char *data, size_t len)
     return 0;
 }
 
+
+/* Calls moth.attach.<name>(*args) with the GIL; a failure is shown at moth's terminal. */
+static int call_attach(const char *name, PyObject *args)
+{
+    PyObject *mod = PyImport_ImportModule("moth.attach");
+    PyObject *fn = mod ? PyObject_GetAttrString(mod, name) : NULL;
+    PyObject *r = fn ? PyObject_CallObject(fn, args) : NULL;
+    Py_XDECREF(mod);
+    Py_XDECREF(fn);
+    if (r) {
+        Py_DECREF(r);
+        return 0;
+    }
+    PyObject *exc = moth_take_exception();
+    PyObject *text = exc ? PyObject_Str(exc) : NULL;
+    const char *msg = text ? PyUnicode_AsUTF8(text) : NULL;
+    char line[600];
+    int n = snprintf(line, sizeof line, "moth: the debugger in the program failed: %s\n",
+                     msg ? msg : "?");
+    PyErr_Clear();
+    Py_XDECREF(text);
+    Py_XDECREF(exc);
+    if (agent.fd >= 0)
+        moth_chan_send(agent.fd, 'E', line, (size_t)n);
+    return -1;
+}
+
+/* The main thread, at the interpreter's pending-call point: moth's Ctrl-C. */
+static int interrupt_call(void *unused)
+{
+    (void)unused;
+    if (agent.debugging && !agent.ended)
+        call_attach("interrupt", NULL);
+    return 0;
+}
+
+static void push_line(char *line)
+{
+    pthread_mutex_lock(&agent.lock);
+    if (moth_grow((void **)&agent.lines, sizeof *agent.lines, &agent.lines_cap,
+                  agent.nlines + 1, NULL) == 0)
+        agent.lines[agent.nlines++] = line;
+    else
+        free(line);
+    pthread_cond_broadcast(&agent.arrived);
+    pthread_mutex_unlock(&agent.lock);
+}
+
+static void *debug_reader(void *unused)
+{
+    (void)unused;
+    for (;;) {
+        char type;
+        char *data;
+        size_t len;
+        int rc = moth_chan_recv(agent.fd, &type, &data, &len);
+        if (rc == -2)
+            continue;
+        if (rc < 0 || type == 'D') {
+            if (rc == 0)
+                free(data);
+            break;
+        }
+        if (type == 'I') {
+            push_line(data);
+            continue;
+        }
+        if (type == 'C') {
+            Py_AddPendingCall(interrupt_call, NULL);
+            moth_chan_send(agent.fd, 'W', NULL, 0); /* moth wakes the main thread */
+        }
+        free(data);
+    }
+    pthread_mutex_lock(&agent.lock);
+    int was_ended = agent.ended;
+    agent.ended = 1;
+    pthread_cond_broadcast(&agent.arrived);
+    pthread_mutex_unlock(&agent.lock);
+    PyGILState_STATE g = PyGILState_Ensure();
+    if (!was_ended)
+        call_attach("detach", NULL); /* moth has gone: take everything out */
+    for (size_t i = 0; i < agent.nlines; i++)
+        free(agent.lines[i]);
+    free(agent.lines);
+    agent.lines = NULL;
+    agent.nlines = agent.lines_cap = 0;
+    free(agent.command);
+    agent.command = NULL;
+    close(agent.fd);
+    agent.fd = -1;
+    agent.debugging = 0;
+    release_claim();
+    agent.active = 0;
+    PyGILState_Release(g);
+    return NULL;
+}
+
+/* The debugger has taken itself out (or could not start): tell moth, and let the reader see
+ * the end and clean up. */
+static void end_debug(const char *text)
+{
+    pthread_mutex_lock(&agent.lock);
+    int was_ended = agent.ended;
+    agent.ended = 1;
+    pthread_cond_broadcast(&agent.arrived);
+    pthread_mutex_unlock(&agent.lock);
+    if (!was_ended && agent.fd >= 0) {
+        moth_chan_send(agent.fd, 'X', text, strlen(text));
+        shutdown(agent.fd, SHUT_RDWR);
+    }
+}
+
+static int start_debug(char *data, size_t len)
+{
+    char **argv = agent.argv;
+    int argc = split_args(data, len, argv, 64);
+    int colour = 0;
+    long thread = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "colour=1") == 0)
+            colour = 1;
+        else if (strncmp(argv[i], "thread=", 7) == 0)
+            thread = atol(argv[i] + 7);
+    }
+    agent.ended = 0;
+    agent.debugging = 1;
+    /* the reader first: the debugger may stop the program right away and wait for a line */
+    if (start_thread(debug_reader) < 0) {
+        agent.debugging = 0;
+        moth_chan_send(agent.fd, 'E', "moth: cannot start the agent's thread\n", 38);
+        return 1;
+    }
+    PyObject *args = Py_BuildValue("(il)", colour, thread);
+    if (!args || call_attach("start", args) < 0)
+        end_debug(""); /* the reader owns the session now: it ends it */
+    Py_XDECREF(args);
+    return 0;
+}
+
+/* _attach_read(prompt) -> a line typed at moth's terminal, '' when the session ended */
+static PyObject *attach_read(PyObject *module, PyObject *args)
+{
+    (void)module;
+    const char *prompt;
+    Py_ssize_t plen;
+    if (!PyArg_ParseTuple(args, "s#:_attach_read", &prompt, &plen))
+        return NULL;
+    char *line = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    pthread_mutex_lock(&agent.lock);
+    if (!agent.ended && agent.fd >= 0)
+        moth_chan_send(agent.fd, 'R', prompt, (size_t)plen);
+    while (!agent.nlines && !agent.ended)
+        pthread_cond_wait(&agent.arrived, &agent.lock);
+    if (agent.nlines) {
+        line = agent.lines[0];
+        memmove(agent.lines, agent.lines + 1, --agent.nlines * sizeof *agent.lines);
+    }
+    pthread_mutex_unlock(&agent.lock);
+    Py_END_ALLOW_THREADS
+    if (!line)
+        return PyUnicode_FromString("");
+    PyObject *r = PyUnicode_FromFormat("%s\n", line);
+    free(line);
+    return r;
+}
+
+/* _attach_write(text): text for moth's terminal */
+static PyObject *attach_write(PyObject *module, PyObject *args)
+{
+    (void)module;
+    const char *text;
+    Py_ssize_t len;
+    if (!PyArg_ParseTuple(args, "s#:_attach_write", &text, &len))
+        return NULL;
+    if (agent.fd >= 0 && !agent.ended) {
+        int fd = agent.fd;
+        Py_BEGIN_ALLOW_THREADS
+        moth_chan_send(fd, 'O', text, (size_t)len);
+        Py_END_ALLOW_THREADS
+    }
+    Py_RETURN_NONE;
+}
+
+/* _attach_end(message): the debugger has taken itself out: tell moth and end the session */
+static PyObject *attach_end(PyObject *module, PyObject *args)
+{
+    (void)module;
+    const char *text = "";
+    if (!PyArg_ParseTuple(args, "|s:_attach_end", &text))
+        return NULL;
+    end_debug(text);
+    Py_RETURN_NONE;
+}
+
 /* _attach_agent(socket_path, token, page, page_size, handler, handler_saved, wake, moth_pid,
  * handler_func_offset) */
 static PyObject *attach_agent(PyObject *module, PyObject *args)
@@ -199,11 +416,10 @@ static PyObject *attach_agent(PyObject *module, PyObject *args)
         close(fd);
         Py_RETURN_NONE; /* not the moth that attached: say nothing to it */
     }
-    if (agent.active) {
+    if (agent.active || (agent.claim = moth_chan_claim(getpid())) < 0) {
         char text[200];
-        int n = snprintf(text, sizeof text, "%s\nanother moth (process %ld) is attached to "
-                         "process %ld: one session at a time", token, agent.moth_pid,
-                         (long)getpid());
+        int n = snprintf(text, sizeof text, "%s\nanother moth is attached to process %ld: one "
+                         "session at a time", token, (long)getpid());
         moth_chan_send(fd, 'F', text, (size_t)n);
         close(fd);
         Py_RETURN_NONE;
@@ -223,15 +439,19 @@ static PyObject *attach_agent(PyObject *module, PyObject *args)
     int rc;
     if (type == 'P') {
         rc = start_profile(data, len);
+    } else if (type == 'G') {
+        agent.command = data; /* before the session starts: its threads read argv */
+        rc = start_debug(data, len);
+        data = rc ? data : NULL;
+        if (rc)
+            agent.command = NULL;
     } else {
-        /* 'G' (moth debug -p) is not built yet: moth does not send it */
-        moth_chan_send(fd, 'E', "moth: this agent runs profile sessions only\n", 44);
         rc = 2;
     }
     if (rc) {
         free(data);
         end_session(rc);
-    } else {
+    } else if (data) {
         agent.command = data; /* the session's options live as long as it does */
     }
     Py_RETURN_NONE;
@@ -241,5 +461,12 @@ PyMethodDef moth_attach_functions[] = {
     {"_attach_agent", (PyCFunction)attach_agent, METH_VARARGS,
      "_attach_agent(...)\n\nmoth's bootstrap in an attached program calls this (moth debug -p,\n"
      "moth profile -p); not for other use."},
+    {"_attach_read", (PyCFunction)attach_read, METH_VARARGS,
+     "_attach_read(prompt) -> str\n\nA line typed at the attached moth's terminal ('' at the "
+     "end)."},
+    {"_attach_write", (PyCFunction)attach_write, METH_VARARGS,
+     "_attach_write(text)\n\nText for the attached moth's terminal."},
+    {"_attach_end", (PyCFunction)attach_end, METH_VARARGS,
+     "_attach_end(message='')\n\nEnds the attached debugging session."},
     {NULL, NULL, 0, NULL},
 };

@@ -39,8 +39,8 @@ int moth_cli_colour(void);
 typedef int (*moth_cli_sink)(void *ctx, int is_err, const char *text, size_t len);
 void moth_cli_redirect(moth_cli_sink sink, void *ctx, int colour);
 
-/* `moth profile -p PID` (cli_attach.c): attaches, sends `what` ("profile") with the options,
- * relays the session. duration <= 0: until Ctrl-C. */
+/* `moth profile -p PID` / `moth debug -p PID` (cli_attach.c): attaches, sends `what`
+ * ("profile" or "debug") with the options, relays the session. duration <= 0: until Ctrl-C. */
 int moth_attach_command(const char *what, long pid, double duration, int argc, char **argv);
 /* The half of `moth profile -p` that runs inside the target (attach_agent.c calls them):
  * parses the options (no program), starts the profiler; then stops it, prints the report

@@ -1,5 +1,5 @@
 /*
- * cli_attach.c: moth's side of `moth profile -p PID` and `moth debug -p PID`.
+ * cli_attach.c: moth's side of `moth profile -p PID` and `moth debug -p PID [--thread TID]`.
  *
  * Opens the target as `moth dump` does (same messages when it is gone, not Python or not
  * permitted), listens on a Unix socket in a directory only this user can enter, queues the
@@ -206,6 +206,112 @@ static int relay(int fd, long pid, double duration)
     }
 }
 
+static struct sigaction saved_int;
+
+/* A line typed at moth's terminal, with the prompt the debugger gave (Python's input():
+ * readline's editing and history when moth's stdin is a terminal). NULL at the end of input.
+ * Ctrl-C here only starts a new line, as at pdb's prompt. */
+static char *read_line(const char *prompt)
+{
+    static int readline_loaded;
+    if (!readline_loaded) {
+        readline_loaded = 1;
+        if (isatty(0)) {
+            PyObject *rl = PyImport_ImportModule("readline");
+            Py_XDECREF(rl);
+            PyErr_Clear();
+        }
+    }
+    struct sigaction ours;
+    sigaction(SIGINT, &saved_int, &ours); /* Python's own handler: KeyboardInterrupt */
+    char *line = NULL;
+    for (;;) {
+        PyObject *builtins = PyEval_GetBuiltins(); /* borrowed */
+        PyObject *input = builtins ? PyDict_GetItemString(builtins, "input") : NULL;
+        PyObject *r = input ? PyObject_CallFunction(input, "s", prompt) : NULL;
+        if (r) {
+            const char *text = PyUnicode_AsUTF8(r);
+            line = strdup(text ? text : "");
+            Py_DECREF(r);
+            break;
+        }
+        if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+            PyErr_Clear();
+            moth_cli_out("\n", 1);
+            continue;
+        }
+        PyErr_Clear(); /* EOFError: the end of moth's input */
+        moth_cli_out("\n", 1);
+        break;
+    }
+    sigaction(SIGINT, &ours, NULL);
+    interrupted = 0;
+    return line;
+}
+
+/* Relays a debug session: the debugger's text out, the lines typed in, Ctrl-C as 'C' (and,
+ * when the agent asks, the main thread woken from outside). */
+static int relay_debug(int fd, moth_remote *t, long pid)
+{
+    moth_attach_plan wake;
+    int lent = 0;
+    moth_error err;
+    for (;;) {
+        if (interrupted) {
+            interrupted = 0;
+            moth_chan_send(fd, 'C', NULL, 0);
+        }
+        struct pollfd p = {fd, POLLIN, 0};
+        int rc = poll(&p, 1, 100);
+        if (rc <= 0)
+            continue;
+        char type;
+        char *data;
+        size_t len;
+        rc = moth_chan_recv(fd, &type, &data, &len);
+        if (rc == -2)
+            continue;
+        if (rc < 0) {
+            if (lent)
+                moth_attach_give_back(t, &wake, NULL);
+            if (moth_proc_exists((pid_t)pid, NULL) < 0) {
+                moth_cli_error("process %ld ended while moth was attached", pid);
+                return 0;
+            }
+            return moth_cli_error("the session with process %ld broke off", pid), 1;
+        }
+        if (type == 'O') {
+            moth_cli_out(data, len);
+        } else if (type == 'E') {
+            moth_cli_err(data, len);
+        } else if (type == 'W') {
+            if (moth_attach_wake(t, &wake, &err) == 0)
+                lent = wake.handler != 0;
+        } else if (type == 'R') {
+            if (lent) { /* stopped: the main thread has run the pending call */
+                moth_attach_give_back(t, &wake, NULL);
+                lent = 0;
+            }
+            char *line = read_line(data);
+            if (!line)
+                moth_chan_send(fd, 'I', "EOF", 3);
+            else
+                moth_chan_send(fd, 'I', line, strlen(line));
+            free(line);
+        } else if (type == 'X') {
+            if (lent)
+                moth_attach_give_back(t, &wake, NULL);
+            if (len) {
+                moth_cli_err(data, len);
+                moth_cli_err("\n", 1);
+            }
+            free(data);
+            return 0;
+        }
+        free(data);
+    }
+}
+
 int moth_attach_command(const char *what, long pid, double duration, int argc, char **argv)
 {
     moth_remote t;
@@ -218,6 +324,11 @@ int moth_attach_command(const char *what, long pid, double duration, int argc, c
         moth_remote_close(&t);
         return moth_cli_error("process %ld runs Python 3.%u: attach with its own "
                               "sys.remote_exec (moth attaches to 3.11-3.13)", pid, minor);
+    }
+    if (moth_chan_claimed((pid_t)pid)) {
+        moth_remote_close(&t);
+        return moth_cli_error("another moth is attached to process %ld: one session at a time",
+                              pid);
     }
     bootstrap_ctx b;
     memset(&b, 0, sizeof b);
@@ -238,10 +349,10 @@ int moth_attach_command(const char *what, long pid, double duration, int argc, c
         return moth_cli_error("%s", err.msg);
     }
     b.socket_path = path;
-    struct sigaction sa, old_int;
+    struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint; /* no SA_RESTART: a wait returns at Ctrl-C */
-    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGINT, &sa, &saved_int);
     interrupted = 0;
 
     int status = 1, fd = -1;
@@ -339,13 +450,13 @@ int moth_attach_command(const char *what, long pid, double duration, int argc, c
                          version, duration > 0 ? "" : "; Ctrl-C stops");
         moth_cli_err(line, (size_t)n);
     }
-    status = relay(fd, pid, duration);
+    status = strcmp(what, "profile") == 0 ? relay(fd, pid, duration) : relay_debug(fd, &t, pid);
 out:
     if (fd >= 0)
         close(fd);
     close(listener);
     moth_sock_unix_remove(path);
-    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGINT, &saved_int, NULL);
     moth_remote_close(&t);
     return status;
 }

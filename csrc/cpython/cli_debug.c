@@ -10,15 +10,22 @@
 #include "cli.h"
 #include "pycall.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const char USAGE[] =
     "usage: moth debug [--command CMD]... (script.py [args] | -m module [args] | -c code [args])\n"
+    "       moth debug -p PID [--thread TID]\n"
     "\n"
     "Debug the program with pdb's commands (and watch, stepi, nexti, disassemble, threads).\n"
     "It stops before the first line; breakpoints cost nothing until they are reached.\n"
+    "With -p, debug a running program instead (3.11-3.13): it stops at the line its main\n"
+    "thread (or thread TID, with --thread) is on; `detach` leaves it running as before, Ctrl-C\n"
+    "stops it again, `kill` ends it.\n"
     "\n"
     "options:\n"
+    "  -p, --pid PID   attach to running process PID (same user, or ptrace allowed)\n"
+    "  --thread TID    with -p: stop that thread (its native id, as moth dump shows)\n"
     "  --command CMD   a pdb command to run at the first stop (repeatable), as pdb's -c;\n"
     "                  --command continue runs the program until a breakpoint or an error\n";
 
@@ -135,6 +142,7 @@ int moth_cmd_debug(int argc, char **argv)
     if (!commands)
         return moth_cli_error("out of memory");
     int status = 0;
+    long pid = 0, thread = 0;
     while (o.i < argc) {
         const char *a = argv[o.i];
         const char *v;
@@ -142,6 +150,20 @@ int moth_cmd_debug(int argc, char **argv)
             moth_cli_out(USAGE, sizeof USAGE - 1);
             Py_DECREF(commands);
             return 0;
+        } else if (moth_opt_is(&o, "-p", "--pid") || moth_opt_is(&o, NULL, "--thread")) {
+            int is_pid = a[1] == 'p' || strcmp(a, "--pid") == 0 || strncmp(a, "--pid=", 6) == 0;
+            if (!(v = moth_opt_value(&o, is_pid ? "--pid" : "--thread"))) {
+                Py_DECREF(commands);
+                return 2;
+            }
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (*end || n <= 0) {
+                Py_DECREF(commands);
+                return moth_cli_error("%s takes a %s id, not '%s'", is_pid ? "-p" : "--thread",
+                                      is_pid ? "process" : "thread", v);
+            }
+            *(is_pid ? &pid : &thread) = n;
         } else if (moth_opt_is(&o, NULL, "--command")) {
             PyObject *s = (v = moth_opt_value(&o, "--command")) ? PyUnicode_DecodeFSDefault(v)
                                                                  : NULL;
@@ -161,6 +183,17 @@ int moth_cmd_debug(int argc, char **argv)
         } else {
             break;
         }
+    }
+    if (pid || thread) {
+        Py_DECREF(commands);
+        if (!pid)
+            return moth_cli_error("--thread goes with -p PID");
+        if (o.i < argc)
+            return moth_cli_error("moth debug -p takes no program ('%s')", argv[o.i]);
+        char arg[48];
+        snprintf(arg, sizeof arg, "thread=%ld", thread);
+        char *args[1] = {arg};
+        return moth_attach_command("debug", pid, 0, thread ? 1 : 0, args);
     }
     if (o.i >= argc) {
         Py_DECREF(commands);

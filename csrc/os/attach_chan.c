@@ -3,9 +3,12 @@
 #include "attach_chan.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static int send_all(int fd, const void *data, size_t len)
@@ -87,4 +90,31 @@ int moth_chan_peer(int fd, pid_t *pid, uid_t *uid)
     *pid = cred.pid;
     *uid = cred.uid;
     return 0;
+}
+
+int moth_chan_claim(pid_t pid)
+{
+    struct sockaddr_un addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    int n = snprintf(addr.sun_path + 1, sizeof addr.sun_path - 1, "moth-attached-%d", (int)pid);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (bind(fd, (struct sockaddr *)&addr,
+             (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n)) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int moth_chan_claimed(pid_t pid)
+{
+    int fd = moth_chan_claim(pid);
+    if (fd >= 0) {
+        close(fd);
+        return 0;
+    }
+    return errno == EADDRINUSE;
 }

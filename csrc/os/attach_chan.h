@@ -31,4 +31,10 @@ int moth_chan_recv(int fd, char *type, char **data, size_t *len);
 /* The process id of the peer of a connected Unix socket (SO_PEERCRED), and its user. */
 int moth_chan_peer(int fd, pid_t *pid, uid_t *uid);
 
+/* One session per process: the agent holds an abstract Unix socket named after its process
+ * while a session runs (moth_chan_claim: the descriptor, -1 when another holds it), and moth
+ * asks before it attaches (moth_chan_claimed: 1 when a session runs in pid). */
+int moth_chan_claim(pid_t pid);
+int moth_chan_claimed(pid_t pid);
+
 #endif

@@ -406,3 +406,52 @@ int moth_attach_release_page(moth_remote *t, const moth_attach_plan *plan, moth_
     moth_stopper_detach(&s);
     return rc;
 }
+
+int moth_attach_wake(moth_remote *t, moth_attach_plan *plan, moth_error *err)
+{
+    memset(plan, 0, sizeof *plan);
+    plan->woken_syscall = -1;
+    uint64_t sym[S_COUNT];
+    if (find_symbols(t, sym, err) < 0)
+        return -1;
+    moth_stopper s;
+    if (moth_stopper_attach(&s, t->pid, err) < 0)
+        return -1;
+    int rc = -1;
+    if (moth_stopper_stop(&s) < 0) {
+        moth_fail(err, "process %d has ended", (int)t->pid);
+        goto out;
+    }
+    uint64_t is_tripped = 0;
+    int lend = choose_handler(t, sym, plan, &is_tripped);
+    moth_held_thread *main = worker_thread(&s);
+    if (lend && main && main->tid == t->pid)
+        plan->woken_syscall = moth_inject_interrupt_syscall(main->tid);
+    if (plan->woken_syscall >= 0) {
+        if (write_u64(t, plan->handler + t->L->signals.handler_func, plan->wake_func, err) < 0 ||
+            write_u32(t, plan->handler, 1, err) < 0 || write_u32(t, is_tripped, 1, err) < 0)
+            goto out;
+    } else {
+        plan->handler = 0;
+    }
+    rc = 0;
+out:
+    moth_stopper_detach(&s);
+    return rc;
+}
+
+int moth_attach_give_back(moth_remote *t, const moth_attach_plan *plan, moth_error *err)
+{
+    if (!plan->handler)
+        return 0;
+    moth_stopper s;
+    if (moth_stopper_attach(&s, t->pid, err) < 0)
+        return -1;
+    int rc = -1;
+    if (moth_stopper_stop(&s) < 0)
+        moth_fail(err, "process %d has ended", (int)t->pid);
+    else
+        rc = give_back_handler(t, plan, err);
+    moth_stopper_detach(&s);
+    return rc;
+}

@@ -54,4 +54,12 @@ int moth_attach_withdraw(moth_remote *t, const moth_attach_plan *plan, moth_erro
 /* Unmaps the bootstrap's page (when the bootstrap ran but could not do it itself). */
 int moth_attach_release_page(moth_remote *t, const moth_attach_plan *plan, moth_error *err);
 
+/* Wakes the main thread as step 3 does, for a call the agent queued itself (Ctrl-C at moth's
+ * terminal: Py_AddPendingCall inside the target): when it is blocked in a call CPython
+ * retries, that call returns EINTR and a handler slot is lent (plan->handler, 0 when none was
+ * needed or none could be). moth_attach_give_back gives the slot back (its function and its
+ * tripped flag, together, while the target is stopped: CPython then finds nothing to run). */
+int moth_attach_wake(moth_remote *t, moth_attach_plan *plan, moth_error *err);
+int moth_attach_give_back(moth_remote *t, const moth_attach_plan *plan, moth_error *err);
+
 #endif

@@ -183,11 +183,24 @@ static void test_channel(void)
     CHECK(moth_chan_peer(sv[1], &peer, &uid) < 0);
 }
 
+static void test_one_session_per_process(void)
+{
+    pid_t me = getpid();
+    CHECK(moth_chan_claimed(me) == 0);
+    int fd = moth_chan_claim(me);
+    CHECK(fd >= 0);
+    CHECK(moth_chan_claimed(me) == 1);
+    CHECK(moth_chan_claim(me) < 0);
+    close(fd);
+    CHECK(moth_chan_claimed(me) == 0);
+}
+
 int main(void)
 {
     RUN(test_syscall_in_a_stopped_thread_and_eintr);
     RUN(test_the_blocked_call_restarts_after_moths_syscall);
     RUN(test_a_running_thread_has_no_call_to_interrupt);
     RUN(test_channel);
+    RUN(test_one_session_per_process);
     return check_summary();
 }

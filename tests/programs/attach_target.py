@@ -5,6 +5,7 @@
   lock S     waits on a lock another thread releases after S seconds
   read       reads a line from stdin and prints it back
   busy S     spins for S seconds
+  workers S  a worker thread answers requests (handle) for S seconds; the main thread joins it
 Prints "ready" first, then what it did, and exits with status 7.
 """
 import os
@@ -58,4 +59,24 @@ elif mode == "busy":
     while time.monotonic() < end:
         middle(10)
     print("spun", flush=True)
+elif mode == "workers":
+    answered = []
+
+    def handle(request):
+        reply = request * 2  # @handle_body
+        answered.append(reply)
+        return reply
+
+    def serve(seconds):
+        end = time.monotonic() + seconds
+        n = 0
+        while time.monotonic() < end:
+            handle(n)
+            n += 1
+            time.sleep(0.01)
+
+    worker = threading.Thread(target=serve, args=(float(sys.argv[2]),), name="server")
+    worker.start()
+    worker.join()  # @join
+    print("answered %d" % (len(answered) > 0), flush=True)
 sys.exit(7)
