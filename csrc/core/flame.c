@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "export.h"
+#include "proctree.h"
 
 static const char PAGE_HEAD[] =
     "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>";
@@ -28,6 +29,7 @@ static const char PAGE_STYLE[] =
     "overflow:hidden}\n"
     "</style></head><body>\n"
     "<div id=\"bar\"><h1 id=\"title\"></h1>"
+    "<label id=\"procl\" hidden>process <select id=\"proc\"></select></label>"
     "<label>thread <select id=\"thread\"></select></label>"
     "<label><input type=\"checkbox\" id=\"icicle\"> icicle</label>"
     "<input id=\"search\" placeholder=\"search (regex)\" size=\"24\">"
@@ -44,8 +46,16 @@ static const char PAGE_SCRIPT[] =
     "const info = document.getElementById('info'), icicle = document.getElementById('icicle');\n"
     "document.getElementById('title').textContent = DATA.title;\n"
     "document.title = DATA.title;\n"
-    "DATA.views.forEach((v, i) => { const o = document.createElement('option');\n"
-    "  o.value = i; o.textContent = v.name; sel.appendChild(o); });\n"
+    "/* A file of many processes: the process selector picks which views the thread selector\n"
+    "   offers (each view's q is its process, -1 for every process). */\n"
+    "const psel = document.getElementById('proc');\n"
+    "if (DATA.procs) { document.getElementById('procl').hidden = false;\n"
+    "  ['all processes'].concat(DATA.procs).forEach((n, i) => { const o = document.createElement('option');\n"
+    "    o.value = i - 1; o.textContent = n; psel.appendChild(o); }); }\n"
+    "function fillThreads() { const q = DATA.procs ? +psel.value : -1; sel.innerHTML = '';\n"
+    "  DATA.views.forEach((v, i) => { if ((v.q === undefined ? -1 : v.q) !== q) return;\n"
+    "    const o = document.createElement('option'); o.value = i; o.textContent = v.name; sel.appendChild(o); }); }\n"
+    "fillThreads();\n"
     "let view, kids, zoom = 0;\n"
     "function prepare() {\n"
     "  view = DATA.views[+sel.value];\n"
@@ -126,6 +136,7 @@ static const char PAGE_SCRIPT[] =
     "  zoom = +g.dataset.i; redraw(); });\n"
     "document.getElementById('reset').onclick = () => { zoom = 0; redraw(); };\n"
     "sel.onchange = () => { prepare(); redraw(); };\n"
+    "psel.onchange = () => { fillThreads(); prepare(); redraw(); };\n"
     "search.oninput = draw; icicle.onchange = redraw;\n"
     "window.onresize = () => { fitPane(); draw(); };\n"
     "icicle.checked = location.hash === '#icicle';\n"
@@ -206,7 +217,76 @@ int moth_flame_emit_view(const moth_profile *p, const moth_cct *t, const char *n
     return rc ? -1 : 0;
 }
 
-/* The time profile's views: all threads merged, then each thread. */
+/* A view of process q's (the page's process selector: -1 for every process's). */
+static int emit_process_view(const moth_profile *p, const moth_cct *t, const char *name,
+                             double min_share, long q, moth_sb *out, moth_error *err)
+{
+    if (moth_flame_emit_view(p, t, name, min_share, out, err) < 0)
+        return -1;
+    if (out->len && !out->failed && out->data[out->len - 1] == '}') {
+        out->len--; /* the view's object stays open for its process */
+        moth_sb_printf(out, ",\"q\":%ld}", q);
+    }
+    return moth_sb_check(out, err);
+}
+
+/* A file of several processes: for each, its threads merged, then each of its threads. */
+static int process_views(const moth_profile *p, double min_share, moth_sb *out, moth_error *err)
+{
+    int rc = 0;
+    for (size_t q = 0; rc == 0 && q < p->nprocesses; q++) {
+        moth_cct merged;
+        size_t threads = 0;
+        if (moth_cct_init(&merged, err) < 0)
+            return -1;
+        for (size_t t = 0; rc == 0 && t < p->nthreads; t++)
+            if (p->threads[t].process == q) {
+                threads++;
+                rc = moth_cct_add_by_func(&merged, &p->threads[t].tree, err);
+            }
+        char name[64];
+        snprintf(name, sizeof name, "all threads (%zu)", threads);
+        moth_sb_putc(out, ',');
+        if (rc == 0)
+            rc = emit_process_view(p, &merged, name, min_share, (long)q, out, err);
+        moth_cct_free(&merged);
+        for (size_t t = 0; rc == 0 && threads > 1 && t < p->nthreads; t++) {
+            if (p->threads[t].process != q)
+                continue;
+            snprintf(name, sizeof name, "thread %llu", (unsigned long long)p->threads[t].id);
+            moth_sb_putc(out, ',');
+            rc = emit_process_view(p, &p->threads[t].tree,
+                                   p->threads[t].name ? p->threads[t].name : name, min_share,
+                                   (long)q, out, err);
+        }
+    }
+    return rc;
+}
+
+/* The processes' names for the selector: pid, how, command. */
+static void process_names(const moth_profile *p, moth_sb *out)
+{
+    moth_sb_puts(out, ",\"procs\":[");
+    for (size_t q = 0; q < p->nprocesses; q++) {
+        const moth_process *proc = &p->processes[q];
+        moth_sb name = MOTH_SB_INIT;
+        moth_sb_printf(&name, "%lld", (long long)proc->pid);
+        if (proc->rank >= 0)
+            moth_sb_printf(&name, " rank %d", proc->rank);
+        else if (proc->how)
+            moth_sb_printf(&name, " %s", proc->how);
+        if (proc->command)
+            moth_sb_printf(&name, ": %.60s", proc->command);
+        if (q)
+            moth_sb_putc(out, ',');
+        moth_json_string(out, name.data && !name.failed ? name.data : "?");
+        moth_sb_drop(&name, out);
+    }
+    moth_sb_putc(out, ']');
+}
+
+/* The time profile's views: all threads merged, then each thread (of each process, when
+ * there are several). */
 static int thread_views(const moth_profile *p, double min_share, moth_sb *out, moth_error *err)
 {
     moth_cct merged;
@@ -215,6 +295,8 @@ static int thread_views(const moth_profile *p, double min_share, moth_sb *out, m
     int rc = moth_flame_emit_view(p, &merged, p->nthreads == 1 ? "all threads (1)" : "all threads",
                                   min_share, out, err);
     moth_cct_free(&merged);
+    if (p->nprocesses > 1)
+        return rc == 0 ? process_views(p, min_share, out, err) : rc;
     for (size_t t = 0; rc == 0 && p->nthreads > 1 && t < p->nthreads; t++) {
         char fallback[64];
         snprintf(fallback, sizeof fallback, "thread %llu", (unsigned long long)p->threads[t].id);
@@ -283,6 +365,8 @@ int moth_flame_html(const moth_profile *p, const moth_flame_opts *o, moth_sb *ou
     if (rc < 0)
         return -1;
     moth_sb_puts(out, "]");
+    if (!(o && o->views) && p->nprocesses > 1)
+        process_names(p, out);
     if (o && o->data) {
         moth_sb_putc(out, ',');
         moth_sb_puts(out, o->data);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 
 #include "mothfile.h"
+#include "proctree.h"
+#include "strbuf.h"
 
 int moth_pstats_add_file_line(moth_pstats *s, const char *path, moth_error *err)
 {
@@ -58,4 +60,33 @@ void moth_loaded_free(moth_loaded *l)
     moth_profile_free(&l->profile);
     moth_pstats_free(&l->view);
     l->has_tree = 0;
+}
+
+int moth_loaded_keep_pid(moth_loaded *l, const char *path, int64_t pid, moth_error *err)
+{
+    if (!l->has_tree)
+        return moth_fail(err, "%s is a pstats file: it keeps no processes (moth profile "
+                         "--subprocesses -o FILE.moth keeps them)", path);
+    moth_profile *p = &l->profile;
+    size_t i = 0;
+    while (i < p->nprocesses && p->processes[i].pid != pid)
+        i++;
+    if (i == p->nprocesses) {
+        moth_sb pids = MOTH_SB_INIT;
+        for (size_t k = 0; k < p->nprocesses && k < 20; k++)
+            moth_sb_printf(&pids, "%s%lld", k ? ", " : "", (long long)p->processes[k].pid);
+        if (p->nprocesses > 20)
+            moth_sb_puts(&pids, ", ...");
+        int rc = moth_fail(err, "%s has no process %lld (its processes: %s)", path,
+                           (long long)pid, pids.data && !pids.failed ? pids.data : "none known");
+        moth_sb_free(&pids);
+        return rc;
+    }
+    moth_proctree_keep(p, i);
+    moth_pstats_free(&l->view);
+    moth_pstats_init(&l->view);
+    if (moth_pstats_from_profile(&l->view, p, err) < 0 ||
+        moth_pstats_add_file_line(&l->view, path, err) < 0)
+        return -1;
+    return 0;
 }

@@ -21,6 +21,7 @@ static const char USAGE[] =
     "  diff      compare two profiles, function by function\n"
     "  export    write a profile for speedscope, flamegraph.pl, KCachegrind, Perfetto, dot\n"
     "  flame     draw a profile as an interactive flame graph (one HTML file)\n"
+    "  merge     write the runs of several moth files into one (per-rank files of an MPI job)\n"
     "  advise    find the bytecode-level performance pitfalls in the code that takes the time\n"
     "  dump      print every thread's stack of a running Python program (moth dump PID)\n"
     "  record    sample a running program (-p PID) or a command from outside: cProfile's\n"
@@ -193,6 +194,7 @@ static const struct {
     {"diff", moth_cmd_diff},
     {"export", moth_cmd_export},
     {"flame", moth_cmd_flame},
+    {"merge", moth_cmd_merge},
     {"advise", moth_cmd_advise},
     {"debug", moth_cmd_debug},
     {"dump", moth_cmd_dump},

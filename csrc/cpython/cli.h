@@ -114,6 +114,7 @@ int moth_cmd_stats(int argc, char **argv);
 int moth_cmd_diff(int argc, char **argv);
 int moth_cmd_export(int argc, char **argv);
 int moth_cmd_flame(int argc, char **argv);
+int moth_cmd_merge(int argc, char **argv);
 
 /* Writes the flame graph of p to path; 0, or 2 after reporting. */
 struct moth_profile;

@@ -10,6 +10,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,7 +20,10 @@
 #include "mothfile.h"
 #include "profiler.h"
 #include "pstats.h"
+#include "process.h"
+#include "proctree.h"
 #include "pstats_py.h"
+#include "subprocs.h"
 
 static const char HELP[] =
     "usage: moth profile [options] (script.py [args] | -m module [args] | -c code [args])\n"
@@ -60,6 +64,10 @@ static const char HELP[] =
     "  --memory-sample BYTES\n"
     "                      with --memory: sample one allocation per BYTES allocated on\n"
     "                      average (e.g. 512KiB): estimates, at a fraction of the cost\n"
+    "  --subprocesses      also profile the Python processes the program starts (os.fork,\n"
+    "                      multiprocessing's fork, spawn and forkserver, subprocess running\n"
+    "                      Python), with the same options, each as a run of its own in the\n"
+    "                      moth file (-o FILE.moth); the table is of every process\n"
     "  -q, --quiet         print no table (with -o)\n"
     "  -h, --help          show this help\n";
 
@@ -80,7 +88,14 @@ typedef struct profile_options {
     int memory;
     int leaks;
     uint64_t memory_sample;
+    int subprocesses;
 } profile_options;
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
 
 /* Parses the options and the program; with target NULL (the half of `moth profile -p` inside
  * the target) there is no program to name. */
@@ -149,6 +164,9 @@ static int parse(int argc, char **argv, profile_options *po, moth_target *target
         } else if (moth_opt_is(&o, NULL, "--append")) {
             po->append = 1;
             o.i++;
+        } else if (moth_opt_is(&o, NULL, "--subprocesses")) {
+            po->subprocesses = 1;
+            o.i++;
         } else if (moth_opt_is(&o, NULL, "--raw-times")) {
             po->raw_times = 1;
             o.i++;
@@ -170,6 +188,14 @@ static int parse(int argc, char **argv, profile_options *po, moth_target *target
         return moth_cli_error("profile what? give a script, -m module or -c code (try 'moth profile --help')");
     if (po->leaks && !po->memory)
         return moth_cli_error("--leaks goes with --memory");
+    if (po->subprocesses && (po->memory || po->lines || po->nfuncs))
+        return moth_cli_error("--subprocesses profiles time: it does not combine with --memory, "
+                              "--lines or --func");
+    if (po->subprocesses && po->append)
+        return moth_cli_error("--subprocesses writes a new file: it does not combine with --append");
+    if (po->subprocesses && po->outfile && !ends_with(po->outfile, ".moth"))
+        return moth_cli_error("--subprocesses writes moth's own file, one run per process: "
+                              "give -o FILE.moth");
     if (po->memory && (po->builtins || po->lines || po->nfuncs))
         return moth_cli_error("--memory does not combine with --builtins, --lines or --func");
     if (po->memory) {
@@ -283,22 +309,19 @@ static int print_memory_report(const profile_options *po, moth_profiler *prof,
     return rc;
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
-static int write_outfile(const profile_options *po, const moth_profile *profile,
-                         const moth_pstats *view)
+/* session: the runs of many processes go into one file (--subprocesses, an MPI job). */
+static int write_outfile(const char *outfile, const profile_options *po, const char *session,
+                         const moth_profile *profile, const moth_pstats *view)
 {
     moth_error err;
-    int rc;
-    if (ends_with(po->outfile, ".moth"))
-        rc = po->append ? moth_mothfile_append(profile, po->outfile, NULL, &err)
-                        : moth_mothfile_write(profile, po->outfile, &err);
+    int rc, run;
+    if (ends_with(outfile, ".moth") && session)
+        rc = moth_mothfile_add_to_session(profile, outfile, session, 1, &run, &err);
+    else if (ends_with(outfile, ".moth"))
+        rc = po->append ? moth_mothfile_append(profile, outfile, NULL, &err)
+                        : moth_mothfile_write(profile, outfile, &err);
     else
-        rc = moth_pstats_write_file(view, po->outfile, &err);
+        rc = moth_pstats_write_file(view, outfile, &err);
     if (rc < 0) {
         moth_cli_error("%s", err.msg);
         return -1;
@@ -358,15 +381,81 @@ typedef struct profile_command {
     char **argv;
     int failed;     /* a file could not be written */
     pid_t pid;      /* the process that started the program */
+    const char *outfile;   /* -o, or with --subprocesses and no -o a file in tmpdir */
+    char tmpdir[64];       /* that file's directory, removed at the end ("" when none) */
+    const char *how;       /* the process row's: "main" or "mpi" */
+    char session[300];     /* --subprocesses' or the MPI job's session ("" when none) */
+    int rank;              /* MPI rank, -1 when not an MPI rank */
 } profile_command;
+
+/* The table of every process's run in the file (--subprocesses), and the process tree. */
+static void print_all_processes(profile_command *cmd)
+{
+    const profile_options *po = &cmd->po;
+    moth_profile all;
+    moth_pstats view;
+    moth_error err;
+    if (moth_mothfile_read(&all, cmd->outfile, -1, &err) < 0) {
+        moth_cli_error("%s", err.msg);
+        cmd->failed = 1;
+        return;
+    }
+    if (moth_pstats_fold(&all, &view) < 0) {
+        PyErr_Clear();
+        moth_profile_free(&all);
+        moth_cli_error("out of memory while building the report");
+        cmd->failed = 1;
+        return;
+    }
+    moth_report_opts ro;
+    memset(&ro, 0, sizeof ro);
+    moth_sort_spec_parse(&ro.sort, po->sort_keys, po->nsort, &err);
+    ro.sorted = 1;
+    if (po->limit > 0) {
+        ro.restrictions[0].kind = MOTH_RESTRICT_COUNT;
+        ro.restrictions[0].count = (size_t)po->limit;
+        ro.nrestrictions = 1;
+    }
+    moth_sb text = MOTH_SB_INIT;
+    if (moth_report_stats(&view, &ro, &text, &err) == 0) {
+        moth_sb_puts(&text, "\n");
+        moth_proctree_render(&all, &text);
+        moth_sb_printf(&text, "   moth: %zu process%s, every one's time in the table above",
+                       all.nprocesses, all.nprocesses == 1 ? "" : "es");
+        if (!cmd->tmpdir[0])
+            moth_sb_printf(&text, "; `moth stats --pid PID %s` shows one; processes still "
+                                  "running (multiprocessing's helpers) add theirs as they end",
+                           cmd->outfile);
+        moth_sb_puts(&text, "\n\n");
+    }
+    if (moth_sb_check(&text, &err) == 0)
+        moth_cli_out(text.data, text.len);
+    else
+        moth_cli_error("%s", err.msg);
+    moth_sb_free(&text);
+    moth_pstats_free(&view);
+    moth_profile_free(&all);
+}
+
+static void remove_tmpdir(profile_command *cmd)
+{
+    if (!cmd->tmpdir[0] || getpid() != cmd->pid)
+        return;
+    unlink(cmd->outfile);
+    rmdir(cmd->tmpdir);
+}
 
 /* Prints the table and writes the files asked for (moth_cli_run's report). */
 static void report_run(moth_cli_run *run)
 {
     profile_command *cmd = run->ctx;
     const profile_options *po = &cmd->po;
-    if (getpid() != cmd->pid)
-        return; /* a child forked by the program ran to its end: the profile is the parent's */
+    if (getpid() != cmd->pid) {
+        /* a child forked by the program ran to its end: the profile is the parent's, and
+         * with --subprocesses the child writes its own run */
+        moth_subprocs_finish_child();
+        return;
+    }
     moth_profile profile;
     moth_pstats view;
     if (moth_profiler_snapshot(run->prof, &profile) < 0) {
@@ -383,17 +472,93 @@ static void report_run(moth_cli_run *run)
         return;
     }
     describe_run(&profile, po, cmd->argc, cmd->argv, run->started, run->duration);
-    if (po->outfile && write_outfile(po, &profile, &view) < 0)
+    moth_error err;
+    if (moth_subprocs_describe_process(&profile, cmd->how, cmd->session[0] ? cmd->session : NULL,
+                                       0, &err) < 0) {
+        moth_cli_error("%s", err.msg);
+        cmd->failed = 1;
+    }
+    if (cmd->outfile && write_outfile(cmd->outfile, po, cmd->session[0] ? cmd->session : NULL,
+                                      &profile, &view) < 0)
         cmd->failed = 1;
     if (po->flame && moth_flame_write(&profile, moth_profile_get_meta(&profile, "command"),
                                       po->flame) != 0)
         cmd->failed = 1;
     if (!po->quiet && po->memory)
         print_memory_report(po, run->prof, &profile);
-    else if (!po->quiet)
+    else if (!po->quiet && po->subprocesses && !cmd->failed)
+        print_all_processes(cmd);
+    else if (!po->quiet && cmd->rank <= 0)
         print_report(po, run->prof, &view, &profile);
+    if (!po->quiet && cmd->rank == 0 && cmd->outfile && !po->subprocesses) {
+        moth_sb note = MOTH_SB_INIT;
+        moth_sb_printf(&note, "   moth: MPI rank 0's table; every rank writes its run into %s "
+                              "(moth stats --by-rank %s)\n\n", cmd->outfile, cmd->outfile);
+        if (moth_sb_check(&note, &err) == 0)
+            moth_cli_out(note.data, note.len);
+        moth_sb_free(&note);
+    }
     moth_pstats_free(&view);
     moth_profile_free(&profile);
+    remove_tmpdir(cmd);
+}
+
+static const char *getenv_lookup(const char *name, void *ctx)
+{
+    (void)ctx;
+    return getenv(name);
+}
+
+/* Where the runs go and which session they share: an MPI rank's (every rank of the job adds
+ * its run to the one file), --subprocesses' (a new session, the file emptied now; without -o a
+ * file of its own in a temporary directory). 0, or the exit status after reporting. */
+static int plan_output(profile_command *cmd, moth_profiler *prof)
+{
+    profile_options *po = &cmd->po;
+    moth_process mpi;
+    moth_process_init(&mpi);
+    char *job = NULL;
+    moth_error err;
+    cmd->how = "main";
+    cmd->rank = -1;
+    cmd->outfile = po->outfile;
+    int is_mpi = moth_process_mpi(&mpi, getenv_lookup, NULL, &job, &err);
+    if (is_mpi < 0)
+        return moth_cli_error("%s", err.msg);
+    if (is_mpi && cmd->outfile && ends_with(cmd->outfile, ".moth") && !po->append) {
+        /* ranks of one job share a session; without the launcher's job id, the ranks that
+         * share a launcher (its pid) and size */
+        cmd->how = "mpi";
+        cmd->rank = mpi.rank;
+        if (job)
+            snprintf(cmd->session, sizeof cmd->session, "mpi:%s", job);
+        else
+            snprintf(cmd->session, sizeof cmd->session, "mpi:%ld:%d", (long)getppid(), mpi.size);
+    }
+    free(job);
+    if (!po->subprocesses)
+        return 0;
+    if (!cmd->outfile) {
+        const char *dir = getenv("TMPDIR");
+        snprintf(cmd->tmpdir, sizeof cmd->tmpdir, "%s/moth-XXXXXX",
+                 dir && *dir && strlen(dir) < 40 ? dir : "/tmp");
+        if (!mkdtemp(cmd->tmpdir)) {
+            cmd->tmpdir[0] = '\0';
+            return moth_cli_error("cannot make a temporary directory for the processes' runs");
+        }
+        static char path[128];
+        snprintf(path, sizeof path, "%s/run.moth", cmd->tmpdir);
+        cmd->outfile = path;
+    }
+    moth_subprocs_opts o = {po->builtins, po->clock, po->raw_times, cmd->rank >= 0};
+    if (cmd->rank < 0) {
+        moth_subprocs_new_session(cmd->session, sizeof cmd->session);
+        if (moth_mothfile_start_session(cmd->outfile, cmd->session, &err) < 0)
+            return moth_cli_error("%s", err.msg);
+    }
+    if (moth_subprocs_start(prof, cmd->outfile, cmd->session, &o, &err) < 0)
+        return moth_cli_error("%s", err.msg);
+    return 0;
 }
 
 /* Sets up a profiler for po (not enabled); -1 after reporting. */
@@ -442,6 +607,11 @@ int moth_profile_attach_start(int argc, char **argv, void **session)
     a->cmd.argv = argv;
     a->cmd.pid = getpid();
     int rc = parse(argc, argv, &a->cmd.po, NULL);
+    a->cmd.outfile = a->cmd.po.outfile;
+    a->cmd.how = "main";
+    a->cmd.rank = -1;
+    if (!rc && a->cmd.po.subprocesses)
+        rc = moth_cli_error("--subprocesses profiles a program moth starts, not one it attaches to");
     if (rc || setup_profiler(&a->cmd.po, &a->prof) < 0) {
         PyMem_RawFree(a);
         return rc ? rc : 2;
@@ -541,6 +711,9 @@ int moth_cmd_profile(int argc, char **argv)
         int bad = parse(argc, argv, &check, NULL); /* bad options fail before attaching */
         if (bad)
             return bad == 1 ? 0 : bad;
+        if (check.subprocesses)
+            return moth_cli_error("--subprocesses profiles a program moth starts, not one it "
+                                  "attaches to");
         return moth_attach_command("profile", attach_pid, duration, argc, argv);
     }
     profile_command cmd = {.argc = argc, .argv = argv};
@@ -560,8 +733,15 @@ int moth_cmd_profile(int argc, char **argv)
         return 2;
     }
     cmd.pid = getpid();
+    if ((rc = plan_output(&cmd, &prof)) != 0) {
+        remove_tmpdir(&cmd);
+        moth_profiler_free(&prof);
+        moth_target_clear(&target);
+        return rc;
+    }
     moth_cli_run run = {.target = &target, .prof = &prof, .report = report_run, .ctx = &cmd};
     if (moth_cli_run_profiled(&run) < 0) {
+        remove_tmpdir(&cmd);
         moth_profiler_free(&prof);
         moth_target_clear(&target);
         return 2;

@@ -18,7 +18,9 @@
 #include "lines_report.h"
 #include "loadfile.h"
 #include "memreport.h"
+#include "proctree.h"
 #include "pstats.h"
+#include "rank_report.h"
 
 static const char HELP[] =
     "usage: moth stats [options] FILE...\n"
@@ -37,6 +39,11 @@ static const char HELP[] =
     "  --callers           who called each function (pstats' print_callers)\n"
     "  --callees           what each function called (pstats' print_callees)\n"
     "  --run N             read run N of a moth file holding several (default: all, merged)\n"
+    "  --pid PID           read the run of process PID of a moth file of many processes\n"
+    "                      (moth profile --subprocesses, MPI ranks); the table of a file of\n"
+    "                      several processes is followed by their tree\n"
+    "  --by-rank           each function's time across the MPI ranks of a moth file (min,\n"
+    "                      median, max, the slowest rank); -s cumulative ranks by cumulative\n"
     "  --lines             the line-by-line report of moth files made with --lines\n"
     "  --memory            the memory report of moth files made with --memory (-s peak,\n"
     "                      leaks or allocated orders it; default peak)\n"
@@ -53,6 +60,8 @@ typedef struct stats_options {
     int strip, reverse, callers, callees, interactive, lines, memory;
     moth_mem_measure measure;
     int run;
+    int64_t pid;    /* --pid, 0: every process */
+    int by_rank;
     char **files;
     int nfiles;
 } stats_options;
@@ -90,6 +99,16 @@ static int parse(int argc, char **argv, stats_options *so)
             if (!(v = moth_opt_value(&o, "--run")) || (r = moth_opt_count(v, "--run")) < 0)
                 return 2;
             so->run = (int)r;
+        } else if (moth_opt_is(&o, NULL, "--pid")) {
+            long pid;
+            if (!(v = moth_opt_value(&o, "--pid")) || (pid = moth_opt_count(v, "--pid")) < 0)
+                return 2;
+            if (pid == 0)
+                return moth_cli_error("--pid takes a process id above 0");
+            so->pid = pid;
+        } else if (moth_opt_is(&o, NULL, "--by-rank")) {
+            so->by_rank = 1;
+            o.i++;
         } else if (moth_opt_is(&o, NULL, "--strip-dirs")) {
             so->strip = 1;
             o.i++;
@@ -130,6 +149,12 @@ static int parse(int argc, char **argv, stats_options *so)
         return moth_cli_error("which profile? give one or more files (try 'moth stats --help')");
     if (so->callers && so->callees)
         return moth_cli_error("--callers and --callees: pick one");
+    if ((so->pid || so->by_rank) && (so->interactive || so->lines || so->memory))
+        return moth_cli_error("--pid and --by-rank go with the table, not with -i, --lines or "
+                              "--memory");
+    if (so->by_rank && (so->pid || so->callers || so->callees))
+        return moth_cli_error("--by-rank is a table of its own: without --pid, --callers or "
+                              "--callees");
     moth_error err;
     if (so->memory) {
         if (so->nsort && moth_mem_measure_parse(so->sort_keys[0], &so->measure, &err) < 0)
@@ -144,7 +169,15 @@ static int parse(int argc, char **argv, stats_options *so)
     return 0;
 }
 
+static int load_all(char **files, int nfiles, int run, int64_t pid, moth_pstats *out);
+
 int moth_stats_load_all(char **files, int nfiles, int run, moth_pstats *out)
+{
+    return load_all(files, nfiles, run, 0, out);
+}
+
+/* As moth_stats_load_all, keeping only process `pid` of each file (0: every process). */
+static int load_all(char **files, int nfiles, int run, int64_t pid, moth_pstats *out)
 {
     /* pstats.Stats(a, b, c): a first, then add(b, c), which adds in reverse order. */
     moth_pstats_init(out);
@@ -153,6 +186,11 @@ int moth_stats_load_all(char **files, int nfiles, int run, moth_pstats *out)
         moth_loaded one;
         moth_error err;
         if (moth_load_profile_file(files[i], run, &one, &err) < 0) {
+            moth_pstats_free(out);
+            return moth_cli_error("%s", err.msg);
+        }
+        if (pid && moth_loaded_keep_pid(&one, files[i], pid, &err) < 0) {
+            moth_loaded_free(&one);
             moth_pstats_free(out);
             return moth_cli_error("%s", err.msg);
         }
@@ -253,6 +291,46 @@ static int memory_report(const stats_options *so, const moth_profile *p, moth_sb
     return moth_memory_report(p, &mo, out, err);
 }
 
+/* --by-rank: each file's spread across its MPI ranks. */
+static int print_by_rank(const stats_options *so)
+{
+    int status = 0;
+    int cumulative = so->nsort && strncmp(so->sort_keys[0], "cum", 3) == 0;
+    for (int i = 0; i < so->nfiles; i++) {
+        moth_loaded l;
+        moth_error err;
+        if (moth_load_profile_file(so->files[i], so->run, &l, &err) < 0)
+            return moth_cli_error("%s", err.msg);
+        moth_sb text = MOTH_SB_INIT;
+        if (!l.has_tree)
+            status = moth_cli_error("%s is a pstats file: it keeps no MPI ranks (mpirun -n N "
+                                    "moth profile -o FILE.moth prog.py keeps them)", so->files[i]);
+        else if (moth_rank_report(&l.profile, (size_t)so->limit, cumulative, &text, &err) < 0)
+            status = moth_cli_error("%s: %s", so->files[i], err.msg);
+        else
+            moth_cli_out(text.data, text.len);
+        moth_sb_free(&text);
+        moth_loaded_free(&l);
+    }
+    return status;
+}
+
+/* The process tree of a moth file of several processes, below its table. */
+static void print_process_tree(const stats_options *so, moth_sb *out)
+{
+    if (so->nfiles != 1 || so->pid || !moth_mothfile_sniff(so->files[0]))
+        return;
+    moth_profile p;
+    moth_error err;
+    if (moth_mothfile_read(&p, so->files[0], so->run, &err) < 0)
+        return; /* read once already: the table said what was wrong */
+    if (p.nprocesses > 1) {
+        moth_proctree_render(&p, out);
+        moth_sb_puts(out, "\n");
+    }
+    moth_profile_free(&p);
+}
+
 int moth_cmd_stats(int argc, char **argv)
 {
     stats_options so;
@@ -265,8 +343,10 @@ int moth_cmd_stats(int argc, char **argv)
         return print_each_file(&so, has_lines, "line", "--lines", lines_report);
     if (so.memory)
         return print_each_file(&so, has_memory, "memory", "--memory", memory_report);
+    if (so.by_rank)
+        return print_by_rank(&so);
     moth_pstats view;
-    if ((rc = moth_stats_load_all(so.files, so.nfiles, so.run, &view)) != 0)
+    if ((rc = load_all(so.files, so.nfiles, so.run, so.pid, &view)) != 0)
         return rc;
     moth_error err;
     double tick = 0;
@@ -297,6 +377,8 @@ int moth_cmd_stats(int argc, char **argv)
               : tick > 0  ? moth_report_samples(&view, &ro, tick, summary, &text, &err)
                           : moth_report_stats(&view, &ro, &text, &err);
     moth_pstats_free(&view);
+    if (rc == 0 && !so.callers && !so.callees)
+        print_process_tree(&so, &text);
     if (rc < 0) {
         moth_sb_free(&text);
         return moth_cli_error("%s", err.msg);

@@ -26,6 +26,7 @@ static struct {
     moth_finish_fn finish;
     void *ctx;
     int settled;                 /* the program is over: signals are only noted */
+    int paused;                  /* no watcher: it could not start again after a fork */
     int finishing;               /* the watcher is writing: the process dies next */
     int noted;                   /* a signal that came after settle */
 } guard = {.pipe = {-1, -1}};
@@ -83,6 +84,79 @@ static void *watch(void *unused)
     }
 }
 
+static int start_watcher(void)
+{
+    /* The watcher blocks every signal, so that none is handled on it. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&guard.watcher, NULL, watch, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+/* Stops the watcher: a 0 byte after any signal already in the pipe. The GIL is released while
+ * waiting, for a watcher that waits for it to note a signal. */
+static void stop_watcher(void)
+{
+    unsigned char stop = 0;
+    ssize_t n = write(guard.pipe[1], &stop, 1);
+    (void)n;
+    Py_BEGIN_ALLOW_THREADS
+    pthread_join(guard.watcher, NULL);
+    Py_END_ALLOW_THREADS
+}
+
+/* A fork while armed: CPython 3.12+ warn of a fork in a process with threads (a
+ * DeprecationWarning on the program's stderr), which the program alone would not get. So on
+ * those versions os.fork is wrapped while armed: the watcher thread stops just before the
+ * fork and starts again after it, in the parent (a forked child has no watcher until it arms
+ * again). A signal that comes meanwhile waits in the pipe. (3.13 counts the threads before
+ * any os.register_at_fork hook runs, so a hook cannot do this.) */
+static PyObject *real_fork;
+
+static PyObject *fork_unthreaded(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    pid_t me = getpid();
+    int paused = guard.armed && guard.pid == me && !guard.finishing;
+    if (paused)
+        stop_watcher();
+    PyObject *r = PyObject_CallNoArgs(real_fork);
+    /* in the child, getpid() differs: it arms again itself if it needs a watcher */
+    if (paused && getpid() == me && guard.armed && guard.pid == me && start_watcher() != 0)
+        guard.paused = 1; /* no watcher: the signals wait in the pipe until disarm */
+    return r;
+}
+
+static PyMethodDef fork_def = {"fork", fork_unthreaded, METH_NOARGS,
+                               "fork()\n\nFork a child process (moth: its thread that "
+                               "writes the profile on SIGTERM stops around the fork)."};
+
+/* Puts the wrapper in place of os.fork (install) or the real one back. */
+static void wrap_fork(int install)
+{
+    if (PY_VERSION_HEX < 0x030C0000)
+        return;
+    PyObject *os = PyImport_ImportModule("os");
+    PyObject *now = os ? PyObject_GetAttrString(os, "fork") : NULL;
+    int ours = now && PyCFunction_Check(now) &&
+               ((PyCFunctionObject *)now)->m_ml == &fork_def;
+    if (install && now && !ours) {
+        PyObject *wrapper = PyCFunction_New(&fork_def, NULL);
+        if (wrapper && PyObject_SetAttrString(os, "fork", wrapper) == 0) {
+            Py_XSETREF(real_fork, Py_NewRef(now));
+        }
+        Py_XDECREF(wrapper);
+    } else if (!install && ours && real_fork) {
+        PyObject_SetAttrString(os, "fork", real_fork); /* a program's own os.fork stays */
+    }
+    Py_XDECREF(now);
+    Py_XDECREF(os);
+    PyErr_Clear(); /* without the wrapper, a fork only warns as with any thread */
+}
+
 static void close_pipe(void)
 {
     for (int i = 0; i < 2; i++) {
@@ -106,14 +180,8 @@ int moth_fatal_signals_arm(moth_finish_fn finish, void *ctx)
     guard.pid = getpid();
     guard.finish = finish;
     guard.ctx = ctx;
-    guard.settled = guard.finishing = guard.noted = 0;
-    /* The watcher blocks every signal, so that none is handled on it. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&guard.watcher, NULL, watch, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc != 0) {
+    guard.settled = guard.finishing = guard.noted = guard.paused = 0;
+    if (start_watcher() != 0) {
         close_pipe();
         return -1;
     }
@@ -131,6 +199,7 @@ int moth_fatal_signals_arm(moth_finish_fn finish, void *ctx)
         guard.caught[i] = sigaction(CAUGHT[i], &sa, NULL) == 0;
     }
     guard.armed = 1;
+    wrap_fork(1);
     return 0;
 }
 
@@ -152,13 +221,10 @@ void moth_fatal_signals_disarm(void)
 {
     if (!guard.armed || guard.pid != getpid())
         return;
-    unsigned char stop = 0;
-    ssize_t n = write(guard.pipe[1], &stop, 1);
-    (void)n;
     /* The watcher may be waiting for the GIL to note a signal: let it. */
-    Py_BEGIN_ALLOW_THREADS
-    pthread_join(guard.watcher, NULL);
-    Py_END_ALLOW_THREADS
+    if (!guard.paused)
+        stop_watcher();
+    guard.paused = 0;
     for (int i = 0; i < NCAUGHT; i++) {
         struct sigaction now;
         /* A handler the program installed since stays. */
@@ -174,6 +240,7 @@ void moth_fatal_signals_disarm(void)
             guard.noted = b;
     close_pipe();
     guard.armed = 0;
+    wrap_fork(0);
     if (guard.noted)
         die_of(guard.noted);
 }

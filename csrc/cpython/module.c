@@ -9,6 +9,7 @@
 #include "interp.h"
 #include "profile_type.h"
 #include "profiler.h"
+#include "subprocs.h"
 
 moth_interp moth_the_interp;
 
@@ -97,6 +98,9 @@ static PyMethodDef module_functions[] = {
      "Judges a test run under Profile(memory=True): failure is the message, or None."},
     {"memory_summary", (PyCFunction)moth_py_memory_summary, METH_VARARGS,
      "memory_summary(results, limit=20) -> str\n\n(test id, peak, leaked) as a table."},
+    {"_subprocess_start", moth_py_subprocess_start, METH_NOARGS,
+     "_subprocess_start() -> bool\n\nmoth profile --subprocesses: profile this new interpreter\n"
+     "as its environment asks (src/moth/_bootstrap/sitecustomize.py calls this)."},
     {"main", (PyCFunction)moth_cli_main, METH_O,
      "main(argv)\n\nThe moth command line; returns the exit status."},
     {NULL, NULL, 0, NULL},
