@@ -61,6 +61,7 @@ typedef struct stats_options {
     moth_mem_measure measure;
     int run;
     int64_t pid;    /* --pid, 0: every process */
+    int sorted;     /* -s given (before the default is filled in) */
     int by_rank;
     char **files;
     int nfiles;
@@ -161,6 +162,7 @@ static int parse(int argc, char **argv, stats_options *so)
             return moth_cli_error("%s", err.msg);
         return 0;
     }
+    so->sorted = so->nsort > 0;
     if (so->nsort == 0)
         so->sort_keys[so->nsort++] = "cumulative";
     moth_sort_spec check;
@@ -295,7 +297,7 @@ static int memory_report(const stats_options *so, const moth_profile *p, moth_sb
 static int print_by_rank(const stats_options *so)
 {
     int status = 0;
-    int cumulative = so->nsort && strncmp(so->sort_keys[0], "cum", 3) == 0;
+    int cumulative = so->sorted && strncmp(so->sort_keys[0], "cum", 3) == 0;
     for (int i = 0; i < so->nfiles; i++) {
         moth_loaded l;
         moth_error err;

@@ -1,7 +1,7 @@
 """A program that starts every kind of Python child: multiprocessing's fork, spawn and
 forkserver processes, a subprocess running Python, and an os.fork child; each calls work()
 a different number of times (3, 4, 5, 6, 7), the parent twice. tests/test_subprocesses.py
-counts them per process. With `crashes`: children that are killed, crash or raise, and a
+counts them per process. With `crashes`: children that are killed, crash (abort) or raise, and a
 Pool whose workers Pool.terminate ends with SIGTERM."""
 import multiprocessing as mp
 import os
@@ -24,9 +24,9 @@ def killed():
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def segfault():
+def crash():
     child_main(9)
-    os.kill(os.getpid(), signal.SIGSEGV)
+    os.abort()
 
 
 def raises():
@@ -57,7 +57,7 @@ def family():
 
 def crashes(method):
     ctx = mp.get_context(method)
-    for target in (killed, segfault, raises):
+    for target in (killed, crash, raises):
         p = ctx.Process(target=target)
         p.start()
         p.join()
