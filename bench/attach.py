@@ -34,7 +34,7 @@ while True:
     while not os.path.exists(go):
         time.sleep(0.001)
     t = time.perf_counter()
-    fib(22)
+    fib(24)
     with open(os.path.join(folder, "t%d" % n), "w") as f:
         f.write(repr(time.perf_counter() - t))
     n += 1
@@ -56,6 +56,30 @@ def reach(python, moth, mode, reps):
         times.append(time.monotonic() - start)
         assert line.startswith("moth: profiling"), line
         session.wait()
+        target.kill()
+        target.wait()
+    return times
+
+
+def reach_debug(python, moth, mode, reps):
+    """From `moth debug -p PID` to its first prompt."""
+    times = []
+    for _ in range(reps):
+        target = subprocess.Popen([python, TARGET, mode, "60"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL, text=True)
+        target.stdout.readline()
+        time.sleep(0.2)
+        start = time.monotonic()
+        session = subprocess.Popen([*moth, "debug", "-p", str(target.pid)],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL, text=True)
+        seen = ""
+        while "(Pdb) " not in seen:
+            char = session.stdout.read(1)
+            assert char, seen
+            seen += char
+        times.append(time.monotonic() - start)
+        session.communicate("detach\n")
         target.kill()
         target.wait()
     return times
@@ -108,11 +132,17 @@ def main():
     lines = []
     for mode in ("sleep", "lock", "busy"):
         ts = reach(base, moth, mode, args.reps)
-        lines.append("| %s | reach, target in %s | median %.0f ms, worst %.0f ms |"
-                     % (version, mode, 1000 * statistics.median(ts), 1000 * max(ts)))
+        lines.append("| %s | moth profile -p: to the session, target in %s | median %.0f ms, "
+                     "worst %.0f ms |" % (version, mode, 1000 * statistics.median(ts),
+                                          1000 * max(ts)))
         print(lines[-1], flush=True)
-    ratio, raw = after_visit(base, moth, max(args.reps, 9))
-    lines.append("| %s | speed after detach (fib(22) rounds, visited/unvisited) | %.2fx "
+        ts = reach_debug(base, moth, mode, args.reps)
+        lines.append("| %s | moth debug -p: to the prompt, target in %s | median %.0f ms, "
+                     "worst %.0f ms |" % (version, mode, 1000 * statistics.median(ts),
+                                          1000 * max(ts)))
+        print(lines[-1], flush=True)
+    ratio, raw = after_visit(base, moth, max(args.reps, 15))
+    lines.append("| %s | speed after detach (fib(24) rounds, visited/unvisited) | %.2fx "
                  "(before: median %.3f, after: median %.3f) |"
                  % (version, ratio, statistics.median(raw["before"]),
                     statistics.median(raw["after"])))
