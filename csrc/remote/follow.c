@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "proc.h"
 #include "process.h"
@@ -173,18 +172,6 @@ static int any_alive(const moth_follow *f)
     return 0;
 }
 
-static void sleep_until(double when)
-{
-    struct timespec ts;
-    ts.tv_sec = (time_t)when;
-    ts.tv_nsec = (long)((when - (double)ts.tv_sec) * 1e9);
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-}
-
 int moth_follow_run(moth_follow *f, double rate, double duration, volatile sig_atomic_t *stop)
 {
     double interval = 1.0 / rate;
@@ -205,7 +192,7 @@ int moth_follow_run(moth_follow *f, double rate, double duration, volatile sig_a
                     f->members[i]->t.codes.epoch++; /* code objects checked again, once */
         }
         if (now < next) {
-            sleep_until(next < next_scan ? next : next_scan);
+            moth_sleep_until(next < next_scan ? next : next_scan);
             continue;
         }
         if (now - next > interval) {

@@ -87,7 +87,7 @@ static int read_round(moth_sampler *s)
     return 0;
 }
 
-static void sleep_until(double when)
+void moth_sleep_until(double when)
 {
     struct timespec ts;
     ts.tv_sec = (time_t)when;
@@ -117,7 +117,7 @@ int moth_sampler_run(moth_sampler *s, double rate, double duration,
             if (s->stopper)
                 moth_stopper_wait(s->stopper, next); /* passes the program's signals on */
             else
-                sleep_until(next);
+                moth_sleep_until(next);
             continue;
         }
         /* Behind by more than a round: skip the missed ones, counted. */

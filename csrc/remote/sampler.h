@@ -78,4 +78,8 @@ int moth_sampler_run(moth_sampler *s, double rate, double duration,
 /* Monotonic time in seconds. */
 double moth_now(void);
 
+/* Sleeps until monotonic time `when`; returns early when a signal arrives (so that the caller
+ * looks at its stop flag). */
+void moth_sleep_until(double when);
+
 #endif
