@@ -9,7 +9,6 @@
 #include "clock.h"
 
 #define DEFAULT_MAX_LIVE (32u << 20)
-#define FIRST_LIVE_BITS 14
 #define MAX_SITES MOTH_MEM_MAX_SITES
 #define DEFAULT_INTERVAL_NS 10000000u  /* 10 ms between samples, at first */
 #define DEFAULT_MAX_SAMPLES 1024u
@@ -17,32 +16,44 @@
 #define CHECK_EVERY 64u                /* events between looks at the clock */
 #define BIG_BLOCK (1u << 20)           /* a block this large looks at the clock at once */
 
-/* The table of live blocks is mapped, not malloc'd: a large block freed by the recorder would
- * raise glibc's mmap threshold and change how the program's own blocks are placed. */
-static moth_mem_live *table_new(size_t cap)
+/* moth's tables are mapped, not malloc'd: a large block freed by the recorder would raise
+ * glibc's mmap threshold and change how the program's own blocks are placed. */
+static void *map_zeroed(size_t bytes)
 {
-    void *p = mmap(NULL, cap * sizeof(moth_mem_live), PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? NULL : p; /* zero-filled */
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
 }
 
-static void table_free(moth_mem_live *table, size_t cap)
+static void unmap(void *p, size_t bytes)
 {
-    if (table)
-        munmap(table, cap * sizeof *table);
+    if (p)
+        munmap(p, bytes);
 }
+
+#define CHUNK_WINDOWS 4096u            /* windows per mapped chunk: 2 MiB */
+#define MAX_CHUNKS 16384u              /* 64M windows at most, whatever max_live says */
+#define FIRST_ODD_BITS 6
+#define WIN_UNIT 4                     /* log2 of the 16-byte unit */
+#define RADIX (1u << MOTH_MEM_RADIX_BITS)
+#define TOP (1u << MOTH_MEM_TOP_BITS)
 
 int moth_memtrack_init(moth_memtrack *t, size_t max_live, uint64_t sample_bytes,
                        moth_error *err)
 {
     memset(t, 0, sizeof *t);
     t->max_live = max_live ? max_live : DEFAULT_MAX_LIVE;
+    t->max_windows = t->max_live / 16 + CHUNK_WINDOWS;
+    if (t->max_windows > (size_t)CHUNK_WINDOWS * MAX_CHUNKS)
+        t->max_windows = (size_t)CHUNK_WINDOWS * MAX_CHUNKS;
     t->sample_bytes = sample_bytes;
-    size_t cap = (size_t)1 << FIRST_LIVE_BITS;
-    t->live = table_new(cap);
-    if (!t->live)
+    t->top = map_zeroed(TOP * sizeof *t->top);
+    t->odd = map_zeroed(sizeof *t->odd << FIRST_ODD_BITS);
+    t->chunks = calloc(MAX_CHUNKS, sizeof *t->chunks);
+    if (!t->top || !t->odd || !t->chunks) {
+        moth_memtrack_free(t);
         return moth_fail(err, "out of memory (the memory profiler's table)");
-    t->live_mask = cap - 1;
+    }
+    t->odd_mask = ((size_t)1 << FIRST_ODD_BITS) - 1;
     t->start_ns = moth_monotonic_ns();
     t->interval_ns = DEFAULT_INTERVAL_NS;
     t->next_sample_ns = DEFAULT_INTERVAL_NS;
@@ -52,7 +63,17 @@ int moth_memtrack_init(moth_memtrack *t, size_t max_live, uint64_t sample_bytes,
 
 void moth_memtrack_free(moth_memtrack *t)
 {
-    table_free(t->live, t->live ? t->live_mask + 1 : 0);
+    for (size_t i = 0; t->top && i < TOP; i++) {
+        moth_mem_mid *m = t->top[i];
+        for (size_t j = 0; m && j < RADIX; j++)
+            unmap(m->leaf[j], sizeof *m->leaf[j]);
+        unmap(m, sizeof *m);
+    }
+    unmap(t->top, t->top ? TOP * sizeof *t->top : 0);
+    unmap(t->odd, t->odd ? (t->odd_mask + 1) * sizeof *t->odd : 0);
+    for (size_t c = 0; t->chunks && c < t->nchunks; c++)
+        unmap(t->chunks[c], CHUNK_WINDOWS * sizeof(moth_mem_window));
+    free(t->chunks);
     free(t->sites);
     moth_map_free(&t->site_of);
     free(t->samples);
@@ -63,48 +84,126 @@ void moth_memtrack_free(moth_memtrack *t)
 
 size_t moth_memtrack_own_bytes(const moth_memtrack *t)
 {
-    return (t->live_mask + 1) * sizeof *t->live + t->sites_cap * sizeof *t->sites +
+    return t->nnodes * sizeof(moth_mem_leaf) + (t->odd_mask + 1) * sizeof *t->odd +
+           t->nchunks * CHUNK_WINDOWS * sizeof(moth_mem_window) +
+           t->sites_cap * sizeof *t->sites +
            (t->site_of.mask + 1) * sizeof *t->site_of.slots * (t->site_of.slots != NULL) +
            t->samples_cap * sizeof *t->samples + t->deltas_cap * sizeof *t->deltas +
            t->dirty_cap * sizeof *t->dirty;
 }
 
-/* ---- live allocations ---- */
+/* ---- live allocations: windows ---- */
 
-/* Where a block's probe starts. Blocks are 16-byte aligned; the blocks of one 1 KiB window of
- * the address space keep their order in 64 consecutive slots (neighbouring objects, made and
- * freed together, share the table's cache lines), and windows are spread by a hash. */
-static inline size_t home_of(const moth_memtrack *t, uintptr_t addr)
+static inline moth_mem_window *window_at(const moth_memtrack *t, uint32_t w)
 {
-    uint64_t unit = (uint64_t)addr >> 4;
-    uint64_t h = (unit >> 6) * 0x9E3779B97F4A7C15ull;
-    return (size_t)(((h >> 29) << 6) + (unit & 63)) & t->live_mask;
+    return &t->chunks[w / CHUNK_WINDOWS][w % CHUNK_WINDOWS];
 }
 
-static void live_put(moth_mem_live *table, size_t mask, const moth_mem_live *e, size_t home)
+/* The leaf entry of the window holding addr (an address below 2^48), or NULL when it has
+ * none; with make, the nodes are made as needed (NULL only when out of memory). */
+typedef __typeof__(((moth_mem_leaf *)0)->at[0]) leaf_entry;
+static inline leaf_entry *leaf_of(moth_memtrack *t, uintptr_t addr, int make)
 {
-    size_t i = home & mask;
-    while (table[i].addr)
-        i = (i + 1) & mask;
-    table[i] = *e;
+    uint64_t w = (uint64_t)addr >> MOTH_MEM_WINDOW_SHIFT;
+    moth_mem_mid **m = &t->top[w >> (2 * MOTH_MEM_RADIX_BITS)];
+    if (MOTH_UNLIKELY(!*m)) {
+        if (!make || !(*m = map_zeroed(sizeof **m)))
+            return NULL;
+        t->nnodes += sizeof **m / sizeof(moth_mem_leaf);
+    }
+    moth_mem_leaf **l = &(*m)->leaf[(w >> MOTH_MEM_RADIX_BITS) & (RADIX - 1)];
+    if (MOTH_UNLIKELY(!*l)) {
+        if (!make || !(*l = map_zeroed(sizeof **l)))
+            return NULL;
+        t->nnodes++;
+    }
+    return &(*l)->at[w & (RADIX - 1)];
 }
 
-/* Doubles the table; 0, or -1 when out of memory (the table is unchanged). */
-static int live_grow(moth_memtrack *t)
+/* A window for a leaf entry: a reusable one, or a new one. 0 when none, else index + 1. */
+static uint32_t window_new(moth_memtrack *t)
 {
-    size_t cap = (t->live_mask + 1) * 2;
-    moth_mem_live *table = table_new(cap);
+    if (t->free_window) {
+        uint32_t w = t->free_window;
+        moth_mem_window *win = window_at(t, w - 1);
+        t->free_window = (uint32_t)win->slot[0];
+        win->slot[0] = 0;
+        return w;
+    }
+    if (t->nwindows >= t->max_windows)
+        return 0;
+    if (t->nwindows == t->nchunks * CHUNK_WINDOWS) {
+        moth_mem_window *chunk = map_zeroed(CHUNK_WINDOWS * sizeof *chunk);
+        if (!chunk)
+            return 0;
+        t->chunks[t->nchunks++] = chunk;
+    }
+    return (uint32_t)++t->nwindows;
+}
+
+/* An emptied window goes back to be reused (its slots are all 0 again). */
+static inline void window_release(moth_memtrack *t, leaf_entry *e)
+{
+    window_at(t, e->window - 1)->slot[0] = t->free_window;
+    t->free_window = e->window;
+    e->window = 0;
+}
+
+#define ODD_ADDRESS(addr) \
+    (((addr) & ((1u << WIN_UNIT) - 1)) || ((uint64_t)(addr) >> 48) != 0)
+
+/* ---- live allocations at addresses not 16-byte aligned ---- */
+
+static inline size_t odd_home(const moth_memtrack *t, uintptr_t addr)
+{
+    return (size_t)(((uint64_t)addr * 0x9E3779B97F4A7C15ull) >> 40) & t->odd_mask;
+}
+
+static int odd_grow(moth_memtrack *t)
+{
+    size_t cap = (t->odd_mask + 1) * 2;
+    moth_mem_live *table = map_zeroed(cap * sizeof *table);
     if (!table)
         return -1;
-    moth_mem_live *old = t->live;
-    size_t old_cap = t->live_mask + 1;
-    t->live = table;
-    t->live_mask = cap - 1;
-    for (size_t i = 0; i < old_cap; i++)
-        if (old[i].addr)
-            live_put(table, t->live_mask, &old[i], home_of(t, old[i].addr));
-    table_free(old, old_cap);
+    moth_mem_live *old = t->odd;
+    size_t old_cap = t->odd_mask + 1;
+    t->odd = table;
+    t->odd_mask = cap - 1;
+    for (size_t i = 0; i < old_cap; i++) {
+        if (!old[i].addr)
+            continue;
+        size_t j = odd_home(t, old[i].addr);
+        while (table[j].addr)
+            j = (j + 1) & t->odd_mask;
+        table[j] = old[i];
+    }
+    unmap(old, old_cap * sizeof *old);
     return 0;
+}
+
+/* The slot of addr in the odd table (empty when absent). */
+static size_t odd_find(const moth_memtrack *t, uintptr_t addr)
+{
+    size_t i = odd_home(t, addr);
+    while (t->odd[i].addr && t->odd[i].addr != addr)
+        i = (i + 1) & t->odd_mask;
+    return i;
+}
+
+static void odd_delete(moth_memtrack *t, size_t i)
+{
+    /* backward-shift deletion: later entries of the probe run move up into the hole */
+    size_t hole = i;
+    for (size_t j = (i + 1) & t->odd_mask; t->odd[j].addr; j = (j + 1) & t->odd_mask) {
+        size_t k = odd_home(t, t->odd[j].addr);
+        int stays = hole <= j ? (hole < k && k <= j) : (hole < k || k <= j);
+        if (!stays) {
+            t->odd[hole] = t->odd[j];
+            hole = j;
+        }
+    }
+    t->odd[hole].addr = 0;
+    t->odd_count--;
 }
 
 /* ---- sites and the peak ---- */
@@ -202,6 +301,27 @@ static inline void drop(moth_memtrack *t, const moth_mem_live *e)
     t->count -= count;
 }
 
+/* The slot where addr's record goes, made when new (NULL when out of room); its leaf entry in
+ * *e (NULL: the odd table). */
+static inline uint64_t *slot_make(moth_memtrack *t, uintptr_t addr, leaf_entry **e)
+{
+    if (MOTH_UNLIKELY(ODD_ADDRESS(addr))) {
+        *e = NULL;
+        if ((t->odd_count + 1) * 2 > t->odd_mask + 1 && odd_grow(t) < 0)
+            return NULL;
+        size_t i = odd_find(t, addr);
+        if (!t->odd[i].addr) {
+            t->odd[i].addr = addr;
+            t->odd_count++;
+        }
+        return &t->odd[i].size_site;
+    }
+    leaf_entry *l = *e = leaf_of(t, addr, 1);
+    if (MOTH_UNLIKELY(!l || (!l->window && !(l->window = window_new(t)))))
+        return NULL;
+    return &window_at(t, l->window - 1)->slot[(addr >> WIN_UNIT) & (MOTH_MEM_WINDOW_SLOTS - 1)];
+}
+
 void moth_memtrack_alloc(moth_memtrack *t, uintptr_t addr, uint64_t size, uint32_t site)
 {
     if (size > MOTH_MEM_MAX_SIZE)
@@ -209,20 +329,22 @@ void moth_memtrack_alloc(moth_memtrack *t, uintptr_t addr, uint64_t size, uint32
     uint64_t bytes;
     double count;
     weigh(t, size, &bytes, &count);
-    if (site == UINT32_MAX || t->live_count >= t->max_live ||
-        ((t->live_count + 1) * 4 > (t->live_mask + 1) * 3 && live_grow(t) < 0)) {
+    leaf_entry *l;
+    uint64_t *slot;
+    if (site == UINT32_MAX || t->live_count >= t->max_live || !(slot = slot_make(t, addr, &l))) {
         t->untracked_bytes += bytes;
         t->untracked_count++;
         return;
     }
-    size_t i = home_of(t, addr);
-    while (t->live[i].addr && t->live[i].addr != addr)
-        i = (i + 1) & t->live_mask;
-    if (MOTH_UNLIKELY(t->live[i].addr == addr)) {
-        drop(t, &t->live[i]); /* a stale record: that block was freed unseen */
+    if (MOTH_UNLIKELY(*slot)) {
+        /* a stale record: that block was freed unseen */
+        moth_mem_live e = {addr, *slot - 1};
+        drop(t, &e);
         t->live_count--;
+    } else if (l) {
+        l->count++;
     }
-    t->live[i] = (moth_mem_live){addr, size << 24 | site};
+    *slot = (size << 24 | site) + 1; /* + 1: 0 marks an empty slot */
     t->live_count++;
     moth_mem_site *s = &t->sites[site];
     touch(t, s, site);
@@ -247,30 +369,36 @@ void moth_memtrack_alloc(moth_memtrack *t, uintptr_t addr, uint64_t size, uint32
     maybe_sample(t, bytes);
 }
 
+/* Takes addr's record out of the table into *e; 0 when it has none. */
+static inline int take(moth_memtrack *t, uintptr_t addr, moth_mem_live *e)
+{
+    if (MOTH_UNLIKELY(ODD_ADDRESS(addr))) {
+        size_t i = odd_find(t, addr);
+        if (!t->odd[i].addr)
+            return 0;
+        *e = (moth_mem_live){addr, t->odd[i].size_site - 1};
+        odd_delete(t, i);
+        return 1;
+    }
+    leaf_entry *l = leaf_of(t, addr, 0);
+    if (!l || !l->window)
+        return 0;
+    uint64_t *slot =
+        &window_at(t, l->window - 1)->slot[(addr >> WIN_UNIT) & (MOTH_MEM_WINDOW_SLOTS - 1)];
+    if (!*slot)
+        return 0;
+    *e = (moth_mem_live){addr, *slot - 1};
+    *slot = 0;
+    if (--l->count == 0)
+        window_release(t, l);
+    return 1;
+}
+
 int moth_memtrack_free_block(moth_memtrack *t, uintptr_t addr, moth_mem_live *was)
 {
-    if (!addr)
+    moth_mem_live e;
+    if (!addr || !take(t, addr, &e))
         return 0;
-    size_t i = home_of(t, addr);
-    for (;;) {
-        if (t->live[i].addr == addr)
-            break;
-        if (!t->live[i].addr)
-            return 0;
-        i = (i + 1) & t->live_mask;
-    }
-    moth_mem_live e = t->live[i];
-    /* backward-shift deletion: later entries of the probe run move up into the hole */
-    size_t hole = i;
-    for (size_t j = (i + 1) & t->live_mask; t->live[j].addr; j = (j + 1) & t->live_mask) {
-        size_t k = home_of(t, t->live[j].addr);
-        int stays = hole <= j ? (hole < k && k <= j) : (hole < k || k <= j);
-        if (!stays) {
-            t->live[hole] = t->live[j];
-            hole = j;
-        }
-    }
-    t->live[hole].addr = 0;
     t->live_count--;
     drop(t, &e);
     if (t->peak_pending) {

@@ -27,7 +27,8 @@
  * When `max_samples` are taken, pairs of samples merge and the interval doubles: the timeline
  * always covers the whole run at a bounded cost.
  *
- * Bounded: the table holds at most max_live allocations; beyond that new allocations are
+ * Bounded: the table holds at most max_live allocations (in at most max_live / 16 windows of
+ * 512 bytes: 1 GiB by default); beyond that new allocations are
  * counted as untracked (bytes and count) and not recorded. moth_memtrack_own_bytes tells what
  * the recorder itself uses.
  *
@@ -56,11 +57,37 @@ typedef struct moth_mem_site {
     double alloc_count;
 } moth_mem_site;
 
-/* A live block in 16 bytes (four to a cache line: the table is the recorder's main cost). */
+/* A live block's record: its address, size and site (the hooks keep one across a realloc). */
 typedef struct moth_mem_live {
     uintptr_t addr;         /* 0: empty slot */
     uint64_t size_site;     /* size << 24 | site */
 } moth_mem_live;
+
+/* The live blocks are found by address in windows: a window covers 1 KiB of the address space,
+ * one 8-byte slot per 16-byte unit (every allocator moth hooks returns 16-byte aligned blocks),
+ * so a block's slot is found without probing, and neighbouring blocks, which programs make and
+ * free together, share the window's cache lines. A radix tree over the window's number (three
+ * levels, like the page tables: top, middle, leaf) finds the window; its upper levels are few
+ * and stay in the cache, a leaf covers 4 MiB. Blocks at addresses that are not 16-byte aligned
+ * (or above 2^48) go to a plain open-addressing table (`odd`). */
+#define MOTH_MEM_WINDOW_SHIFT 10
+#define MOTH_MEM_WINDOW_SLOTS 64
+typedef struct moth_mem_window {
+    uint64_t slot[MOTH_MEM_WINDOW_SLOTS]; /* (size << 24 | site) + 1; 0: empty */
+} moth_mem_window;
+
+#define MOTH_MEM_RADIX_BITS 12            /* leaf and middle nodes */
+#define MOTH_MEM_TOP_BITS 14              /* 10 + 12 + 12 + 14 = 48 address bits */
+typedef struct moth_mem_leaf {
+    struct {
+        uint32_t window;    /* index + 1; 0: none */
+        uint32_t count;     /* live blocks in it */
+    } at[1 << MOTH_MEM_RADIX_BITS];
+} moth_mem_leaf;
+
+typedef struct moth_mem_mid {
+    moth_mem_leaf *leaf[1 << MOTH_MEM_RADIX_BITS];
+} moth_mem_mid;
 
 #define MOTH_MEM_MAX_SITES ((1u << 24) - 1)
 #define MOTH_MEM_MAX_SIZE ((UINT64_C(1) << 40) - 1) /* larger blocks count as this */
@@ -88,9 +115,16 @@ typedef struct moth_mem_delta {
 } moth_mem_delta;
 
 typedef struct moth_memtrack {
-    /* live allocations: open addressing, linear probing, deletion by backward shift */
-    moth_mem_live *live;
-    size_t live_mask, live_count, max_live;
+    /* live allocations (see moth_mem_window) */
+    moth_mem_mid **top;     /* 1 << MOTH_MEM_TOP_BITS entries */
+    size_t nnodes;          /* middle and leaf nodes made */
+    moth_mem_window **chunks; /* windows, by chunks of 4096 (mapped) */
+    size_t nchunks, nwindows, max_windows;
+    uint32_t free_window;   /* first reusable window + 1 (linked through slot[0]); 0: none */
+    moth_mem_live *odd;     /* blocks not 16-byte aligned: linear probing, backward shift
+                               (size_site + 1: 0 marks a slot just made) */
+    size_t odd_mask, odd_count;
+    size_t live_count, max_live;
     /* sites */
     moth_mem_site *sites;
     size_t nsites, sites_cap;
@@ -122,7 +156,7 @@ typedef struct moth_memtrack {
 } moth_memtrack;
 
 /* Prepares an empty recorder. max_live: the largest number of live allocations kept (0: the
- * default, 32M); sample_bytes: 0 to record every allocation, else the sampling mean. */
+ * default, 32M; windows are bounded to max_live / 16); sample_bytes: 0 to record every allocation, else the sampling mean. */
 int moth_memtrack_init(moth_memtrack *t, size_t max_live, uint64_t sample_bytes,
                        moth_error *err);
 void moth_memtrack_free(moth_memtrack *t);

@@ -113,7 +113,65 @@ static void test_table_grows_and_deletes(void)
     CHECK_EQ_U(expect, 0);
     CHECK_EQ_U(t.bytes, 0);
     CHECK_EQ_U(t.live_count, 0);
-    CHECK(moth_memtrack_own_bytes(&t) > (size_t)N * sizeof(moth_mem_live));
+    CHECK(moth_memtrack_own_bytes(&t) > (size_t)N * 3 / MOTH_MEM_WINDOW_SLOTS * sizeof(moth_mem_window));
+    moth_memtrack_free(&t);
+}
+
+/* Blocks at addresses that are not 16-byte aligned (another allocator's) are kept apart. */
+static void test_unaligned_blocks(void)
+{
+    moth_memtrack t;
+    CHECK(moth_memtrack_init(&t, 0, 0, NULL) == 0);
+    uint32_t s = moth_memtrack_site(&t, 0, 1, 0);
+    CHECK_EQ_U(s, 0);
+    enum { N = 1000 };
+    for (unsigned i = 0; i < N; i++)
+        moth_memtrack_alloc(&t, addr(i) + 8, i, s);     /* size 0 and site 0 too */
+    moth_memtrack_alloc(&t, addr(0), 7, s);             /* its aligned neighbour */
+    CHECK_EQ_U(t.live_count, N + 1);
+    moth_memtrack_alloc(&t, addr(3) + 8, 1000, s);      /* stale: replaced */
+    CHECK_EQ_U(t.live_count, N + 1);
+    moth_mem_live was;
+    CHECK(moth_memtrack_free_block(&t, addr(0) + 8, &was) == 1);
+    CHECK_EQ_U(moth_mem_live_size(&was), 0);
+    CHECK_EQ_U(moth_mem_live_site(&was), s);
+    CHECK(moth_memtrack_free_block(&t, addr(0) + 8, NULL) == 0);
+    CHECK(moth_memtrack_free_block(&t, addr(3) + 8, &was) == 1);
+    CHECK_EQ_U(moth_mem_live_size(&was), 1000);
+    CHECK(moth_memtrack_free_block(&t, addr(0) + 4, NULL) == 0);
+    for (unsigned i = 1; i < N; i++)
+        if (i != 3)
+            CHECK(moth_memtrack_free_block(&t, addr(i) + 8, NULL) == 1);
+    CHECK(moth_memtrack_free_block(&t, addr(0), &was) == 1);
+    CHECK_EQ_U(moth_mem_live_size(&was), 7);
+    CHECK_EQ_U(t.live_count, 0);
+    CHECK_EQ_U(t.bytes, 0);
+    /* above the 48 bits the windows cover */
+    uintptr_t high = (uintptr_t)1 << 52;
+    moth_memtrack_alloc(&t, high, 64, s);
+    CHECK(moth_memtrack_free_block(&t, high + 16, NULL) == 0);
+    CHECK(moth_memtrack_free_block(&t, high, &was) == 1);
+    CHECK_EQ_U(moth_mem_live_size(&was), 64);
+    CHECK_EQ_U(t.bytes, 0);
+    moth_memtrack_free(&t);
+}
+
+/* A program that walks through the address space (each block alone in its window, freed at
+ * once): emptied windows are reused, the directory does not grow without end. */
+static void test_windows_are_reused(void)
+{
+    moth_memtrack t;
+    CHECK(moth_memtrack_init(&t, 0, 0, NULL) == 0);
+    uint32_t s = moth_memtrack_site(&t, 0, 1, 0);
+    moth_memtrack_alloc(&t, addr(1), 10, s);            /* kept throughout */
+    for (unsigned i = 0; i < 100000; i++) {
+        uintptr_t a = 0x40000000u + (uintptr_t)i * 4096u;
+        moth_memtrack_alloc(&t, a, 100, s);
+        CHECK(moth_memtrack_free_block(&t, a, NULL) == 1);
+    }
+    CHECK(t.nwindows <= 2);
+    CHECK(moth_memtrack_free_block(&t, addr(1), NULL) == 1);
+    CHECK_EQ_U(t.bytes, 0);
     moth_memtrack_free(&t);
 }
 
@@ -130,6 +188,17 @@ static void test_bound_counts_the_rest_as_untracked(void)
     CHECK_EQ_U(t.bytes, 8000);
     moth_memtrack_alloc(&t, addr(5000), 8, UINT32_MAX); /* no site: untracked too */
     CHECK_EQ_U(t.untracked_count, 501);
+    moth_memtrack_free(&t);
+    /* windows are bounded too: blocks far apart, one per window */
+    CHECK(moth_memtrack_init(&t, 1000, 0, NULL) == 0);
+    t.max_windows = 100;
+    s = moth_memtrack_site(&t, 0, 1, 0);
+    for (unsigned i = 0; i < 150; i++)
+        moth_memtrack_alloc(&t, addr(i * 64), 8, s);
+    CHECK_EQ_U(t.live_count, 100);
+    CHECK_EQ_U(t.untracked_count, 50);
+    moth_memtrack_alloc(&t, addr(1), 8, s);              /* a window it has: tracked */
+    CHECK_EQ_U(t.live_count, 101);
     moth_memtrack_free(&t);
 }
 
@@ -228,6 +297,8 @@ int main(void)
     RUN(test_bytes_counts_and_values_at_the_peak);
     RUN(test_unknown_frees_are_ignored);
     RUN(test_table_grows_and_deletes);
+    RUN(test_unaligned_blocks);
+    RUN(test_windows_are_reused);
     RUN(test_bound_counts_the_rest_as_untracked);
     RUN(test_sampling_weights_are_unbiased);
     RUN(test_timeline_replays_and_halves);
