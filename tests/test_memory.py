@@ -160,6 +160,38 @@ def test_sampled_mode_estimates(program):
     assert 0.6 * 40000 < blocks < 1.4 * 40000, blocks
 
 
+def nested_outer(keep):
+    nested_inner(keep)
+    keep[1] = bytearray(50_000)              # +2
+
+
+def nested_inner(keep):
+    keep[0] = bytearray(70_000)              # +1
+
+
+def test_sampled_mode_reads_call_paths_from_the_frames():
+    # Sampled mode installs no frame hook: a sampled allocation reads its call path from the
+    # thread's frames. With a mean of one byte every block is sampled (weight 1): the rows are
+    # those of the full mode, at the same call paths and lines, in every thread.
+    keep = [None] * 3
+    for p in (moth.Profile(memory=True), moth.Profile(memory_sample=1)):
+        kept = [None, None]
+        p.runcall(nested_outer, kept)
+        p.runcall(threaded, keep)
+        m = p._memory()
+        size = sys.getsizeof(bytearray(0))
+        inner = one_row(m, ("nested_outer", "nested_inner"), nested_inner.__code__.co_firstlineno + 1)
+        outer = one_row(m, ("nested_outer",), nested_outer.__code__.co_firstlineno + 2)
+        assert inner[1][0] == "nested_outer" and outer[1] == ("nested_outer",)
+        assert inner[LEAKED] == 70_001 + size and inner[LEAKED_N] == 2
+        assert outer[LEAKED] == 50_001 + size and outer[LEAKED_N] == 2
+        line = threaded.__code__.co_firstlineno + 4
+        got = {r[0]: r[LEAKED] for r in m["rows"] if r[3] == line and r[1][-1:] == ("worker",)}
+        assert got == {"w%d" % i: 100_000 * (i + 1) + 1 + size for i in range(3)}, p
+        # the functions are labelled (the labels are made after the allocations)
+        assert all(r[1] and "" not in r[1] for r in m["rows"] if r[3])
+
+
 def test_memory_needs_the_fast_mode():
     with pytest.raises(ValueError):
         moth.Profile(memory=True, builtins=True)

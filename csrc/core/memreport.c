@@ -97,7 +97,8 @@ static const char *measure_title(moth_mem_measure m)
 
 static void count_text(char *buf, size_t size, double count)
 {
-    snprintf(buf, size, "%.0f", count);
+    /* sampled estimates that cancel out leave rounding dust: never "-0" */
+    snprintf(buf, size, "%.0f", count < 0.5 && count > -0.5 ? 0.0 : count);
 }
 
 static const char *base_name(const char *file, int strip)

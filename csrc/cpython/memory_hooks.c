@@ -80,26 +80,63 @@ static int64_t draw_countdown(uint64_t mean)
     return (int64_t)(-log(u) * (double)mean) + 1;
 }
 
-/* Whether this allocation is sampled: the countdown crosses zero inside it. */
-static inline int sampled(uint64_t mean, size_t size)
+/* Sampled mode: the countdown crossed zero inside this allocation; draws the next one. */
+static __attribute__((noinline)) void next_sample(uint64_t mean)
 {
-    if (MOTH_LIKELY((sample_countdown -= (int64_t)size) > 0))
-        return 0;
     do
         sample_countdown += draw_countdown(mean);
     while (sample_countdown <= 0);
-    return 1;
+}
+
+/* Records a block at a site the caller found. */
+static void record_at(void *p, size_t size, uint32_t thread, uint32_t node, int32_t unit)
+{
+    moth_spin_lock(&moth_the_interp.memory_lock);
+    moth_memtrack *t = moth_the_interp.memory;
+    if (t)
+        moth_memtrack_alloc(t, (uintptr_t)p, size, moth_memtrack_site(t, thread, node, unit));
+    moth_spin_unlock(&moth_the_interp.memory_lock);
+}
+
+/* A sampled allocation: its site, from the frame hook's node or read from the frames. */
+static __attribute__((noinline)) void record_sampled(void *p, size_t size)
+{
+    uint32_t thread, node;
+    int32_t unit;
+    if (moth_the_interp.memory_walk) {
+        /* what the walk allocates (a thread's first state; the C library's own calls, which
+         * reach these hooks too) is moth's */
+        hook_depth++;
+        int rc = moth_memwalk_site(&thread, &node, &unit);
+        hook_depth--;
+        if (rc < 0)
+            return;
+    } else {
+        moth_tstate *st = thread_state();
+        if (st && st->busy)
+            return;
+        thread = st ? st->index : NO_THREAD;
+        node = st ? st->current : MOTH_CCT_ROOT;
+        unit = st && node != MOTH_CCT_ROOT ? current_unit(st, node) : -1;
+    }
+    record_at(p, size, thread, node, unit);
 }
 
 static void record_alloc(void *p, size_t size)
 {
     if (MOTH_UNLIKELY(!p))
         return;
+    uint64_t mean = moth_the_interp.memory_sample_bytes;
+    if (mean) {
+        /* sampled mode: one subtraction, unless the countdown crosses zero in this block */
+        if (MOTH_LIKELY((sample_countdown -= (int64_t)size) > 0))
+            return;
+        next_sample(mean);
+        record_sampled(p, size);
+        return;
+    }
     moth_tstate *st = thread_state();
     if (st && st->busy)
-        return;
-    uint64_t mean = moth_the_interp.memory_sample_bytes;
-    if (mean && !sampled(mean, size))
         return;
     uint32_t thread = st ? st->index : NO_THREAD, node = st ? st->current : MOTH_CCT_ROOT;
     int32_t unit = st && node != MOTH_CCT_ROOT ? current_unit(st, node) : -1;
@@ -367,7 +404,8 @@ static void after_fork_child(void)
 static const PyMemAllocatorDomain DOMAINS[3] = {PYMEM_DOMAIN_RAW, PYMEM_DOMAIN_MEM,
                                                 PYMEM_DOMAIN_OBJ};
 
-int moth_memory_hooks_install(moth_memtrack *t, uint64_t sample_bytes, moth_error *err)
+int moth_memory_hooks_install(moth_memtrack *t, uint64_t sample_bytes, int walk,
+                              moth_error *err)
 {
     if (!moth_the_interp.memory_atfork) {
         if (pthread_atfork(before_fork, after_fork_parent, after_fork_child) != 0)
@@ -377,7 +415,11 @@ int moth_memory_hooks_install(moth_memtrack *t, uint64_t sample_bytes, moth_erro
     moth_spin_lock(&moth_the_interp.memory_lock);
     moth_the_interp.memory = t;
     moth_the_interp.memory_sample_bytes = sample_bytes;
+    moth_the_interp.memory_walk = walk;
     moth_the_interp.memory_generation++;
+    /* this thread's countdown may come from another mean: start it again (other threads that
+     * sampled before draw theirs anew when it runs out) */
+    sample_countdown = 0;
     moth_spin_unlock(&moth_the_interp.memory_lock);
     if (moth_the_interp.memory_hooked)
         return 0;

@@ -30,7 +30,7 @@ int moth_memprof_start(moth_profiler *p)
             return -1;
         }
     }
-    if (moth_memory_hooks_install(p->mem, p->memory_sample, &err) < 0) {
+    if (moth_memory_hooks_install(p->mem, p->memory_sample, moth_memprof_walks(p), &err) < 0) {
         PyErr_Format(PyExc_RuntimeError, "moth: %s", err.msg);
         return -1;
     }
@@ -42,6 +42,7 @@ void moth_memprof_stop(moth_profiler *p)
     moth_memory_hooks_uninstall();
     if (p->mem)
         moth_memtrack_sample_now(p->mem);
+    moth_memwalk_label(p);
 }
 
 void moth_memprof_clear(moth_profiler *p)

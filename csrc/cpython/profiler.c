@@ -54,6 +54,7 @@ static void free_threads(moth_profiler *p)
     for (size_t i = 0; i < p->nthreads; i++) {
         if (p->threads[i]->schedstat_fd > 0)
             close(p->threads[i]->schedstat_fd - 1);
+        moth_memwalk_forget(p->threads[i]);
         moth_cct_free(&p->threads[i]->tree);
         free(p->threads[i]->name);
         free(p->threads[i]);
@@ -70,6 +71,7 @@ void moth_profiler_clear(moth_profiler *p)
          * are running now end unrecorded. */
         for (size_t i = 0; i < p->nthreads; i++) {
             moth_tstate *st = p->threads[i];
+            moth_memwalk_forget(st);
             moth_cct_free(&st->tree);
             moth_cct_init(&st->tree, NULL);
             st->current = MOTH_CCT_ROOT;
@@ -169,7 +171,19 @@ static void learn_thread_name(moth_tstate *st)
     PyErr_Clear();
 }
 
+static moth_tstate *tstate_for(uint64_t session, int learn_name);
+
 moth_tstate *moth_tstate_for_session(uint64_t session)
+{
+    return tstate_for(session, 1);
+}
+
+moth_tstate *moth_tstate_quietly(uint64_t session)
+{
+    return tstate_for(session, 0);
+}
+
+static moth_tstate *tstate_for(uint64_t session, int learn_name)
 {
     moth_profiler *p = moth_the_interp.profiler;
     if (session == 0 || !p)
@@ -215,7 +229,7 @@ moth_tstate *moth_tstate_for_session(uint64_t session)
     st->drift.open = 0;
     moth_tls_state = st;
     moth_tls_session = session;
-    if (!st->name) {
+    if (!st->name && learn_name) {
         moth_saved_exc exc;
         moth_exc_save(&exc);
         st->busy++;
@@ -380,7 +394,10 @@ int moth_profiler_enable(moth_profiler *p)
     p->session = session;
     moth_the_interp.session = session;
     int rc = moth_lineprof_start(p);
-    if (rc == 0)
+    moth_iframe *base = moth_mem_current_iframe(PyThreadState_Get());
+    p->walk_base = base;
+    p->walk_base_code = base ? moth_iframe_code(base) : NULL;
+    if (rc == 0 && !moth_memprof_walks(p))
         rc = p->mode == MOTH_MODE_FRAMES ? moth_frames_install() : moth_classic_install(p);
     if (rc == 0 && p->memory && moth_memprof_start(p) < 0) {
         if (p->mode == MOTH_MODE_FRAMES)
@@ -518,6 +535,8 @@ int moth_profiler_snapshot(moth_profiler *p, moth_profile *out)
     double measured = 0, subtracted = 0;
     moth_error err = {{0}};
     moth_profile_init(out);
+    if (p->mem)
+        moth_memwalk_label(p);
     int32_t *thread_out = NULL;
     uint32_t **node_map = NULL;
     /* While a session runs (a snapshot of a live profiler), use the rate measured so far. */

@@ -100,7 +100,17 @@ typedef struct moth_tstate {
     /* memory (memory_hooks.c): the site of the last allocation, under a recorder generation */
     uint32_t mem_gen, mem_node, mem_site;
     int32_t mem_unit;
+    /* memory's walk (memory_walk.c): nodes made inside an allocation, labelled later (each
+     * holds a reference to its code) */
+    struct moth_unlabelled *unlabelled;
+    size_t nunlabelled, unlabelled_cap;
+    PyObject *thread_obj;     /* its threading.Thread, to be named by (strong reference) */
 } moth_tstate;
+
+typedef struct moth_unlabelled {
+    uint32_t node;
+    PyObject *code;           /* strong reference */
+} moth_unlabelled;
 
 typedef struct moth_profiler {
     PyObject *owner;          /* the moth.Profile object (borrowed) */
@@ -144,6 +154,8 @@ typedef struct moth_profiler {
     int memory;               /* record allocations too */
     uint64_t memory_sample;   /* sampled mode: mean bytes between samples; 0: every one */
     struct moth_memtrack *mem; /* the recorder, from the first memory session on */
+    void *walk_base;          /* memory's walk: the frame that enabled the session, and its */
+    void *walk_base_code;     /* code; the walk stops there (the hook sees only calls after) */
 } moth_profiler;
 
 
@@ -167,6 +179,9 @@ int moth_profiler_snapshot(moth_profiler *p, moth_profile *out);
 /* The calling thread's state for the running session, created when new; NULL when no session
  * runs or memory ran out. The hot paths call this only when their thread-local cache is stale. */
 moth_tstate *moth_tstate_for_session(uint64_t session);
+/* The same for a thread that is inside an allocation (memory_walk.c): runs no Python code (the
+ * thread's name is learnt later). */
+moth_tstate *moth_tstate_quietly(uint64_t session);
 
 /* Records the label of a new node's function the first time its key is seen. `what` is a code
  * object (frames and classic modes) or a C function object (classic mode), and `key` the node
@@ -270,6 +285,14 @@ void moth_memprof_stop(moth_profiler *p);
 void moth_memprof_clear(moth_profiler *p);
 int moth_memprof_snapshot(moth_profiler *p, moth_profile *out, const int32_t *thread_out,
                           uint32_t *const *node_map, moth_error *err);
+/* Sampled memory profiling without the frame hook (memory_walk.c): the call path of a sampled
+ * allocation is read from the thread's frames. moth_memprof_walks tells whether p's sessions
+ * do that; moth_memwalk_label gives the nodes made inside allocations their labels (call it
+ * with the GIL, outside any hook: it runs Python code); moth_memwalk_forget drops them. */
+int moth_memprof_walks(const moth_profiler *p);
+int moth_memwalk_site(uint32_t *thread, uint32_t *node, int32_t *unit);
+void moth_memwalk_label(moth_profiler *p);
+void moth_memwalk_forget(moth_tstate *st);
 /* Whether thread i of p made allocations that were recorded (its thread must be in the
  * profile even if it ran no Python code). */
 int moth_memprof_thread_allocated(const moth_profiler *p, size_t i);

@@ -127,6 +127,19 @@ static inline int moth_mem_iframe_unit(moth_iframe *f)
     return _PyInterpreterFrame_LASTI(f);
 }
 
+/* The frame below f in its thread, and whether f is Python code memory's walk counts (sampled
+ * mode reads the call path of a sampled allocation from the frames: memory_walk.c). A frame
+ * that only creates a generator is not a call (as for the frame hook). */
+static inline moth_iframe *moth_mem_iframe_caller(moth_iframe *f)
+{
+    return f->previous;
+}
+
+static inline int moth_mem_iframe_counts(moth_iframe *f)
+{
+    return !moth_iframe_creates_generator(f, f->f_code);
+}
+
 /* ---- debugger (engine_trace.c): a SEND run without a trace function ----
  * 3.11's SEND runs its generator or coroutine the fast way when the thread has no trace
  * function as it starts, and otherwise the slow way, which reports the StopIteration that

@@ -74,6 +74,19 @@ static inline int moth_mem_iframe_unit(moth_iframe *f)
     return _PyInterpreterFrame_LASTI(f);
 }
 
+/* The frame below f in its thread, and whether f is Python code memory's walk counts (sampled
+ * mode reads the call path of a sampled allocation from the frames: memory_walk.c). The C
+ * stack's shim frames and a frame that only creates a generator are not calls. */
+static inline moth_iframe *moth_mem_iframe_caller(moth_iframe *f)
+{
+    return f->previous;
+}
+
+static inline int moth_mem_iframe_counts(moth_iframe *f)
+{
+    return f->owner != FRAME_OWNED_BY_CSTACK && !moth_iframe_creates_generator(f, f->f_code);
+}
+
 /* ---- debugger (engine_globals.c): dictionary watchers (PyDict_AddWatcher, new in 3.12) ---- */
 #define MOTH_HAVE_DICT_WATCHERS 1
 

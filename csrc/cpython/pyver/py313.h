@@ -84,6 +84,21 @@ static inline int moth_mem_iframe_unit(moth_iframe *f)
     return _PyInterpreterFrame_LASTI(f);
 }
 
+/* The frame below f in its thread, and whether f is Python code memory's walk counts (sampled
+ * mode reads the call path of a sampled allocation from the frames: memory_walk.c). The C
+ * stack's shim frames, frames of something other than code and a frame that only creates a
+ * generator are not calls. */
+static inline moth_iframe *moth_mem_iframe_caller(moth_iframe *f)
+{
+    return f->previous;
+}
+
+static inline int moth_mem_iframe_counts(moth_iframe *f)
+{
+    PyCodeObject *code = moth_iframe_code(f);
+    return code && f->owner != FRAME_OWNED_BY_CSTACK && !moth_iframe_creates_generator(f, code);
+}
+
 /* ---- debugger (engine_globals.c): dictionary watchers (PyDict_AddWatcher) ---- */
 #define MOTH_HAVE_DICT_WATCHERS 1
 
