@@ -103,6 +103,42 @@ def test_numpy_arrays_appear_at_their_line():
     assert a[LEAKED_N] >= 2 and b[LEAKED_N] >= 2
 
 
+PEAK_AGAINST_TRACEMALLOC = """\
+import sys
+
+def work():
+    keep = []
+    for i in range(3):
+        rows = [{"id": j, "name": "item-%d" % j, "pair": (j, str(j))} for j in range(20000 + i)]
+        keep.append(rows[:100])
+        text = ",".join(r["name"] for r in rows)
+        del rows
+        keep.append(text[:50])
+    return keep
+
+if sys.argv[1] == "tracemalloc":
+    import tracemalloc
+    tracemalloc.start()
+    work()
+    print(tracemalloc.get_traced_memory()[1])
+else:
+    import moth
+    p = moth.Profile(memory=True)
+    p.runcall(work)
+    print(p._memory()["peak"])
+"""
+
+
+def test_peak_of_python_allocations_is_tracemallocs(program):
+    # The same program's high-water mark, by tracemalloc (Python's allocators only) and by
+    # moth (which also sees native blocks; this program makes next to none): within 1%.
+    path = program("peak.py", PEAK_AGAINST_TRACEMALLOC)
+    theirs = int(run_python(path, "tracemalloc").stdout)
+    ours = int(run_python(path, "moth").stdout)
+    assert theirs > 4_000_000
+    assert abs(ours - theirs) <= 0.01 * theirs, (ours, theirs)
+
+
 def test_allocations_made_before_and_freed_during_are_not_negative():
     before = [bytearray(1_000_000) for _ in range(20)]
 
