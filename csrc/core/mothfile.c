@@ -1169,6 +1169,11 @@ static int read_memory(sqlite3 *db, const char *path, int run, moth_profile *out
         add.peak_count = sqlite3_column_double(st, 5);
         add.leaked_count = sqlite3_column_double(st, 7);
         add.alloc_count = sqlite3_column_double(st, 9);
+        /* sampled estimates of freed blocks written by moth before 2026-12-07: rounding dust */
+        if (add.peak_count < 0 && add.peak_count > -1e-6)
+            add.peak_count = 0;
+        if (add.leaked_count < 0 && add.leaked_count > -1e-6)
+            add.leaked_count = 0;
         const run_thread *rt = find_run_thread(threads, nthreads, thread);
         if ((size_t)id != nrows || !rt || node < 0 || (size_t)node >= (rt->nwhere ? rt->nwhere : 1) ||
             line < 0 || line > UINT32_MAX || pb < 0 || lb < 0 || ab < 0 ||

@@ -83,6 +83,13 @@ static uint32_t site_line(moth_profiler *p, const moth_mem_site *site)
     return line > 0 ? (uint32_t)line : 0;
 }
 
+/* Sampled mode's counts are sums of weights 1/p: a site whose blocks were all freed is left
+ * with rounding dust (-2e-16, say), which is 0. */
+static double not_dust(double count)
+{
+    return count < 1e-6 ? 0.0 : count;
+}
+
 /* Threads that ran no Python code while allocating share one profile thread. */
 static int outside_thread(moth_profile *out, int32_t *index, moth_error *err)
 {
@@ -135,9 +142,9 @@ int moth_memprof_snapshot(moth_profiler *p, moth_profile *out, const int32_t *th
         row_of_site[i] = row;
         moth_mem_row add = {0};
         add.peak_bytes = (uint64_t)moth_mem_site_peak_bytes(t, site);
-        add.peak_count = moth_mem_site_peak_count(t, site);
+        add.peak_count = not_dust(moth_mem_site_peak_count(t, site));
         add.leaked_bytes = (uint64_t)site->bytes;
-        add.leaked_count = site->count;
+        add.leaked_count = not_dust(site->count);
         add.alloc_bytes = site->alloc_bytes;
         add.alloc_count = site->alloc_count;
         moth_memory_add(m, row, &add);
