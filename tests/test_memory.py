@@ -513,7 +513,7 @@ def test_memory_file_stats_flame_and_exports(program, tmp_path):
     run_moth("flame", "--memory", out, "-o", html_path, check=0)
     data = flame_data(html_path.read_text())
     assert data["unit"] == "bytes"
-    assert [v["name"] for v in data["views"]] == [
+    assert [v["name"] for v in data["views"]][:4] == [
         "held at the peak", "still held at the end (leaks)", "allocated in total",
         "at a moment (pick one on the strip)"]
     assert data["views"][0]["t"][0] == peak
@@ -539,6 +539,44 @@ def test_memory_file_stats_flame_and_exports(program, tmp_path):
                  ("export", plain, "--format", "collapsed", "--memory", "peak")):
         r = run_moth(*args)
         assert r.returncode == 2 and "has no memory data" in r.stderr, (args, r.stderr)
+
+
+THREADS = """\
+import threading
+keep = {}
+
+def worker(name, n):
+    keep[name] = [bytearray(n) for _ in range(10)]
+
+ts = [threading.Thread(target=worker, args=("w%d" % i, 100_000 * (i + 1)), name="w%d" % i)
+      for i in range(2)]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+"""
+
+
+@pytest.mark.parametrize("mode", [["--memory"], ["--memory-sample", "1"]])
+def test_memory_flame_has_each_threads_views(program, tmp_path, mode):
+    path = program("threads.py", THREADS)
+    out = tmp_path / "t.moth"
+    run_moth("profile", *mode, "-q", "-o", out, path, check=0)
+    html_path = tmp_path / "t.html"
+    run_moth("flame", "--memory", out, "-o", html_path, check=0)
+    data = flame_data(html_path.read_text())
+    names = [v["name"] for v in data["views"]]
+    assert names[3] == "at a moment (pick one on the strip)"
+    for i in range(2):
+        views = {v["name"]: v for v in data["views"] if v["name"].startswith("w%d: " % i)}
+        assert sorted(views) == ["w%d: %s" % (i, m) for m in (
+            "allocated in total", "held at the peak", "still held at the end (leaks)")]
+        # the thread's ten buffers, still held at the end: its leaks view's total
+        leaks = views["w%d: still held at the end (leaks)" % i]["t"][0]
+        buffers = 10 * 100_000 * (i + 1)
+        assert buffers <= leaks < buffers + 4096, (i, leaks)
+    # the merged views hold both threads
+    assert data["views"][1]["t"][0] >= 10 * 100_000 * 3
 
 
 DAMAGES = [

@@ -3,7 +3,8 @@
  *
  * Views, all threads merged: what was held at the peak, what was still held at the end
  * (leaks), what was allocated in total; and a fourth, "at a moment", filled by the page's
- * script when a moment is picked on the memory-over-time strip above the graph. For it the
+ * script when a moment is picked on the memory-over-time strip above the graph. With several
+ * threads, the first three again for each thread ("NAME: held at the peak"...), after them. For it the
  * page carries the timeline's points and, per point, the rows (call path and line) that
  * changed and their bytes then: replaying them up to the picked point gives every call path's
  * bytes at that moment. That view's tree holds every call path that ever allocated (the tree
@@ -11,6 +12,7 @@
  */
 #include "flame.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,7 +72,33 @@ static const char MEMORY_SCRIPT[] =
 
 typedef struct memory_page {
     moth_cct peak, leaked, allocated; /* the three measures' trees, threads merged */
+    const moth_profile *w[3];         /* the profiles weighed by each measure, per thread */
 } memory_page;
+
+static const char *const MEASURE_NAMES[3] = {"held at the peak", "still held at the end (leaks)",
+                                             "allocated in total"};
+
+/* Each thread's three views, when there are several threads. */
+static int thread_views(const memory_page *page, double min_share, moth_sb *out,
+                        moth_error *err)
+{
+    const moth_profile *w0 = page->w[0];
+    for (size_t t = 0; w0->nthreads > 1 && t < w0->nthreads; t++) {
+        char thread[64], name[320];
+        if (w0->threads[t].name)
+            snprintf(thread, sizeof thread, "%s", w0->threads[t].name);
+        else
+            snprintf(thread, sizeof thread, "thread %llu", (unsigned long long)w0->threads[t].id);
+        for (int m = 0; m < 3; m++) {
+            snprintf(name, sizeof name, "%s: %s", thread, MEASURE_NAMES[m]);
+            moth_sb_putc(out, ',');
+            if (moth_flame_emit_view(page->w[m], &page->w[m]->threads[t].tree, name, min_share,
+                                     out, err) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
 
 /* The moment view: every node of t, unfolded, with nothing in it yet. */
 static void emit_empty_view(const moth_cct *t, moth_sb *out)
@@ -94,18 +122,17 @@ static int memory_views(void *ctx, const moth_profile *p, double min_share, moth
                         moth_error *err)
 {
     memory_page *page = ctx;
-    if (moth_flame_emit_view(p, &page->peak, "held at the peak", min_share, out, err) < 0)
+    if (moth_flame_emit_view(p, &page->peak, MEASURE_NAMES[0], min_share, out, err) < 0)
         return -1;
     moth_sb_putc(out, ',');
-    if (moth_flame_emit_view(p, &page->leaked, "still held at the end (leaks)", min_share, out,
-                             err) < 0)
+    if (moth_flame_emit_view(p, &page->leaked, MEASURE_NAMES[1], min_share, out, err) < 0)
         return -1;
     moth_sb_putc(out, ',');
-    if (moth_flame_emit_view(p, &page->allocated, "allocated in total", min_share, out, err) < 0)
+    if (moth_flame_emit_view(p, &page->allocated, MEASURE_NAMES[2], min_share, out, err) < 0)
         return -1;
     moth_sb_putc(out, ',');
     emit_empty_view(&page->allocated, out);
-    return 0;
+    return thread_views(page, min_share, out, err);
 }
 
 /* The node of `merged` (functions merged along paths, keys: function + 1) that row r of the
@@ -184,6 +211,7 @@ int moth_flame_memory_html(const moth_profile *p, const char *title, moth_sb *ou
             moth_profile_free(&w[made]);
             goto done;
         }
+        page.w[made] = &w[made];
     }
     timeline_data(p, &w[2], &page.allocated, &data);
     if (moth_sb_check(&data, err) < 0)
