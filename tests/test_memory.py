@@ -228,6 +228,22 @@ def test_sampled_mode_reads_call_paths_from_the_frames():
         assert all(r[1] and "" not in r[1] for r in m["rows"] if r[3])
 
 
+def deep(n, keep):
+    if n:
+        return deep(n - 1, keep)
+    keep.append(bytearray(300_000))          # +3
+
+
+def test_sampled_mode_reads_a_deep_stack():
+    # 400 frames: more than the walk keeps on its own stack
+    keep = []
+    p = moth.Profile(memory_sample=1)
+    p.runcall(deep, 400, keep)
+    rows = [r for r in p._memory()["rows"] if r[3] == deep.__code__.co_firstlineno + 3]
+    assert len(rows) == 1 and rows[0][1] == ("deep",) * 401
+    assert rows[0][LEAKED] >= 300_000
+
+
 def test_memory_needs_the_fast_mode():
     with pytest.raises(ValueError):
         moth.Profile(memory=True, builtins=True)
