@@ -30,11 +30,13 @@ static void unmap(void *p, size_t bytes)
         munmap(p, bytes);
 }
 
-#define CHUNK_WINDOWS 4096u            /* windows per mapped chunk: 2 MiB */
-#define MAX_CHUNKS 16384u              /* 64M windows at most, whatever max_live says */
+#define CHUNK_WINDOWS 256u             /* windows per mapped chunk: 128 KiB (a program that
+                                          runs out of memory leaves moth little to start with) */
+#define MAX_CHUNKS (1u << 18)          /* 64M windows at most, whatever max_live says */
 #define FIRST_ODD_BITS 6
 #define WIN_UNIT 4                     /* log2 of the 16-byte unit */
-#define RADIX (1u << MOTH_MEM_RADIX_BITS)
+#define LEAF (1u << MOTH_MEM_LEAF_BITS)
+#define MID (1u << MOTH_MEM_MID_BITS)
 #define TOP (1u << MOTH_MEM_TOP_BITS)
 
 int moth_memtrack_init(moth_memtrack *t, size_t max_live, uint64_t sample_bytes,
@@ -48,8 +50,7 @@ int moth_memtrack_init(moth_memtrack *t, size_t max_live, uint64_t sample_bytes,
     t->sample_bytes = sample_bytes;
     t->top = map_zeroed(TOP * sizeof *t->top);
     t->odd = map_zeroed(sizeof *t->odd << FIRST_ODD_BITS);
-    t->chunks = calloc(MAX_CHUNKS, sizeof *t->chunks);
-    if (!t->top || !t->odd || !t->chunks) {
+    if (!t->top || !t->odd) {
         moth_memtrack_free(t);
         return moth_fail(err, "out of memory (the memory profiler's table)");
     }
@@ -65,7 +66,7 @@ void moth_memtrack_free(moth_memtrack *t)
 {
     for (size_t i = 0; t->top && i < TOP; i++) {
         moth_mem_mid *m = t->top[i];
-        for (size_t j = 0; m && j < RADIX; j++)
+        for (size_t j = 0; m && j < MID; j++)
             unmap(m->leaf[j], sizeof *m->leaf[j]);
         unmap(m, sizeof *m);
     }
@@ -84,8 +85,9 @@ void moth_memtrack_free(moth_memtrack *t)
 
 size_t moth_memtrack_own_bytes(const moth_memtrack *t)
 {
-    return t->nnodes * sizeof(moth_mem_leaf) + (t->odd_mask + 1) * sizeof *t->odd +
+    return TOP * sizeof *t->top + t->node_bytes + (t->odd_mask + 1) * sizeof *t->odd +
            t->nchunks * CHUNK_WINDOWS * sizeof(moth_mem_window) +
+           t->chunks_cap * sizeof *t->chunks +
            t->sites_cap * sizeof *t->sites +
            (t->site_of.mask + 1) * sizeof *t->site_of.slots * (t->site_of.slots != NULL) +
            t->samples_cap * sizeof *t->samples + t->deltas_cap * sizeof *t->deltas +
@@ -105,19 +107,19 @@ typedef __typeof__(((moth_mem_leaf *)0)->at[0]) leaf_entry;
 static inline leaf_entry *leaf_of(moth_memtrack *t, uintptr_t addr, int make)
 {
     uint64_t w = (uint64_t)addr >> MOTH_MEM_WINDOW_SHIFT;
-    moth_mem_mid **m = &t->top[w >> (2 * MOTH_MEM_RADIX_BITS)];
+    moth_mem_mid **m = &t->top[w >> (MOTH_MEM_LEAF_BITS + MOTH_MEM_MID_BITS)];
     if (MOTH_UNLIKELY(!*m)) {
         if (!make || !(*m = map_zeroed(sizeof **m)))
             return NULL;
-        t->nnodes += sizeof **m / sizeof(moth_mem_leaf);
+        t->node_bytes += sizeof **m;
     }
-    moth_mem_leaf **l = &(*m)->leaf[(w >> MOTH_MEM_RADIX_BITS) & (RADIX - 1)];
+    moth_mem_leaf **l = &(*m)->leaf[(w >> MOTH_MEM_LEAF_BITS) & (MID - 1)];
     if (MOTH_UNLIKELY(!*l)) {
         if (!make || !(*l = map_zeroed(sizeof **l)))
             return NULL;
-        t->nnodes++;
+        t->node_bytes += sizeof **l;
     }
-    return &(*l)->at[w & (RADIX - 1)];
+    return &(*l)->at[w & (LEAF - 1)];
 }
 
 /* A window for a leaf entry: a reusable one, or a new one. 0 when none, else index + 1. */
@@ -133,8 +135,10 @@ static uint32_t window_new(moth_memtrack *t)
     if (t->nwindows >= t->max_windows)
         return 0;
     if (t->nwindows == t->nchunks * CHUNK_WINDOWS) {
-        moth_mem_window *chunk = map_zeroed(CHUNK_WINDOWS * sizeof *chunk);
-        if (!chunk)
+        moth_mem_window *chunk;
+        if (moth_grow((void **)&t->chunks, sizeof *t->chunks, &t->chunks_cap, t->nchunks + 1,
+                      NULL) < 0 ||
+            !(chunk = map_zeroed(CHUNK_WINDOWS * sizeof *chunk)))
             return 0;
         t->chunks[t->nchunks++] = chunk;
     }

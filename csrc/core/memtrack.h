@@ -68,7 +68,7 @@ typedef struct moth_mem_live {
  * so a block's slot is found without probing, and neighbouring blocks, which programs make and
  * free together, share the window's cache lines. A radix tree over the window's number (three
  * levels, like the page tables: top, middle, leaf) finds the window; its upper levels are few
- * and stay in the cache, a leaf covers 4 MiB. Blocks at addresses that are not 16-byte aligned
+ * and stay in the cache, a leaf covers 512 KiB. Blocks at addresses that are not 16-byte aligned
  * (or above 2^48) go to a plain open-addressing table (`odd`). */
 #define MOTH_MEM_WINDOW_SHIFT 10
 #define MOTH_MEM_WINDOW_SLOTS 64
@@ -76,17 +76,18 @@ typedef struct moth_mem_window {
     uint64_t slot[MOTH_MEM_WINDOW_SLOTS]; /* (size << 24 | site) + 1; 0: empty */
 } moth_mem_window;
 
-#define MOTH_MEM_RADIX_BITS 12            /* leaf and middle nodes */
-#define MOTH_MEM_TOP_BITS 14              /* 10 + 12 + 12 + 14 = 48 address bits */
+#define MOTH_MEM_LEAF_BITS 9              /* a leaf: 4 KiB, for 512 KiB of address space */
+#define MOTH_MEM_MID_BITS 13              /* a middle node: 64 KiB, for 4 GiB */
+#define MOTH_MEM_TOP_BITS 16              /* 10 + 9 + 13 + 16 = 48 address bits */
 typedef struct moth_mem_leaf {
     struct {
         uint32_t window;    /* index + 1; 0: none */
         uint32_t count;     /* live blocks in it */
-    } at[1 << MOTH_MEM_RADIX_BITS];
+    } at[1 << MOTH_MEM_LEAF_BITS];
 } moth_mem_leaf;
 
 typedef struct moth_mem_mid {
-    moth_mem_leaf *leaf[1 << MOTH_MEM_RADIX_BITS];
+    moth_mem_leaf *leaf[1 << MOTH_MEM_MID_BITS];
 } moth_mem_mid;
 
 #define MOTH_MEM_MAX_SITES ((1u << 24) - 1)
@@ -117,9 +118,9 @@ typedef struct moth_mem_delta {
 typedef struct moth_memtrack {
     /* live allocations (see moth_mem_window) */
     moth_mem_mid **top;     /* 1 << MOTH_MEM_TOP_BITS entries */
-    size_t nnodes;          /* middle and leaf nodes made */
-    moth_mem_window **chunks; /* windows, by chunks of 4096 (mapped) */
-    size_t nchunks, nwindows, max_windows;
+    size_t node_bytes;      /* of the middle and leaf nodes made */
+    moth_mem_window **chunks; /* windows, by chunks of 256 (mapped) */
+    size_t nchunks, chunks_cap, nwindows, max_windows;
     uint32_t free_window;   /* first reusable window + 1 (linked through slot[0]); 0: none */
     moth_mem_live *odd;     /* blocks not 16-byte aligned: linear probing, backward shift
                                (size_site + 1: 0 marks a slot just made) */
