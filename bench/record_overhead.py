@@ -33,6 +33,8 @@ sys.path.insert(0, HERE)
 from pairing import machine_line, publish, python_version  # noqa: E402
 
 WORKLOADS = {"fib": ["30"], "newton": [], "stdlib": [], "threads": []}
+# Longer runs for comparing shares: a couple of seconds, thousands of samples.
+SHARES_WORKLOADS = {"newton": ["200000"], "stdlib": ["240"], "fib": ["35"]}
 
 DEEP = """\
 import sys, time
@@ -190,8 +192,8 @@ def shares(py, reps):
     tmp = tempfile.mkdtemp()
     rows = ["| workload | functions over 1% | largest difference, own time (pp) | largest "
             "difference, inclusive (pp) | samples |", "|---|---|---|---|---|"]
-    for workload in ("newton", "stdlib", "fib"):
-        script = [os.path.join(HERE, "workloads", workload + ".py"), *WORKLOADS[workload]]
+    for workload, args in SHARES_WORKLOADS.items():
+        script = [os.path.join(HERE, "workloads", workload + ".py"), *args]
         det, samp = os.path.join(tmp, "d.prof"), os.path.join(tmp, "s.prof")
         worst_own, worst_cum, nfuncs, nsamples = [], [], 0, 0
         for _ in range(reps):
