@@ -17,6 +17,7 @@ of a shared machine from taking the CPU in the middle of a run; it needs the rig
 """
 import argparse
 import datetime
+import glob
 import os
 import re
 import shlex
@@ -43,7 +44,9 @@ def main():
     py = os.path.abspath(args.python) if os.sep in args.python else args.python
     version = python_version(py)
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([os.path.join(ROOT, "src"), env.get("PYTHONPATH", "")])
+    if glob.glob(os.path.join(ROOT, "src", "moth", "_moth*.so")):  # an in-place build (make build)
+        env["PYTHONPATH"] = os.pathsep.join([os.path.join(ROOT, "src"),
+                                             env.get("PYTHONPATH", "")])
     tmp = tempfile.mkdtemp(prefix="moth-fidelity-")
     prefix = ["chrt", "-f", "10"] if args.realtime else []
     rows = []
