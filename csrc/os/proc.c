@@ -160,18 +160,24 @@ static int add_pids(const char *text, pid_t **out, size_t *count, size_t *cap, m
 
 int moth_proc_children(pid_t pid, pid_t **out, size_t *count, size_t *cap, moth_error *err)
 {
-    moth_tasks tasks = MOTH_TASKS_INIT;
+    char path[96];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *dir = opendir(path); /* only the thread ids: each thread's state is not needed here */
     *count = 0;
-    if (moth_proc_tasks(pid, &tasks, err) < 0)
-        return -1;
+    if (!dir)
+        return moth_fail(err, "no process %d", (int)pid);
     int rc = 0;
-    for (size_t i = 0; i < tasks.count && rc == 0; i++) {
-        char path[96], text[4096];
-        snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)tasks.items[i].tid);
+    struct dirent *d;
+    while (rc == 0 && (d = readdir(dir))) {
+        char *end, text[4096];
+        long tid = strtol(d->d_name, &end, 10);
+        if (*end || tid <= 0)
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/task/%ld/children", (int)pid, tid);
         if (read_small(path, text, sizeof text) > 0)
             rc = add_pids(text, out, count, cap, err);
     }
-    moth_tasks_free(&tasks);
+    closedir(dir);
     return rc;
 }
 

@@ -134,8 +134,7 @@ static int scan(moth_follow *f)
             if (known(f, f->children[k]))
                 continue;
             if (!add_member(f, f->children[k], m->pid, &f->err))
-                return -1;
-            m = f->members[i]; /* still valid: members are separate allocations */
+                return -1; /* (m stays valid: members are allocated one by one) */
         }
     }
     for (size_t i = 0; i < f->count; i++) {
