@@ -1,5 +1,6 @@
 """moth.Profile is a drop-in for cProfile.Profile."""
 import cProfile
+import gc
 import io
 import marshal
 import pstats
@@ -183,13 +184,23 @@ def normalise(text):
 @pytest.mark.parametrize("timeunit", [0.001, 0.0])
 def test_printed_statistics_under_a_fake_timer_equal_cprofile(timeunit, builtins):
     outputs = []
-    for cls in (cProfile.Profile, moth.Profile):
-        tick = Ticker()
-        if timeunit:
-            prof = cls(tick, timeunit, builtins=builtins)
-        else:
-            prof = cls(lambda: tick() * 0.5, builtins=builtins)
-        prof.runcall(profilee)
+    # A collection during the run could call finalizers of earlier tests' objects (this runs in
+    # pytest's own process) and add their rows to one profile and not the other.
+    gc.collect()
+    gc.disable()
+    try:
+        profiles = []
+        for cls in (cProfile.Profile, moth.Profile):
+            tick = Ticker()
+            if timeunit:
+                prof = cls(tick, timeunit, builtins=builtins)
+            else:
+                prof = cls(lambda: tick() * 0.5, builtins=builtins)
+            prof.runcall(profilee)
+            profiles.append(prof)
+    finally:
+        gc.enable()
+    for prof in profiles:
         for method in ("print_stats", "print_callers", "print_callees"):
             buf = io.StringIO()
             stats = pstats.Stats(prof, stream=buf)
