@@ -37,6 +37,14 @@ static inline uint64_t moth_monotonic_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Seconds since the epoch: when a run started, as its file records it. */
+static inline double moth_unix_time(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static inline uint64_t moth_thread_cpu_ns(void)
 {
     struct timespec ts;

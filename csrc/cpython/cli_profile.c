@@ -625,9 +625,7 @@ int moth_profile_attach_start(int argc, char **argv, void **session)
         return moth_cli_error("cannot start the profiler in the program: another profiler "
                               "runs there");
     }
-    struct timespec wall;
-    clock_gettime(CLOCK_REALTIME, &wall);
-    a->run.started = (double)wall.tv_sec + (double)wall.tv_nsec * 1e-9;
+    a->run.started = moth_unix_time();
     a->run.t0 = moth_monotonic_ns();
     *session = a;
     return 0;

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "lines_report.h"
 #include "mothfile.h"
 #include "proc.h"
@@ -379,13 +380,11 @@ static int record_family(const record_options *ro, moth_remote *t, int argc, cha
         moth_remote_close(t);
         return moth_cli_error("%s", err.msg), 1;
     }
-    struct timespec wall;
-    clock_gettime(CLOCK_REALTIME, &wall);
-    double started = (double)wall.tv_sec + (double)wall.tv_nsec * 1e-9;
+    double started = moth_unix_time();
     if (moth_follow_run(&f, ro->rate, ro->duration, &stop_requested) < 0)
         moth_cli_error("stopped recording: %s", f.err.msg);
     char session[64];
-    snprintf(session, sizeof session, "record-%d-%lld", (int)getpid(), (long long)wall.tv_sec);
+    snprintf(session, sizeof session, "record-%d-%lld", (int)getpid(), (long long)started);
     moth_follow_finish(&f, ro->rate, session);
     for (size_t i = 0; i < f.count; i++)
         if (moth_member_has_samples(f.members[i]))
@@ -458,9 +457,7 @@ int moth_cmd_record(int argc, char **argv)
             }
             s.stopper = &stopper;
         }
-        struct timespec wall;
-        clock_gettime(CLOCK_REALTIME, &wall);
-        double started = (double)wall.tv_sec + (double)wall.tv_nsec * 1e-9;
+        double started = moth_unix_time();
         int end = moth_sampler_run(&s, ro.rate, ro.duration, &stop_requested, NULL, NULL);
         if (s.stopper) {
             if (stopper.leader_exited) { /* our own child, reaped while traced */

@@ -52,9 +52,7 @@ int moth_cli_run_profiled(moth_cli_run *run)
         Py_XDECREF(exc);
         return -1;
     }
-    struct timespec wall;
-    clock_gettime(CLOCK_REALTIME, &wall);
-    run->started = (double)wall.tv_sec + (double)wall.tv_nsec * 1e-9;
+    run->started = moth_unix_time();
     run->t0 = moth_monotonic_ns();
     if (run->report)
         moth_fatal_signals_arm(finish_on_signal, run); /* if it cannot, the signals stay fatal */

@@ -41,13 +41,6 @@ static struct {
     PyObject *real_exit;       /* os._exit as it was */
 } subs;
 
-static double unix_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 void moth_subprocs_new_session(char *out, size_t size)
 {
     unsigned char bits[8] = {0};
@@ -58,7 +51,7 @@ void moth_subprocs_new_session(char *out, size_t size)
         host[0] = '\0';
     host[sizeof host - 1] = '\0';
     snprintf(out, size, "%s-%ld-%.6f-%02x%02x%02x%02x%02x%02x%02x%02x", host, (long)getpid(),
-             unix_now(), bits[0], bits[1], bits[2], bits[3], bits[4], bits[5], bits[6], bits[7]);
+             moth_unix_time(), bits[0], bits[1], bits[2], bits[3], bits[4], bits[5], bits[6], bits[7]);
 }
 
 static const char *getenv_lookup(const char *name, void *ctx)
@@ -235,7 +228,7 @@ static PyObject *after_fork_child(PyObject *self, PyObject *unused)
     subs.child_pid = getpid();
     subs.parent_pid = getppid();
     snprintf(subs.how, sizeof subs.how, "fork");
-    subs.started = unix_now();
+    subs.started = moth_unix_time();
     subs.t0 = moth_monotonic_ns();
     moth_fatal_signals_arm(finish_on_signal, NULL); /* if it cannot, the signals stay fatal */
     hold_signals(0);
@@ -496,7 +489,7 @@ PyObject *moth_py_subprocess_start(PyObject *module, PyObject *unused)
         return NULL;
     }
     Py_DECREF(r);
-    subs.started = unix_now();
+    subs.started = moth_unix_time();
     subs.t0 = moth_monotonic_ns();
     moth_fatal_signals_arm(finish_on_signal, NULL);
     Py_RETURN_TRUE;

@@ -173,8 +173,9 @@ static int any_alive(const moth_follow *f)
 
 int moth_follow_run(moth_follow *f, double rate, double duration, volatile sig_atomic_t *stop)
 {
-    double interval = 1.0 / rate;
-    double start = moth_now(), next = start, next_scan = start;
+    double start = moth_now(), next_scan = start;
+    moth_pace pace;
+    moth_pace_start(&pace, rate, start);
     uint64_t late = 0;
     while (!(stop && *stop)) {
         double now = moth_now();
@@ -190,16 +191,12 @@ int moth_follow_run(moth_follow *f, double rate, double duration, volatile sig_a
                 if (f->members[i]->opened)
                     f->members[i]->t.codes.epoch++; /* code objects checked again, once */
         }
-        if (now < next) {
-            moth_sleep_until(next < next_scan ? next : next_scan);
+        int64_t missed = moth_pace_due(&pace, now);
+        if (missed < 0) {
+            moth_sleep_until(pace.next < next_scan ? pace.next : next_scan);
             continue;
         }
-        if (now - next > interval) {
-            uint64_t missed = (uint64_t)((now - next) / interval);
-            late += missed;
-            next += (double)missed * interval;
-        }
-        next += interval;
+        late += (uint64_t)missed;
         for (size_t i = 0; i < f->count; i++) {
             moth_member *m = f->members[i];
             if (m->state != MOTH_MEMBER_SAMPLED)

@@ -100,12 +100,32 @@ void moth_sleep_until(double when)
     clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 }
 
+void moth_pace_start(moth_pace *p, double rate, double now)
+{
+    p->interval = 1.0 / rate;
+    p->next = now;
+}
+
+int64_t moth_pace_due(moth_pace *p, double now)
+{
+    if (now < p->next)
+        return -1;
+    int64_t missed = 0;
+    if (now - p->next > p->interval) { /* behind by more than a round */
+        missed = (int64_t)((now - p->next) / p->interval);
+        p->next += (double)missed * p->interval;
+    }
+    p->next += p->interval;
+    return missed;
+}
+
 int moth_sampler_run(moth_sampler *s, double rate, double duration,
                      volatile sig_atomic_t *stop, int (*tick)(void *ctx, double elapsed),
                      void *tick_ctx)
 {
-    double interval = 1.0 / rate;
-    double start = moth_now(), next = start, next_tick = start + 0.1;
+    double start = moth_now(), next_tick = start + 0.1;
+    moth_pace pace;
+    moth_pace_start(&pace, rate, start);
     int rc = 0;
     for (;;) {
         if (stop && *stop)
@@ -113,20 +133,15 @@ int moth_sampler_run(moth_sampler *s, double rate, double duration,
         double now = moth_now();
         if (duration > 0 && now - start >= duration)
             break;
-        if (now < next) {
+        int64_t missed = moth_pace_due(&pace, now);
+        if (missed < 0) {
             if (s->stopper)
-                moth_stopper_wait(s->stopper, next); /* passes the program's signals on */
+                moth_stopper_wait(s->stopper, pace.next); /* passes the program's signals on */
             else
-                moth_sleep_until(next);
+                moth_sleep_until(pace.next);
             continue;
         }
-        /* Behind by more than a round: skip the missed ones, counted. */
-        if (now - next > interval) {
-            uint64_t missed = (uint64_t)((now - next) / interval);
-            s->stats.late += missed;
-            next += (double)missed * interval;
-        }
-        next += interval;
+        s->stats.late += (uint64_t)missed;
         double before = moth_now();
         rc = moth_sampler_round(s);
         s->stats.busy_seconds += moth_now() - before;

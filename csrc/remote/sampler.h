@@ -78,6 +78,18 @@ int moth_sampler_run(moth_sampler *s, double rate, double duration,
 /* Monotonic time in seconds. */
 double moth_now(void);
 
+/* Rounds due at absolute deadlines, `interval` apart from `next` on. */
+typedef struct moth_pace {
+    double interval, next;
+} moth_pace;
+
+void moth_pace_start(moth_pace *p, double rate, double now);
+
+/* At time `now`: -1 when the next round is not due yet (it is due at p->next); otherwise the
+ * round is taken now and the deadline moves on, and the result is how many rounds were missed
+ * (skipped rather than taken in a burst, so samples stay evenly spaced). */
+int64_t moth_pace_due(moth_pace *p, double now);
+
 /* Sleeps until monotonic time `when`; returns early when a signal arrives (so that the caller
  * looks at its stop flag). */
 void moth_sleep_until(double when);
