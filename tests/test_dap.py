@@ -493,7 +493,7 @@ def test_bad_input_gets_error_responses(dap):
             ("setExceptionBreakpoints", {"filters": ["everything"]},
              "moth has no exception filter 'everything'"),
             ("launch", {"program": str(TARGET)}, "this session has a program already"),
-            ("attach", {"processId": 1}, "moth cannot attach to a process by its id yet"),
+            ("attach", {"processId": 1}, "this session has a program already"),
             ("evaluate", {"expression": "1 +"}, "SyntaxError"),
             ("evaluate", {"expression": "1", "frameId": 3}, "no frame 3 in this stop"),
             ("disassemble", {"memoryReference": "zz", "instructionCount": 1},
@@ -695,7 +695,7 @@ def test_refused_terminal_and_detached_end(dap, program):
     c = dap()
     c.reverse = lambda args: None  # the client will not run a terminal
     c.initialize(supportsRunInTerminalRequest=True)
-    assert "runs no program to attach to" in c.request("attach", check=False)["message"]
+    assert "attach needs the processId" in c.request("attach", check=False)["message"]
     c.request("launch", program=str(prog), console="externalTerminal")
     c.event("initialized")
     c.request("configurationDone")

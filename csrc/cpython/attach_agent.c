@@ -20,6 +20,10 @@
  * debugger's readline waits on; moth's Ctrl-C becomes a pending call (Py_AddPendingCall) that
  * stops the program where its main thread is (moth wakes that thread from outside if it is
  * blocked); moth's end (detach, its terminal closed, moth killed) takes everything out.
+ *
+ * A DAP session (`moth dap`'s attach by processId) runs moth dap's debugger in the program on
+ * the channel itself, which carries the protocol's messages from then on: a thread of the
+ * agent's own is its request thread (dap_pid.c); when it ends, nothing of moth's is left.
  */
 #include "pyver.h"
 
@@ -327,6 +331,21 @@ static int start_debug(char *data, size_t len)
     return 0;
 }
 
+/* The DAP session's request thread: the session runs on the channel until it ends. */
+static void *dap_session_thread(void *unused)
+{
+    (void)unused;
+    moth_dap_in_program(agent.fd, agent.command);
+    PyGILState_STATE g = PyGILState_Ensure();
+    free(agent.command);
+    agent.command = NULL;
+    agent.fd = -1; /* (the session closed it) */
+    release_claim();
+    agent.active = 0;
+    PyGILState_Release(g);
+    return NULL;
+}
+
 /* _attach_read(prompt) -> a line typed at moth's terminal, '' when the session ended */
 static PyObject *attach_read(PyObject *module, PyObject *args)
 {
@@ -442,6 +461,12 @@ static PyObject *attach_agent(PyObject *module, PyObject *args)
     } else if (type == 'G') {
         agent.command = data; /* before the session starts: its threads read argv */
         rc = start_debug(data, len);
+        data = rc ? data : NULL;
+        if (rc)
+            agent.command = NULL;
+    } else if (type == 'V') {
+        agent.command = data;
+        rc = start_thread(dap_session_thread) < 0;
         data = rc ? data : NULL;
         if (rc)
             agent.command = NULL;

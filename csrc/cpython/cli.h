@@ -42,10 +42,22 @@ void moth_cli_redirect(moth_cli_sink sink, void *ctx, int colour);
 /* `moth profile -p PID` / `moth debug -p PID` (cli_attach.c): attaches, sends `what`
  * ("profile" or "debug") with the options, relays the session. duration <= 0: until Ctrl-C. */
 int moth_attach_command(const char *what, long pid, double duration, int argc, char **argv);
+/* What both commands and `moth dap`'s attach share: attaches to pid (the same checks and
+ * messages, through moth_cli_error), sends the agent the command `kind` with its payload, and
+ * hands the connected channel to run, whose status is returned (1 or 2 after reporting when
+ * the attach failed). The channel and the target are closed when run returns. */
+struct moth_remote;
+typedef int (*moth_attach_run)(void *ctx, int fd, struct moth_remote *t, long pid);
+int moth_attach_session(long pid, char kind, const char *payload, size_t len,
+                        moth_attach_run run, void *ctx);
 /* The half of `moth profile -p` that runs inside the target (attach_agent.c calls them):
  * parses the options (no program), starts the profiler; then stops it, prints the report
  * and writes the files as `moth profile` does. */
 int moth_profile_attach_start(int argc, char **argv, void **session);
+/* The half of `moth dap`'s attach by processId that runs inside the target (dap_pid.c), on
+ * the agent's thread, without the GIL: a DAP session on the channel fd (which it closes) from
+ * the state moth sent; returns when the session has ended and taken itself out. */
+void moth_dap_in_program(int fd, const char *state);
 int moth_profile_attach_finish(void *session);
 
 /* Option parsing shared by subcommands. An option's value comes from "--name=value" or from

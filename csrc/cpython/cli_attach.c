@@ -1,5 +1,6 @@
 /*
- * cli_attach.c: moth's side of `moth profile -p PID` and `moth debug -p PID [--thread TID]`.
+ * cli_attach.c: moth's side of `moth profile -p PID` and `moth debug -p PID [--thread TID]`
+ * (and of `moth dap`'s attach by process id: moth_attach_session, dap_pid.c).
  *
  * Opens the target as `moth dump` does (same messages when it is gone, not Python or not
  * permitted), listens on a Unix socket in a directory only this user can enter, queues the
@@ -312,7 +313,8 @@ static int relay_debug(int fd, moth_remote *t, long pid)
     }
 }
 
-int moth_attach_command(const char *what, long pid, double duration, int argc, char **argv)
+int moth_attach_session(long pid, char kind, const char *payload, size_t payload_len,
+                        moth_attach_run run, void *run_ctx)
 {
     moth_remote t;
     moth_error err;
@@ -420,6 +422,42 @@ int moth_attach_command(const char *what, long pid, double duration, int argc, c
         goto out;
     }
     free(data);
+    if (moth_chan_send(fd, kind, payload, payload_len) < 0) {
+        moth_cli_error("process %ld ended while moth was attaching", pid);
+        goto out;
+    }
+    status = run(run_ctx, fd, &t, pid);
+out:
+    if (fd >= 0)
+        close(fd);
+    close(listener);
+    moth_sock_unix_remove(path);
+    sigaction(SIGINT, &saved_int, NULL);
+    moth_remote_close(&t);
+    return status;
+}
+
+typedef struct command_run {
+    const char *what;
+    double duration;
+} command_run;
+
+/* moth profile -p / moth debug -p once the agent has the command: the session, relayed. */
+static int run_command(void *ctx, int fd, moth_remote *t, long pid)
+{
+    const command_run *c = ctx;
+    if (strcmp(c->what, "profile") != 0)
+        return relay_debug(fd, t, pid);
+    char version[32], line[160];
+    moth_remote_version_string(t, version, sizeof version);
+    int n = snprintf(line, sizeof line, "moth: profiling process %ld (Python %s)%s\n", pid,
+                     version, c->duration > 0 ? "" : "; Ctrl-C stops");
+    moth_cli_err(line, (size_t)n);
+    return relay(fd, pid, c->duration);
+}
+
+int moth_attach_command(const char *what, long pid, double duration, int argc, char **argv)
+{
     /* the command: "colour=N" then the options */
     moth_sb cmd = MOTH_SB_INIT;
     moth_sb_printf(&cmd, "colour=%d", moth_cli_colour());
@@ -437,26 +475,9 @@ int moth_attach_command(const char *what, long pid, double duration, int argc, c
         }
         moth_sb_puts(&cmd, a);
     }
-    if (moth_chan_send(fd, strcmp(what, "profile") == 0 ? 'P' : 'G', cmd.data, cmd.len) < 0) {
-        moth_sb_free(&cmd);
-        moth_cli_error("process %ld ended while moth was attaching", pid);
-        goto out;
-    }
+    command_run c = {what, duration};
+    int status = moth_attach_session(pid, strcmp(what, "profile") == 0 ? 'P' : 'G', cmd.data,
+                                     cmd.len, run_command, &c);
     moth_sb_free(&cmd);
-    if (strcmp(what, "profile") == 0) {
-        char version[32], line[160];
-        moth_remote_version_string(&t, version, sizeof version);
-        int n = snprintf(line, sizeof line, "moth: profiling process %ld (Python %s)%s\n", pid,
-                         version, duration > 0 ? "" : "; Ctrl-C stops");
-        moth_cli_err(line, (size_t)n);
-    }
-    status = strcmp(what, "profile") == 0 ? relay(fd, pid, duration) : relay_debug(fd, &t, pid);
-out:
-    if (fd >= 0)
-        close(fd);
-    close(listener);
-    moth_sock_unix_remove(path);
-    sigaction(SIGINT, &saved_int, NULL);
-    moth_remote_close(&t);
     return status;
 }

@@ -17,7 +17,9 @@
  * Files: dap_session.c (the session, threads, dispatch, stops), dap_launch.c (launch,
  * attach, restart, terminate, disconnect, the program's console), dap_breaks.c
  * (breakpoints of every kind), dap_inspect.c (threads, stacks, scopes, variables, evaluate),
- * dap_code.c (disassembly, instruction references, goto), dap_raise.c (exceptions raised).
+ * dap_code.c (disassembly, instruction references, goto), dap_raise.c (exceptions raised),
+ * dap_listen.c (moth.listen()), dap_pid.c (attach by process id: the session runs in the
+ * program, this process relays).
  */
 #ifndef MOTH_DAP_H
 #define MOTH_DAP_H
@@ -97,6 +99,10 @@ typedef struct moth_dap {
     int program_running;
     unsigned long main_ident;   /* the thread running the program */
     int listening;              /* a moth.listen() session: attach, not launch */
+    int by_pid;                 /* a session moth dap started in a program by its process id */
+    int end_when_answered;      /* by_pid: terminate asked: SIGTERM once the answer is out */
+    struct moth_dap_relay *relay; /* moth dap attached by process id: the program's session,
+                                     which the client's messages go to (dap_pid.c) */
     char *stdlib_prefixes[8];   /* justMyCode: where library code lives */
     int nprefixes;
     /* the debugger */
@@ -165,6 +171,10 @@ void moth_dap_free(moth_dap *d);
 /* The request loop (the reader thread's body; a moth.listen() session runs it on the thread
  * that accepted the connection). */
 void *moth_dap_reader_main(void *d);
+/* A session in a program that runs already (moth.listen(), attach by process id), on the
+ * calling thread (no GIL held): its requests until it ends; then the debugger takes itself out
+ * of the program and the session is retired. */
+void moth_dap_run_attached(moth_dap *d);
 /* The hooks moth.dap.DapPdb calls, and moth.listen, as moth._moth's functions. */
 extern PyMethodDef moth_dap_hooks[];
 extern PyMethodDef moth_dap_listen_functions[];
@@ -212,12 +222,29 @@ void moth_dap_close_console(moth_dap *d);
 void moth_dap_restart_now(moth_dap *d);
 /* A restarted process's session: the state moth_dap_restart_now wrote (JSON text). */
 int moth_dap_resume(moth_dap *d, const moth_json *state, moth_error *err);
+/* The program's half of attach by process id: the session, initialized and attached from the
+ * state the adapter sent (its client's initialize flags and attach arguments). */
+int moth_dap_adopt(moth_dap *d, const moth_json *state, moth_error *err);
 /* Runs the launched program once configured; returns when the session is over. */
 int moth_dap_run_launched(moth_dap *d);
 /* Whether a file is library code for justMyCode (the standard library, site-packages, moth). */
 int moth_dap_is_library(moth_dap *d, PyObject *filename);
 /* The client left (or disconnected): the program is ended (launch) or let go (attach). */
 void moth_dap_client_gone(moth_dap *d);
+
+/* dap_pid.c: attach by process id */
+/* The adapter's half: attaches to the program (as `moth debug -p` does) and starts a session
+ * in it; the client's later messages go to that session (moth_dap_relay_forward). */
+int moth_dap_attach_pid(moth_dap_ctx *ctx, int64_t pid);
+/* A message of the client's for the program's session (body as received): 1 when it went
+ * there, 0 when there is no such session (any more): it is answered here. */
+int moth_dap_relay_forward(moth_dap *d, const moth_json *msg, const char *body, size_t len);
+/* After the answer to attach is out: the program's messages start going to the client. */
+void moth_dap_relay_start(moth_dap *d);
+/* The session ends: the program's session is let go (it detaches), the relay ended. */
+void moth_dap_relay_free(moth_dap *d);
+/* The refusal of a message that is not a request moth can read. */
+void moth_dap_refuse(moth_dap *d, int64_t seq, const char *command, const char *why);
 
 /* dap_breaks.c */
 int moth_dap_req_set_breakpoints(moth_dap_ctx *ctx);

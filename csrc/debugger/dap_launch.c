@@ -1,8 +1,8 @@
 /*
  * dap_launch.c: a session's program: launch (the program runs in this process, under
  * moth dap's debugger, as `moth debug` runs it), attach (to the program that called
- * moth.listen()), configurationDone, restart, terminate, disconnect, and the program's
- * console.
+ * moth.listen(), or by its process id: dap_pid.c), configurationDone, restart, terminate,
+ * disconnect, and the program's console.
  *
  * Console. "internalConsole" (the default): the program's stdout and stderr become pipes that
  * a C thread turns into `output` events, and stdin reads nothing. "integratedTerminal" and
@@ -452,17 +452,57 @@ int moth_dap_req_launch(moth_dap_ctx *ctx)
 
 /* ---- attach ---- */
 
+/* The process id of attach's processId (debugpy's name; pid too), a number or a string of
+ * digits (what an editor's process picker gives); 0 when there is none, -1 when it is not a
+ * process id (the message set). */
+static int64_t process_id(moth_dap_ctx *ctx)
+{
+    const moth_json *v = moth_json_get(ctx->args, "processId");
+    if (!v)
+        v = moth_json_get(ctx->args, "pid");
+    if (!v)
+        return 0;
+    int64_t pid = 0;
+    const char *text = moth_json_text(v);
+    if (text) {
+        char *end;
+        long long n = strtoll(text, &end, 10);
+        pid = *text && !*end ? n : -1;
+    } else if (!moth_json_int(v, &pid)) {
+        pid = -1;
+    }
+    if (pid <= 0 || pid > INT32_MAX) {
+        moth_sb sb = MOTH_SB_INIT;
+        moth_json_write_value(&sb, v);
+        moth_dap_fail(ctx, "processId must be a process id, not %.*s", (int)(sb.len < 200 ? sb.len : 200),
+                      sb.data ? sb.data : "?");
+        moth_sb_free(&sb);
+        return -1;
+    }
+    return pid;
+}
+
 int moth_dap_req_attach(moth_dap_ctx *ctx)
 {
     moth_dap *d = ctx->d;
-    int64_t pid;
-    if (moth_json_int(moth_json_get(ctx->args, "processId"), &pid))
-        return moth_dap_fail(ctx, "moth cannot attach to a process by its id yet (that comes "
-                             "with `moth debug -p`); call moth.listen() in the program and "
-                             "attach to its address");
+    int64_t pid = process_id(ctx);
+    if (pid < 0)
+        return -1;
+    if (pid && (d->listening ? pid != (int64_t)getpid() : 1)) {
+        if (d->listening)
+            return moth_dap_fail(ctx, "this session is in process %ld, not %lld: attach to that "
+                                 "one with moth dap", (long)getpid(), (long long)pid);
+        if (d->mode != MOTH_DAP_NONE || d->relay)
+            return moth_dap_fail(ctx, "this session has a program already");
+        if (moth_dap_attach_pid(ctx, pid) < 0)
+            return -1;
+        d->mode = MOTH_DAP_ATTACH;
+        send_initialized(ctx);
+        return 0;
+    }
     if (!d->listening)
-        return moth_dap_fail(ctx, "this moth dap runs no program to attach to: attach to the "
-                             "address a program's moth.listen() opened");
+        return moth_dap_fail(ctx, "attach needs the processId of the program to attach to (or "
+                             "the address a program's moth.listen() opened)");
     if (make_debugger(ctx) < 0)
         return -1;
     PyObject *r = moth_dap_call_dbg(d, "_dap_attach", "()");
@@ -471,6 +511,29 @@ int moth_dap_req_attach(moth_dap_ctx *ctx)
     Py_DECREF(r);
     d->mode = MOTH_DAP_ATTACH;
     send_initialized(ctx);
+    return 0;
+}
+
+int moth_dap_adopt(moth_dap *d, const moth_json *state, moth_error *err)
+{
+    d->initialized = 1;
+    d->by_pid = 1;
+    d->lines_at1 = moth_json_bool(moth_json_get(state, "linesStartAt1"), 1);
+    d->columns_at1 = moth_json_bool(moth_json_get(state, "columnsStartAt1"), 1);
+    moth_dap_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.d = d;
+    ctx.args = moth_json_get(state, "arguments");
+    ctx.command = "attach";
+    PyObject *r = NULL;
+    if (make_debugger(&ctx) == 0 && !(r = moth_dap_call_dbg(d, "_dap_attach", "()")))
+        moth_dap_fail_exception(&ctx, "cannot attach");
+    if (!r) {
+        PyErr_Clear();
+        return moth_fail(err, "%s", ctx.message);
+    }
+    Py_DECREF(r);
+    d->mode = MOTH_DAP_ATTACH;
     return 0;
 }
 
@@ -500,8 +563,10 @@ int moth_dap_req_configuration_done(moth_dap_ctx *ctx)
 /* ---- the end ---- */
 
 /* Asks the running program to end as pdb's quit ends it: BdbQuit in the main thread (and a
- * stopped thread resumes into it). Attach: the program is let go instead. */
-static void end_program(moth_dap *d, int serving)
+ * stopped thread resumes into it). Attach: the program is let go instead; one moth dap
+ * attached to by its process id is then ended when end_attached (SIGTERM, as `kill` in
+ * `moth debug -p`, once the answer is out). */
+static void end_program(moth_dap *d, int serving, int end_attached)
 {
     if (!d->dbg)
         return;
@@ -510,6 +575,8 @@ static void end_program(moth_dap *d, int serving)
         Py_XDECREF(r);
         PyErr_Clear();
         d->resumed = serving;
+        if (d->by_pid && end_attached)
+            d->end_when_answered = 1;
         return;
     }
     d->terminating = 1;
@@ -529,7 +596,7 @@ static void end_program(moth_dap *d, int serving)
 
 int moth_dap_req_terminate(moth_dap_ctx *ctx)
 {
-    end_program(ctx->d, ctx->serving);
+    end_program(ctx->d, ctx->serving, 1);
     return 0;
 }
 
@@ -539,7 +606,7 @@ int moth_dap_req_disconnect(moth_dap_ctx *ctx)
     int kill_it = moth_json_bool(moth_json_get(ctx->args, "terminateDebuggee"),
                                  d->mode != MOTH_DAP_ATTACH);
     if (d->mode == MOTH_DAP_ATTACH || kill_it)
-        end_program(d, ctx->serving);
+        end_program(d, ctx->serving, kill_it);
     else if (ctx->serving)
         moth_dap_call_dbg(d, "set_continue", "()"), d->resumed = 1;
     moth_dap_end(d);
@@ -548,7 +615,7 @@ int moth_dap_req_disconnect(moth_dap_ctx *ctx)
 
 void moth_dap_client_gone(moth_dap *d)
 {
-    end_program(d, 0);
+    end_program(d, 0, 0);
     moth_dap_end(d);
 }
 

@@ -63,15 +63,7 @@ static void *acceptor_main(void *arg)
         d->reader_ident = PyThread_get_thread_ident();
         moth_the_interp.dap = d;
         PyGILState_Release(g);
-        moth_dap_reader_main(d);
-        g = PyGILState_Ensure();
-        if (d->dbg) { /* (the client may have left without a disconnect) */
-            PyObject *r = PyObject_CallMethod(d->dbg, "_dap_detach", NULL);
-            Py_XDECREF(r);
-            PyErr_Clear();
-        }
-        moth_dap_retire(d);
-        PyGILState_Release(g);
+        moth_dap_run_attached(d);
         pthread_mutex_lock(&l->lock);
         int stopping = l->stopping;
         pthread_mutex_unlock(&l->lock);

@@ -5,6 +5,7 @@
  */
 #include "dap.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,7 +105,7 @@ void moth_dap_output(moth_dap *d, const char *category, const char *text, size_t
 }
 
 /* A response to a request the reader could not read: no seq or command to answer with. */
-static void refuse_garbage(moth_dap *d, int64_t seq, const char *command, const char *why)
+void moth_dap_refuse(moth_dap *d, int64_t seq, const char *command, const char *why)
 {
     moth_sb sb = MOTH_SB_INIT;
     moth_jw w;
@@ -428,12 +429,18 @@ static void answer(moth_dap *d, moth_json_doc *doc, int serving)
     if (!sb.failed && !ctx.body.failed)
         moth_dap_conn_send(d->conn, sb.data, sb.len);
     else
-        refuse_garbage(d, ctx.seq, ctx.command, "moth ran out of memory answering this");
+        moth_dap_refuse(d, ctx.seq, ctx.command, "moth ran out of memory answering this");
     for (char *m = ctx.after.data, *end; m && (end = strchr(m, '\n')); m = end + 1)
         moth_dap_conn_send(d->conn, m, (size_t)(end - m));
     moth_sb_free(&sb);
     moth_sb_free(&ctx.body);
     moth_sb_free(&ctx.after);
+    if (d->relay)
+        moth_dap_relay_start(d);
+    if (d->end_when_answered) { /* terminate of a program attached by its id: now */
+        d->end_when_answered = 0;
+        kill(getpid(), SIGTERM);
+    }
     if (d->restart)
         moth_dap_restart_now(d);
     if (d->over) /* answered the last request (disconnect): the reader stops reading */
@@ -515,11 +522,17 @@ void *moth_dap_reader_main(void *arg)
     for (;;) {
         moth_json_doc *doc = NULL;
         moth_error err;
-        moth_dap_recv_result r = moth_dap_conn_receive(d->conn, &doc, &err);
+        const char *body;
+        size_t len;
+        moth_dap_recv_result r = moth_dap_conn_receive_body(d->conn, &body, &len, &err);
         if (r == MOTH_DAP_RECV_CLOSED)
             break;
-        if (r == MOTH_DAP_RECV_BAD) {
-            refuse_garbage(d, 0, "", err.msg);
+        if (r == MOTH_DAP_RECV_BAD || moth_json_parse(body, len, &doc, &err) < 0) {
+            moth_dap_refuse(d, 0, "", err.msg);
+            continue;
+        }
+        if (d->relay && moth_dap_relay_forward(d, moth_json_root(doc), body, len)) {
+            moth_json_free(doc);
             continue;
         }
         int64_t seq;
@@ -535,7 +548,7 @@ void *moth_dap_reader_main(void *arg)
             continue;
         }
         if (why) {
-            refuse_garbage(d, seq, command, why);
+            moth_dap_refuse(d, seq, command, why);
             moth_json_free(doc);
             continue;
         }
@@ -557,6 +570,19 @@ void *moth_dap_reader_main(void *arg)
         PyGILState_Release(g);
     }
     return NULL;
+}
+
+void moth_dap_run_attached(moth_dap *d)
+{
+    moth_dap_reader_main(d);
+    PyGILState_STATE g = PyGILState_Ensure();
+    if (d->dbg) { /* (the client may have left without a disconnect) */
+        PyObject *r = PyObject_CallMethod(d->dbg, "_dap_detach", NULL);
+        Py_XDECREF(r);
+        PyErr_Clear();
+    }
+    moth_dap_retire(d);
+    PyGILState_Release(g);
 }
 
 void moth_dap_end(moth_dap *d)
@@ -948,6 +974,7 @@ void moth_dap_free(moth_dap *d)
 {
     if (!d)
         return;
+    moth_dap_relay_free(d);
     moth_dap_close_console(d);
     if (d->break_raised)
         moth_dap_watch_raises(d, 0);

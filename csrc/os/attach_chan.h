@@ -8,7 +8,10 @@
  *                  'F' refused or failed (a line to show), 'O'/'E' text for moth's
  *                  stdout/stderr, 'X' the session ended (payload: what to say, may be empty)
  *   moth -> agent: 'P' profile / 'G' debug (payload: the options, NUL-separated), 'S' stop,
- *                  'I' a line typed at moth's terminal, 'C' Ctrl-C, 'D' detach
+ *                  'I' a line typed at moth's terminal, 'C' Ctrl-C, 'D' detach,
+ *                  'V' a DAP session (payload: its state, JSON); the agent answers 'K' (the
+ *                  session is ready: from then on the socket carries DAP messages, framed as
+ *                  the protocol frames them) or 'X' (why not)
  */
 #ifndef MOTH_ATTACH_CHAN_H
 #define MOTH_ATTACH_CHAN_H

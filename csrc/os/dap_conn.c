@@ -108,17 +108,15 @@ int64_t moth_dap_conn_next_seq(moth_dap_conn *c)
     return seq;
 }
 
-moth_dap_recv_result moth_dap_conn_receive(moth_dap_conn *c, moth_json_doc **doc,
-                                           moth_error *err)
+moth_dap_recv_result moth_dap_conn_receive_body(moth_dap_conn *c, const char **body,
+                                                size_t *len, moth_error *err)
 {
-    *doc = NULL;
+    *body = NULL;
+    *len = 0;
     for (;;) {
-        const char *body;
-        size_t len;
-        switch (moth_dap_wire_next(&c->wire, &body, &len, err)) {
+        switch (moth_dap_wire_next(&c->wire, body, len, err)) {
         case MOTH_DAP_MESSAGE:
-            return moth_json_parse(body, len, doc, err) == 0 ? MOTH_DAP_RECV_MESSAGE
-                                                             : MOTH_DAP_RECV_BAD;
+            return MOTH_DAP_RECV_MESSAGE;
         case MOTH_DAP_BAD_FRAME:
             return MOTH_DAP_RECV_BAD;
         case MOTH_DAP_NEED_MORE:
@@ -136,6 +134,51 @@ moth_dap_recv_result moth_dap_conn_receive(moth_dap_conn *c, moth_json_doc **doc
         if (n <= 0 || moth_dap_wire_feed(&c->wire, c->buf, (size_t)n, err) < 0)
             return MOTH_DAP_RECV_CLOSED;
     }
+}
+
+moth_dap_recv_result moth_dap_conn_receive(moth_dap_conn *c, moth_json_doc **doc,
+                                           moth_error *err)
+{
+    const char *body;
+    size_t len;
+    *doc = NULL;
+    moth_dap_recv_result r = moth_dap_conn_receive_body(c, &body, &len, err);
+    if (r == MOTH_DAP_RECV_MESSAGE && moth_json_parse(body, len, doc, err) < 0)
+        return MOTH_DAP_RECV_BAD;
+    return r;
+}
+
+int moth_dap_conn_send_body(moth_dap_conn *c, const char *body, size_t len, int renumber)
+{
+    if (renumber) {
+        /* `{"seq":DIGITS,` becomes this connection's `{"seq":0,` for moth_dap_conn_send */
+        static const char prefix[] = "{\"seq\":";
+        size_t p = sizeof prefix - 1, i = p;
+        if (len < p || memcmp(body, prefix, p) != 0)
+            return -1;
+        while (i < len && body[i] >= '0' && body[i] <= '9')
+            i++;
+        if (i == p || i >= len || body[i] != ',')
+            return -1;
+        moth_sb text = MOTH_SB_INIT;
+        moth_sb_append(&text, "{\"seq\":0,", 9);
+        moth_sb_append(&text, body + i + 1, len - i - 1);
+        int rc = text.failed ? -1 : moth_dap_conn_send(c, text.data, text.len);
+        moth_sb_free(&text);
+        return rc;
+    }
+    moth_sb out = MOTH_SB_INIT;
+    moth_dap_wire_header(&out, len);
+    moth_sb_append(&out, body, len);
+    pthread_mutex_lock(&c->send_lock);
+    int rc = -1;
+    if (!c->closed && !out.failed && write_all(c->out_fd, out.data, out.len) == 0)
+        rc = 0;
+    else
+        c->closed = 1;
+    pthread_mutex_unlock(&c->send_lock);
+    moth_sb_free(&out);
+    return rc;
 }
 
 void moth_dap_conn_close(moth_dap_conn *c)

@@ -37,6 +37,12 @@ typedef enum {
 
 moth_dap_recv_result moth_dap_conn_receive(moth_dap_conn *c, moth_json_doc **doc,
                                            moth_error *err);
+/* The same, the message's body as it came (valid until the next receive), not parsed. */
+moth_dap_recv_result moth_dap_conn_receive_body(moth_dap_conn *c, const char **body,
+                                                size_t *len, moth_error *err);
+/* Sends a body received elsewhere (a relay): as it is, or renumbered in this connection's
+ * order when it begins `{"seq":N,` (else -1). 0, or -1 when the connection is gone. */
+int moth_dap_conn_send_body(moth_dap_conn *c, const char *body, size_t len, int renumber);
 /* Wakes a blocked receive (which then says CLOSED) and makes later sends fail. */
 void moth_dap_conn_close(moth_dap_conn *c);
 /* The descriptors, for a process that replaces itself (restart) and keeps the connection. */

@@ -82,10 +82,13 @@ class DapPdb(Pdb):
         finally:
             self._moth_frame = frame
 
-    # ---- moth.listen(): a program that runs already ----
+    # ---- moth.listen() and attach by process id: a program that runs already ----
+
+    _dap_detached = False
 
     def _dap_attach(self):
         self.reset()
+        self._dap_detached = False
         frame = sys._current_frames().get(threading.main_thread().ident)
         while frame is not None and frame.f_back is not None:
             frame = frame.f_back
@@ -93,7 +96,20 @@ class DapPdb(Pdb):
         self.stopframe, self.returnframe, self.stoplineno = frame, None, -1  # as `continue`
 
     def _dap_detach(self):
+        """Takes everything of the debugger's out of the program, which runs on as before."""
+        self._dap_detached = True
         self.clear_all_breaks()
         self._moth_watches.clear()
         self.set_continue()
         self._moth_stop()
+        for frame in sys._current_frames().values():
+            while frame is not None:
+                if getattr(frame.f_trace, "__self__", None) is self:
+                    frame.f_trace = None
+                frame = frame.f_back
+
+    def trace_dispatch(self, frame, event, arg):
+        if self._dap_detached:  # a thread that was stepping: its trace function goes now
+            sys.settrace(None)
+            return None
+        return super().trace_dispatch(frame, event, arg)
