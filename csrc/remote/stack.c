@@ -45,10 +45,19 @@ static size_t frame_word_pieces(const moth_remote *t, const moth_rthread *th, fr
 
 /* Copies the thread's current data stack chunk, up to a little past the top known (frames
  * pushed since), twice in one read, between two readings of where the frames stand, so that
- * what changed while it was copied is seen. 0 when the copy is of the frames the thread has
- * (th->frame and th->chunk_top updated to that moment); 1 when the thread moved on (th's
- * fields refreshed from what was read: try again); -1 when nothing was copied (frames are
- * then read one by one). */
+ * what changed while it was copied is seen. 0 when the copy holds the frames the thread had
+ * when the read began (th->frame and th->chunk_top updated to that moment); 1 when it cannot
+ * (another chunk, another C-level entry, frames beyond what was copied: th's fields refreshed
+ * from what was read, try again); -1 when nothing was copied (frames are then read one by one).
+ *
+ * The thread may call and return while it is read: the stack is then walked from the frame
+ * that was current when the read began, through both copies. Each frame must be the same in
+ * both (walk), so each was what the copies show at one moment between them, and none may lie
+ * above the top as read before or after (a frame returned from). Such a stack is one the
+ * thread had, its innermost frame at the read's start, the frames below it as they stood a
+ * few microseconds later. Retrying whenever the thread moved instead would not only cost
+ * rounds: it would drop the samples of code that calls often (the caller between its calls)
+ * more than those of long-running frames, and bias the shares. */
 #define CHUNK_SLACK 1024
 #define CHUNK_MIN_SIZE 16384 /* CPython's smallest chunk: mapped whole, page-aligned */
 
@@ -82,9 +91,9 @@ static int copy_chunk(moth_remote *t, moth_stack_reader *r, moth_rthread *th)
         return -1;
     uint64_t cframe_known = th->frame_slot ? th->frame_slot - t->L->cframe.current_frame : 0;
     int cframe_moved = t->L->tstate.current_frame == MOTH_NO_FIELD &&
-                       before.cframe != cframe_known;
-    if (memcmp(&before, &after, sizeof before) != 0 || cframe_moved ||
-        before.chunk != th->chunk || before.top > end) {
+                       (before.cframe != cframe_known || after.cframe != cframe_known);
+    if (cframe_moved || before.chunk != th->chunk || after.chunk != th->chunk ||
+        before.top > end) {
         /* Moved on: start again from where it is now. */
         th->chunk = after.chunk;
         th->chunk_top = after.top;
@@ -98,7 +107,7 @@ static int copy_chunk(moth_remote *t, moth_stack_reader *r, moth_rthread *th)
     th->chunk_top = before.top;
     r->chunk_lo = th->chunk;
     r->chunk_hi = end;
-    r->live_hi = before.top;
+    r->live_hi = after.top < before.top ? after.top : before.top;
     return 0;
 }
 

@@ -144,6 +144,14 @@ static void return_twice_and_call(void)
     set_current(S.frames[1]);
 }
 
+/* The thread calls z from c: a > b > c > z. */
+static void call_deeper(void)
+{
+    put_frame(3, S.codes[5]);
+    set_top(4);
+    set_current(S.frames[3]);
+}
+
 /* Frame b is replaced by x's frame (the thread returned to a and called x) between the copies;
  * its top and current frame are the same again by the end of the read. */
 static void rewrite_middle_frame(void)
@@ -186,6 +194,19 @@ static void stack_on(const moth_py_layout *layout)
     CHECK(moth_remote_stack(&T, &r, &l.items[0], &st) == 0);
     CHECK_STR(names_of(&st), "y a");
     CHECK(r.stats.retries >= 1);
+    scene_close(&r, &l, &st);
+
+    /* It calls deeper right after its current frame was first read: the stack it had when
+     * the read began, in one attempt (its frames are the same in both copies). */
+    scene_open(layout);
+    memset(&r, 0, sizeof r);
+    CHECK(moth_remote_threads(&T, &l, NULL) == 0);
+    move_after(T.L->tstate.current_frame == MOTH_NO_FIELD ? 1 : 0, call_deeper);
+    CHECK(moth_remote_stack(&T, &r, &l.items[0], &st) == 0);
+    CHECK_STR(names_of(&st), "c b a");
+    CHECK_EQ_U(r.stats.retries, 0);
+    CHECK(moth_remote_stack(&T, &r, &l.items[0], &st) == 0); /* and the next round: z */
+    CHECK_STR(names_of(&st), "z c b a");
     scene_close(&r, &l, &st);
 
     /* A frame rewritten between the two copies of the chunk: seen as torn, read again. */
