@@ -244,6 +244,44 @@ def test_sampled_mode_reads_a_deep_stack():
     assert rows[0][LEAKED] >= 300_000
 
 
+def same_depth_leaf(keep, i, n):
+    keep[i] = bytearray(n)                   # +1
+
+
+def same_depth_a(keep, i):
+    same_depth_leaf(keep, i, 10_000)
+
+
+def same_depth_b(keep, i):
+    same_depth_leaf(keep, i, 20_000)
+
+
+def same_depth(keep):
+    for i in range(0, 9, 3):
+        same_depth_a(keep, i)
+        same_depth_b(keep, i + 1)
+        keep[i + 2] = bytearray(30_000)      # +4
+
+
+def test_a_path_that_changes_below_the_same_frames():
+    # Each allocation reads its path from the frames, with a cache of the last path: the leaf's
+    # frame comes back at the same address and with the same code under another caller, and
+    # the loop's frame allocates again between them.
+    size = sys.getsizeof(bytearray(0))
+    line = same_depth_leaf.__code__.co_firstlineno + 1
+    for p in (moth.Profile(memory=True), moth.Profile(memory_sample=1)):
+        keep = [None] * 9
+        p.runcall(same_depth, keep)
+        m = p._memory()
+        a = one_row(m, ("same_depth", "same_depth_a", "same_depth_leaf"), line)
+        b = one_row(m, ("same_depth", "same_depth_b", "same_depth_leaf"), line)
+        own = one_row(m, ("same_depth",), same_depth.__code__.co_firstlineno + 4)
+        assert a[1] == ("same_depth", "same_depth_a", "same_depth_leaf"), a
+        assert a[LEAKED] == 3 * (10_001 + size) and a[LEAKED_N] == 6, (p, a)
+        assert b[LEAKED] == 3 * (20_001 + size) and b[LEAKED_N] == 6, (p, b)
+        assert own[LEAKED] == 3 * (30_001 + size) and own[LEAKED_N] == 6, (p, own)
+
+
 def test_memory_needs_the_fast_mode():
     with pytest.raises(ValueError):
         moth.Profile(memory=True, builtins=True)

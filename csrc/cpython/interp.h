@@ -39,7 +39,7 @@ typedef struct moth_interp {
     int memory_lock;
     struct moth_memtrack *memory;
     uint64_t memory_sample_bytes;        /* sampled mode's mean bytes between samples, or 0 */
-    int memory_walk;                     /* sampled allocations read their frames (no hook) */
+    int memory_walk;                     /* allocations read their frames (no hook) */
     uint32_t memory_generation;          /* a new recorder: the threads' site caches are stale */
     int memory_hooked;                   /* the allocator hooks are installed */
     int memory_atfork;                   /* the fork handlers are registered (once) */

@@ -11,7 +11,8 @@
  *
  * Each hook calls the real function, then records the block under moth_the_interp.memory_lock
  * into the recorder (core/memtrack.h) at the site the thread is at: its calling-context node
- * (the profiler's tree, kept by the frame hook) and the instruction its innermost frame runs.
+ * (the profiler's tree: read from the thread's frames, memory_walk.c, or kept by the frame hook
+ * when the session also times calls) and the instruction its innermost frame runs.
  * A thread-local depth counter keeps nested calls from counting twice: pymalloc taking a large
  * block from the raw domain, or an arena from mmap, is inside the object-domain call that is
  * recorded. Blocks are forgotten before the real free so that an address reused by another
@@ -98,27 +99,35 @@ static void record_at(void *p, size_t size, uint32_t thread, uint32_t node, int3
     moth_spin_unlock(&moth_the_interp.memory_lock);
 }
 
-/* A sampled allocation: its site, from the frame hook's node or read from the frames. */
-static __attribute__((noinline)) void record_sampled(void *p, size_t size)
+/* The site the calling thread allocates at: its state (or NULL), thread, node and unit, from
+ * its frames (memory_walk.c) or the frame hook's node. -1: moth's own code, not recorded. */
+static inline int find_site(moth_tstate **st, uint32_t *thread, uint32_t *node, int32_t *unit)
 {
-    uint32_t thread, node;
-    int32_t unit;
     if (moth_the_interp.memory_walk) {
         /* what the walk allocates (a thread's first state; the C library's own calls, which
          * reach these hooks too) is moth's */
         hook_depth++;
-        int rc = moth_memwalk_site(&thread, &node, &unit);
+        int rc = moth_memwalk_site(st, thread, node, unit);
         hook_depth--;
-        if (rc < 0)
-            return;
-    } else {
-        moth_tstate *st = thread_state();
-        if (st && st->busy)
-            return;
-        thread = st ? st->index : NO_THREAD;
-        node = st ? st->current : MOTH_CCT_ROOT;
-        unit = st && node != MOTH_CCT_ROOT ? current_unit(st, node) : -1;
+        return rc;
     }
+    moth_tstate *s = *st = thread_state();
+    if (s && s->busy)
+        return -1;
+    *thread = s ? s->index : NO_THREAD;
+    *node = s ? s->current : MOTH_CCT_ROOT;
+    *unit = s && *node != MOTH_CCT_ROOT ? current_unit(s, *node) : -1;
+    return 0;
+}
+
+/* A sampled allocation. */
+static __attribute__((noinline)) void record_sampled(void *p, size_t size)
+{
+    moth_tstate *st;
+    uint32_t thread, node;
+    int32_t unit;
+    if (find_site(&st, &thread, &node, &unit) < 0)
+        return;
     record_at(p, size, thread, node, unit);
 }
 
@@ -135,26 +144,29 @@ static void record_alloc(void *p, size_t size)
         record_sampled(p, size);
         return;
     }
-    moth_tstate *st = thread_state();
-    if (st && st->busy)
+    moth_tstate *st;
+    uint32_t thread, node;
+    int32_t unit;
+    if (find_site(&st, &thread, &node, &unit) < 0)
         return;
-    uint32_t thread = st ? st->index : NO_THREAD, node = st ? st->current : MOTH_CCT_ROOT;
-    int32_t unit = st && node != MOTH_CCT_ROOT ? current_unit(st, node) : -1;
     moth_spin_lock(&moth_the_interp.memory_lock);
     moth_memtrack *t = moth_the_interp.memory;
     if (t) {
         uint32_t site;
-        if (st && st->mem_gen == moth_the_interp.memory_generation && st->mem_node == node &&
-            st->mem_unit == unit) {
-            site = st->mem_site;
+        if (st) {
+            /* a small cache in front of the recorder's table of sites */
+            uint32_t gen = moth_the_interp.memory_generation;
+            __typeof__(st->mem_sites[0]) *c =
+                &st->mem_sites[((node * 0x9E3779B1u) ^ (uint32_t)unit * 0x85EBCA6Bu) >> 26];
+            if (c->gen == gen && c->node == node && c->unit == unit) {
+                site = c->site;
+            } else {
+                site = moth_memtrack_site(t, thread, node, unit);
+                if (site != UINT32_MAX)
+                    *c = (__typeof__(*c)){gen, node, site, unit};
+            }
         } else {
             site = moth_memtrack_site(t, thread, node, unit);
-            if (st && site != UINT32_MAX) {
-                st->mem_gen = moth_the_interp.memory_generation;
-                st->mem_node = node;
-                st->mem_unit = unit;
-                st->mem_site = site;
-            }
         }
         moth_memtrack_alloc(t, (uintptr_t)p, size, site);
     }

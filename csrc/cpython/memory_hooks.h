@@ -12,8 +12,8 @@
 struct moth_memtrack;
 
 /* Records every allocation into t from now on (sample_bytes > 0: sampled mode with that mean;
- * walk: sampled allocations read their call path from the frames, memory_walk.c, instead of
- * the frame hook's node), installing the hooks when they are not. Call with the GIL held. */
+ * walk: allocations read their call path from the frames, memory_walk.c, instead of the frame
+ * hook's node), installing the hooks when they are not. Call with the GIL held. */
 int moth_memory_hooks_install(struct moth_memtrack *t, uint64_t sample_bytes, int walk,
                               moth_error *err);
 

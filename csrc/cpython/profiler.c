@@ -2,6 +2,8 @@
  * are in frame_eval.c and classic_hook.c. See profiler.h. */
 #include "profiler.h"
 
+#include "memtrack.h"
+
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
@@ -68,7 +70,12 @@ void moth_profiler_clear(moth_profiler *p)
 {
     if (p->session) {
         /* A running session keeps its states; empty their trees instead. Activations that
-         * are running now end unrecorded. */
+         * are running now end unrecorded. A new session number first, under the memory lock:
+         * a thread inside an allocation without the GIL reads its tree under that lock, in
+         * this session only (memory_walk.c). */
+        moth_spin_lock(&moth_the_interp.memory_lock);
+        moth_the_interp.session = p->session = ++moth_the_interp.last_session;
+        moth_spin_unlock(&moth_the_interp.memory_lock);
         for (size_t i = 0; i < p->nthreads; i++) {
             moth_tstate *st = p->threads[i];
             moth_memwalk_forget(st);
@@ -77,7 +84,6 @@ void moth_profiler_clear(moth_profiler *p)
             st->current = MOTH_CCT_ROOT;
             memset(&st->drift, 0, sizeof st->drift);
         }
-        moth_the_interp.session = p->session = ++moth_the_interp.last_session;
         moth_lineprof_free(p);
         moth_memprof_clear(p);
     } else {

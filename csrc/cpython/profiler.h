@@ -97,14 +97,26 @@ typedef struct moth_tstate {
     int line_tracing;         /* 3.11: the C line tracer is installed on this thread */
     uint32_t index;           /* its place in prof->threads */
     PyThreadState *pyts;      /* the thread's interpreter state (memory: its current frame) */
-    /* memory (memory_hooks.c): the site of the last allocation, under a recorder generation */
-    uint32_t mem_gen, mem_node, mem_site;
-    int32_t mem_unit;
+    /* memory (memory_hooks.c): the sites of recent allocations, by (node, unit), under a
+     * recorder generation */
+    struct {
+        uint32_t gen, node, site;
+        int32_t unit;
+    } mem_sites[64];
     /* memory's walk (memory_walk.c): nodes made inside an allocation, labelled later (each
      * holds a reference to its code) */
     struct moth_unlabelled *unlabelled;
     size_t nunlabelled, unlabelled_cap;
     PyObject *thread_obj;     /* its threading.Thread, to be named by (strong reference) */
+    /* memory's walk: the call path of the thread's last walk, bottom first: each frame, its
+     * key (moth_mem_iframe_key) and the tree node reached after it; what the bottom frame's
+     * caller was; the innermost frame that counts (its index + 1; 0: none); valid for
+     * path_gen */
+    void **path_frame;
+    uint64_t *path_key;
+    uint32_t *path_node;
+    void *path_end;
+    uint32_t path_len, path_cap, path_gen, path_top;
 } moth_tstate;
 
 typedef struct moth_unlabelled {
@@ -285,12 +297,14 @@ void moth_memprof_stop(moth_profiler *p);
 void moth_memprof_clear(moth_profiler *p);
 int moth_memprof_snapshot(moth_profiler *p, moth_profile *out, const int32_t *thread_out,
                           uint32_t *const *node_map, moth_error *err);
-/* Sampled memory profiling without the frame hook (memory_walk.c): the call path of a sampled
- * allocation is read from the thread's frames. moth_memprof_walks tells whether p's sessions
- * do that; moth_memwalk_label gives the nodes made inside allocations their labels (call it
- * with the GIL, outside any hook: it runs Python code); moth_memwalk_forget drops them. */
+/* Memory profiling without the frame hook (memory_walk.c): the call path of an allocation is
+ * read from the thread's frames. moth_memprof_walks tells whether p's sessions do that;
+ * moth_memwalk_site finds the calling thread's state (*st, NULL when it has none), node and
+ * code unit (-1 when it is moth's own code, not recorded); moth_memwalk_label gives the nodes
+ * made inside allocations their labels (call it with the GIL, outside any hook: it runs Python
+ * code); moth_memwalk_forget drops them and the thread's cached path. */
 int moth_memprof_walks(const moth_profiler *p);
-int moth_memwalk_site(uint32_t *thread, uint32_t *node, int32_t *unit);
+int moth_memwalk_site(moth_tstate **st, uint32_t *thread, uint32_t *node, int32_t *unit);
 void moth_memwalk_label(moth_profiler *p);
 void moth_memwalk_forget(moth_tstate *st);
 /* Whether thread i of p made allocations that were recorded (its thread must be in the

@@ -1,4 +1,6 @@
 /* pyver/py311.h: CPython 3.11 specifics. Included only through pyver.h. */
+#include <pthread.h>
+#include "internal/pycore_pystate.h"
 #include "internal/pycore_frame.h"
 #include "opcode.h"
 
@@ -138,6 +140,22 @@ static inline moth_iframe *moth_mem_iframe_caller(moth_iframe *f)
 static inline int moth_mem_iframe_counts(moth_iframe *f)
 {
     return !moth_iframe_creates_generator(f, f->f_code);
+}
+
+/* What identifies a frame's place in a call path for memory's cached walk (memory_walk.c):
+ * its code and owner (which decide whether it counts as a call). Code objects are aligned, so
+ * the owner fits in the low bits. */
+static inline uint64_t moth_mem_iframe_key(moth_iframe *f)
+{
+    return (uint64_t)(uintptr_t)f->f_code | (uint64_t)(unsigned char)f->owner;
+}
+
+/* The calling thread's state when it holds the GIL, else NULL: 3.11's current state is the
+ * GIL holder's, whichever thread that is. */
+static inline PyThreadState *moth_mem_gil_tstate(void)
+{
+    PyThreadState *ts = _PyThreadState_GET();
+    return ts && ts->thread_id == (unsigned long)pthread_self() ? ts : NULL;
 }
 
 /* ---- debugger (engine_trace.c): a SEND run without a trace function ----

@@ -1,5 +1,6 @@
 /* pyver/py312.h: CPython 3.12 specifics. Included only through pyver.h. */
 #include "internal/pycore_frame.h"
+#include "internal/pycore_pystate.h"
 
 typedef _PyInterpreterFrame moth_iframe;
 
@@ -85,6 +86,21 @@ static inline moth_iframe *moth_mem_iframe_caller(moth_iframe *f)
 static inline int moth_mem_iframe_counts(moth_iframe *f)
 {
     return f->owner != FRAME_OWNED_BY_CSTACK && !moth_iframe_creates_generator(f, f->f_code);
+}
+
+/* What identifies a frame's place in a call path for memory's cached walk (memory_walk.c):
+ * its code and owner (which decide whether it counts as a call). Code objects are aligned, so
+ * the owner fits in the low bits. */
+static inline uint64_t moth_mem_iframe_key(moth_iframe *f)
+{
+    return (uint64_t)(uintptr_t)f->f_code | (uint64_t)(unsigned char)f->owner;
+}
+
+/* The calling thread's state when it holds the GIL, else NULL (the current state is
+ * thread-local since 3.12, and cleared when the thread lets the GIL go). */
+static inline PyThreadState *moth_mem_gil_tstate(void)
+{
+    return _PyThreadState_GET();
 }
 
 /* ---- debugger (engine_globals.c): dictionary watchers (PyDict_AddWatcher, new in 3.12) ---- */

@@ -1,5 +1,6 @@
 /* pyver/py313.h: CPython 3.13 specifics. Included only through pyver.h. */
 #include "internal/pycore_frame.h"
+#include "internal/pycore_pystate.h"
 
 typedef _PyInterpreterFrame moth_iframe;
 
@@ -97,6 +98,21 @@ static inline int moth_mem_iframe_counts(moth_iframe *f)
 {
     PyCodeObject *code = moth_iframe_code(f);
     return code && f->owner != FRAME_OWNED_BY_CSTACK && !moth_iframe_creates_generator(f, code);
+}
+
+/* What identifies a frame's place in a call path for memory's cached walk (memory_walk.c):
+ * its code and owner (which decide whether it counts as a call). Code objects are aligned, so
+ * the owner fits in the low bits. */
+static inline uint64_t moth_mem_iframe_key(moth_iframe *f)
+{
+    return (uint64_t)(uintptr_t)f->f_executable | (uint64_t)(unsigned char)f->owner;
+}
+
+/* The calling thread's state when it holds the GIL, else NULL (the current state is
+ * thread-local since 3.12, and cleared when the thread lets the GIL go). */
+static inline PyThreadState *moth_mem_gil_tstate(void)
+{
+    return _PyThreadState_GET();
 }
 
 /* ---- debugger (engine_globals.c): dictionary watchers (PyDict_AddWatcher) ---- */
