@@ -142,12 +142,52 @@ def test_second_attach_is_refused_and_a_killed_moth_leaves_nothing(tmp_path):
     finish(target)
 
 
-def test_program_ending_while_attached(tmp_path):
-    target = start("sleep", 0.8)
-    result = run_moth("profile", "-p", target.pid, timeout=30)
-    assert result.returncode == 1
-    assert "process %d ended while moth was attached" % target.pid in result.stderr
-    assert finish(target)[0] == 7
+@pytest.mark.parametrize("ending,status,said", [
+    ("exit", 7, ""),
+    ("raise", 1, "RuntimeError: the program's own error\n"),
+    ("fall", 0, ""),
+    ("handled", 3, ""),  # its own SIGTERM handler runs, unchanged
+    ("SIGTERM", -signal.SIGTERM, None),
+])
+def test_program_ending_while_attached_hands_over_its_profile(tmp_path, ending, status, said):
+    target = start("poll", tmp_path, ending)
+    session = moth_session("-p", target.pid, "--limit", "0", "-o", tmp_path / "out.prof")
+    (tmp_path / "go").touch()
+    while not (tmp_path / "done").exists():
+        time.sleep(0.02)
+    if ending in ("SIGTERM", "handled"):
+        target.send_signal(signal.SIGTERM)
+    else:
+        (tmp_path / "end").touch()
+    out, err = session.communicate(timeout=30)
+    assert session.returncode == 0, err
+    attached = rows(out)
+    assert (attached["work"], attached["middle"], attached["leaf"]) == ("1", "10", "10000")
+    if ending == "SIGTERM":
+        assert err.endswith("moth: process %d was ended by SIGTERM while moth was attached; "
+                            "the profile covers it until then\n" % target.pid), err
+    else:
+        assert err.endswith("moth: process %d ended while moth was attached; the profile "
+                            "covers it until its end\n" % target.pid), err
+    import pstats
+    calls = {key[2]: value[1] for key, value in pstats.Stats(str(tmp_path / "out.prof")).stats.items()}
+    assert (calls["middle"], calls["leaf"]) == (10, 10000)
+    code, tout, terr = finish(target)
+    assert code == status
+    if said is not None:
+        assert tout == ("worked\n" if ending not in ("handled",) else "")
+        assert terr.endswith(said)
+
+
+def test_program_ending_unseen_while_attached(tmp_path):
+    """A death no code of the program sees (SIGKILL): nothing to report, moth says why."""
+    target = start("busy", 30)
+    session = moth_session("-p", target.pid)
+    target.kill()
+    out, err = session.communicate(timeout=30)
+    assert session.returncode == 1
+    assert err.endswith("moth: process %d ended while moth was attached\n" % target.pid), err
+    finish(target)
 
 
 def test_bad_targets():
@@ -181,3 +221,125 @@ def test_a_python_moth_has_no_build_for_says_what_to_install(tmp_path):
     finally:
         target.kill()
         finish(target)
+
+
+WITHDRAWN = ("moth: process %d did not reach a point where it runs Python within 5 s (its main "
+             "thread is in state %s): it may be in a long call of C code; nothing of moth's was "
+             "left in it\n")
+
+
+def test_a_bootstrap_never_run_is_taken_back_and_the_program_goes_on(tmp_path):
+    """The main thread waits in a call moth does not interrupt (fcntl.lockf on a file the test
+    holds locked): after 5 s moth takes its bootstrap back, says so in one line, and the program
+    then goes on as if nothing had happened; a later attach works."""
+    import fcntl
+    lock = open(tmp_path / "lock", "a")
+    fcntl.lockf(lock, fcntl.LOCK_EX)
+    target = start("lockf", tmp_path / "lock")
+    time.sleep(0.3)
+    result = run_moth("profile", "-p", target.pid, "--duration", "0.2", timeout=30)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == WITHDRAWN % (target.pid, "S")
+    fcntl.lockf(lock, fcntl.LOCK_UN)
+    assert target.stdout.readline() == "locked\n"
+    again = run_moth("profile", "-p", target.pid, "--duration", "0.2", "--limit", "0",
+                     timeout=30)
+    assert again.returncode == 0, again.stderr
+    assert "middle" in rows(again.stdout)
+    assert finish(target) == (7, "", "")
+
+
+def test_a_main_thread_in_a_long_c_call_is_left_alone():
+    """A regular expression that backtracks for hours never returns to the interpreter's loop."""
+    target = start("regex")
+    time.sleep(0.3)
+    result = run_moth("profile", "-p", target.pid, "--duration", "0.2", timeout=30)
+    assert (result.returncode, result.stderr) == (1, WITHDRAWN % (target.pid, "R"))
+    assert target.poll() is None
+    target.kill()
+    finish(target)
+
+
+def setpriv(uid):
+    return ["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid, "--clear-groups"]
+
+
+def runs_as_other_users():
+    """Root can run processes as other users, and they can run this Python and moth's."""
+    if os.geteuid() != 0:
+        return False
+    return all(subprocess.run([*setpriv(65534), python, "-c", code], capture_output=True,
+                              cwd="/").returncode == 0
+               for python, code in ((BASE, "pass"), (sys.executable, "import moth")))
+
+
+@pytest.mark.skipif(not runs_as_other_users(), reason="needs root, and a Python other users can "
+                    "run (pyenv's under a private /root/ is not)")
+def test_not_permitted_says_why(tmp_path):
+    """A process of another user; one of moth's own user that made itself not dumpable."""
+    prog = ("import ctypes, sys, time\n"
+            "if sys.argv[1] == 'hidden':\n"
+            "    ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0\n"
+            "print('ready', flush=True)\n"
+            "time.sleep(30)\n")
+    moth = [sys.executable, "-m", "moth", "profile", "--duration", "0.2", "-p"]
+    for how, moth_uid, said in [
+            ("other", 65533, "it belongs to nobody (uid 65534); run moth as that user or as root"),
+            ("hidden", 65534, "it is yours but not dumpable (prctl PR_SET_DUMPABLE 0, or it "
+                              "changed its user or group); run moth as root")]:
+        target = subprocess.Popen([*setpriv(65534), BASE, "-c", prog, how], cwd=tmp_path,
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            assert target.stdout.readline() == "ready\n"
+            result = subprocess.run([*setpriv(moth_uid), *moth, str(target.pid)], cwd=tmp_path,
+                                    capture_output=True, text=True, env=moth_env(), timeout=30)
+            assert (result.returncode, result.stderr) == \
+                (2, "moth: no permission to read process %d: %s\n" % (target.pid, said))
+        finally:
+            target.kill()
+            target.wait()
+
+
+CANNOT_WAKE = ("moth: process %d's main thread waits in a system call and moth cannot wake it "
+               "(%s): moth attaches if it runs Python within 5 s\n")
+
+
+def test_a_blocked_main_thread_moth_cannot_wake_is_said_in_one_line(tmp_path):
+    """python -v: the function moth would lend (importlib's _verbose_message) prints there."""
+    target = subprocess.Popen([BASE, "-v", str(TARGET), "sleep", "2"], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True, env=moth_env())
+    assert target.stdout.readline() == "ready\n"
+    time.sleep(0.3)
+    result = run_moth("profile", "-p", target.pid, "--limit", "0", timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith(
+        CANNOT_WAKE % (target.pid, "the program runs with python -v") +
+        "moth: profiling process %d" % target.pid), result.stderr
+    assert result.stderr.endswith("moth: process %d ended while moth was attached; the profile "
+                                  "covers it until its end\n" % target.pid)
+    out, _ = target.communicate(timeout=30)
+    assert target.returncode == 7 and out.startswith("slept 2.")
+
+
+@pytest.mark.skipif(VERSION != "3.11", reason="3.12 and 3.13 keep the signal handlers in "
+                    "_PyRuntime: no symbol is needed")
+def test_a_stripped_311_that_cannot_be_woken_says_why(tmp_path):
+    """A libpython without its static symbols Handlers and is_tripped (objcopy): moth finds no
+    handler table to lend a slot of, says so, and attaches when the sleep ends."""
+    lib = next(line.split()[2] for line in subprocess.run(
+        ["ldd", BASE], capture_output=True, text=True).stdout.splitlines()
+        if "libpython3.11" in line)
+    stripped = tmp_path / os.path.basename(lib)
+    subprocess.run(["objcopy", "--strip-symbol=Handlers", "--strip-symbol=is_tripped", lib,
+                    str(stripped)], check=True)
+    target = subprocess.Popen([BASE, str(TARGET), "sleep", "2"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True,
+                              env=moth_env({"LD_PRELOAD": str(stripped)}))
+    assert target.stdout.readline() == "ready\n"
+    time.sleep(0.3)
+    result = run_moth("profile", "-p", target.pid, timeout=30)
+    assert result.returncode == 0, result.stderr
+    note = "%s was stripped of the symbols Handlers and is_tripped" % stripped
+    assert result.stderr.startswith(CANNOT_WAKE % (target.pid, note)), result.stderr
+    status, out, err = finish(target)
+    assert status == 7 and out.startswith("slept 2.")

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import PROGRAMS, moth_env
+from conftest import PROGRAMS, moth_env, spawn_on_terminal
 from remote import markers
 from test_attach import BASE, finish, start
 
@@ -150,3 +150,59 @@ def test_thread_option_stops_that_thread():
     assert ")serve()" in out and "True" in out
     status, tout, terr = finish(target)
     assert (status, tout, terr) == (7, "answered 1\n", "")
+
+
+def test_program_ending_while_debugging():
+    """The program runs to its end after `continue`: moth says so and exits 0; the program's
+    output and status are its own."""
+    target = start("sleep", 1)
+    time.sleep(0.3)
+    moth = debug(target.pid)
+    out, err = moth.communicate("continue\n", timeout=30)
+    assert moth.returncode == 0, err
+    assert err.endswith("moth: process %d ended while moth was attached\n" % target.pid), err
+    status, tout, terr = finish(target)
+    assert (status, terr) == (7, "")
+    assert tout.startswith("slept 1.")
+
+
+try:
+    import pexpect
+except ImportError:
+    pexpect = None
+
+
+@pytest.mark.skipif(pexpect is None, reason="pexpect is not installed")
+def test_at_a_terminal_completion_and_history(tmp_path):
+    """Tab completes commands and names of the program's frame (asked of the program); the
+    history is moth debug's file, read at the start and written at the end."""
+    history = tmp_path / "history"
+    history.write_text("p 6 * 7\n")
+    target = start("sleep", 30)
+    time.sleep(0.3)
+    child = spawn_on_terminal("debug", "-p", target.pid,
+                              env={"TERM": "xterm", "MOTH_HISTORY": str(history)})
+    try:
+        child.expect(r"\(Pdb\) ")
+        child.send("\x1b[A\r")                 # the last line of the history file
+        child.expect("42")
+        child.expect(r"\(Pdb\) ")
+        child.send("whe\t")                    # a command
+        child.expect("where")
+        child.send("\r")
+        child.expect(r"attach_target.py\(%d\)<module>" % LINES["time.sleep(float(sys.argv[2]))"])
+        child.expect(r"\(Pdb\) ")
+        child.send("p mid\t")                  # a name in the program's frame
+        child.expect("middle")
+        child.send("(2)\r")
+        child.expect(r"\r\n3\r\n")             # middle(2) == 1 + 2
+        child.expect(r"\(Pdb\) ")
+        child.send("detach\r")
+        child.expect("detached from process %d" % target.pid)
+        child.expect(pexpect.EOF)
+    finally:
+        child.process.kill()
+        child.process.wait()
+    assert history.read_text().splitlines()[-3:] == ["where", "p middle(2)", "detach"]
+    target.kill()
+    finish(target)

@@ -28,6 +28,8 @@
 #include "pyver.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -39,6 +41,7 @@
 
 #include "attach_chan.h"
 #include "cli.h"
+#include "strbuf.h"
 
 /* The one session of this process (the GIL guards it). */
 static struct {
@@ -115,45 +118,37 @@ static void release_claim(void)
     agent.claim = -1;
 }
 
-static void end_session(int status)
+/* Ends the session: 'X' with the status and, when the program is ending, how ("exit",
+ * "SIGTERM") for moth to say so. */
+static void end_session(int status, const char *how)
 {
     release_claim();
-    char text[32];
-    int n = snprintf(text, sizeof text, "%d", status);
+    char text[64];
+    int n = snprintf(text, sizeof text, "%d%s%s", status, how ? " " : "", how ? how : "");
     moth_chan_send(agent.fd, 'X', text, (size_t)n);
     close(agent.fd);
     agent.fd = -1;
     agent.active = 0;
 }
 
-/* The profile session's watcher: waits for moth's stop (or moth's end), then reports. */
-static void *profile_watcher(void *unused)
-{
-    (void)unused;
-    char type = 0;
-    char *data;
-    size_t len;
-    for (;;) {
-        int rc = moth_chan_recv(agent.fd, &type, &data, &len);
-        if (rc == -2)
-            continue;
-        if (rc < 0)
-            break; /* moth has gone: stop profiling all the same */
-        free(data);
-        if (type == 'S')
-            break;
-    }
-    PyGILState_STATE g = PyGILState_Ensure();
-    moth_cli_redirect(channel_sink, &agent.fd, 0);
-    int failed = moth_profile_attach_finish(agent.profile);
-    moth_cli_redirect(NULL, NULL, 0);
-    agent.profile = NULL;
-    free(agent.command);
-    agent.command = NULL;
-    end_session(failed);
-    PyGILState_Release(g);
-    return NULL;
-}
+/*
+ * A profile session also ends when the program does, and hands over what it collected:
+ * an exit through the interpreter's finalization (the end of the program, sys.exit, an
+ * uncaught exception) runs an atexit function of moth's, and SIGTERM (when the program has
+ * no handler of its own: it would die at once) a C handler; both wake the watcher thread,
+ * which reports, and the program then ends as it would have (the signal raised again with
+ * its default action). Only a death no code sees (SIGKILL, os._exit) loses the profile.
+ */
+enum { PROFILE_IDLE, PROFILE_RUNNING, PROFILE_ENDING };
+static struct {
+    int state;                /* under lock */
+    int wake[2];              /* the atexit function and the SIGTERM handler write a byte */
+    int term_hooked;          /* moth's SIGTERM handler is installed */
+    volatile int gil_taken;   /* after SIGTERM: the watcher got the GIL to report */
+    pthread_mutex_t lock;
+    pthread_cond_t ended;
+} ending = {.wake = {-1, -1}, .lock = PTHREAD_MUTEX_INITIALIZER,
+            .ended = PTHREAD_COND_INITIALIZER};
 
 /* Starts a thread that takes no signal of the program's (they stay the main thread's). */
 static int start_thread(void *(*fn)(void *))
@@ -171,6 +166,166 @@ static int start_thread(void *(*fn)(void *))
     return rc == 0 ? 0 : -1;
 }
 
+static void on_term(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    if (write(ending.wake[1], "t", 1) < 0) {
+        /* (the pipe holds at most a few bytes: it is never full) */
+    }
+    errno = saved;
+}
+
+/* SIGTERM's handler is moth's only while the program has none of its own (its disposition
+ * SIG_DFL): a program that handles or ignores SIGTERM does so unchanged. */
+static void hook_term(void)
+{
+    struct sigaction now;
+    if (sigaction(SIGTERM, NULL, &now) < 0 || now.sa_handler != SIG_DFL ||
+        (now.sa_flags & SA_SIGINFO))
+        return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_term;
+    sa.sa_flags = SA_RESTART; /* the program's own calls go on as if nothing came */
+    sigfillset(&sa.sa_mask);
+    ending.term_hooked = sigaction(SIGTERM, &sa, NULL) == 0;
+}
+
+/* Puts SIGTERM's default action back, when the handler there is still moth's. */
+static void unhook_term(void)
+{
+    struct sigaction now;
+    if (ending.term_hooked && sigaction(SIGTERM, NULL, &now) == 0 &&
+        now.sa_handler == on_term) {
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        sigaction(SIGTERM, &dfl, NULL);
+    }
+    ending.term_hooked = 0;
+}
+
+/* Calls atexit.<name>(_moth._attach_exit), with the GIL; errors are dropped (the function
+ * does nothing once the session has ended). */
+static void atexit_call(const char *name)
+{
+    PyObject *atexit = PyImport_ImportModule("atexit");
+    PyObject *mod = atexit ? PyImport_ImportModule("moth._moth") : NULL;
+    PyObject *fn = mod ? PyObject_GetAttrString(mod, "_attach_exit") : NULL;
+    PyObject *r = fn ? PyObject_CallMethod(atexit, name, "O", fn) : NULL;
+    if (!r)
+        PyErr_Clear();
+    Py_XDECREF(r);
+    Py_XDECREF(fn);
+    Py_XDECREF(mod);
+    Py_XDECREF(atexit);
+}
+
+/* After SIGTERM: the program must die even when the watcher never gets the GIL (a main
+ * thread in a long C call that holds it): then without its profile. */
+static void *term_deadline(void *unused)
+{
+    (void)unused;
+    struct timespec ts = {5, 0};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+    if (!ending.gil_taken) {
+        unhook_term();
+        kill(getpid(), SIGTERM);
+    }
+    return NULL;
+}
+
+/* Waits for what ends the profile: 'S' from moth or moth gone (""), the program's exit
+ * ("exit") or SIGTERM ("SIGTERM"). */
+static const char *wait_for_end(void)
+{
+    for (;;) {
+        struct pollfd p[2] = {{agent.fd, POLLIN, 0}, {ending.wake[0], POLLIN, 0}};
+        if (poll(p, ending.wake[0] >= 0 ? 2 : 1, -1) < 0)
+            continue;
+        char c = 0;
+        if (p[1].revents && read(ending.wake[0], &c, 1) == 1)
+            return c == 't' ? "SIGTERM" : "exit";
+        if (!p[0].revents)
+            continue;
+        char type = 0;
+        char *data;
+        size_t len;
+        int rc = moth_chan_recv(agent.fd, &type, &data, &len);
+        if (rc == -2)
+            continue;
+        if (rc < 0)
+            return ""; /* moth has gone: stop profiling all the same */
+        free(data);
+        if (type == 'S')
+            return "";
+    }
+}
+
+/* The profile session's watcher: waits for the end, then reports. */
+static void *profile_watcher(void *unused)
+{
+    (void)unused;
+    const char *why = wait_for_end();
+    int term = strcmp(why, "SIGTERM") == 0;
+    pthread_mutex_lock(&ending.lock);
+    ending.state = PROFILE_ENDING;
+    pthread_mutex_unlock(&ending.lock);
+    if (term)
+        start_thread(term_deadline);
+    PyGILState_STATE g = PyGILState_Ensure();
+    ending.gil_taken = 1;
+    if (strcmp(why, "exit") != 0) /* (not while atexit runs it: it holds it) */
+        atexit_call("unregister");
+    moth_cli_redirect(channel_sink, &agent.fd, 0);
+    int failed = moth_profile_attach_finish(agent.profile);
+    moth_cli_redirect(NULL, NULL, 0);
+    agent.profile = NULL;
+    free(agent.command);
+    agent.command = NULL;
+    end_session(failed, *why ? why : NULL);
+    unhook_term(); /* before its pipe closes: the handler writes there */
+    if (ending.wake[0] >= 0) {
+        close(ending.wake[0]);
+        close(ending.wake[1]);
+    }
+    ending.wake[0] = ending.wake[1] = -1;
+    PyGILState_Release(g);
+    pthread_mutex_lock(&ending.lock);
+    ending.state = PROFILE_IDLE;
+    pthread_cond_broadcast(&ending.ended);
+    pthread_mutex_unlock(&ending.lock);
+    if (term) {
+        /* the program ends as SIGTERM would have ended it (this thread blocks every signal:
+         * another takes it, with the default action) */
+        kill(getpid(), SIGTERM);
+    }
+    return NULL;
+}
+
+/* _attach_exit(): atexit's call at the program's end: the watcher reports while the main
+ * thread waits here (without the GIL, which the watcher needs). */
+static PyObject *attach_exit(PyObject *module, PyObject *unused)
+{
+    (void)module, (void)unused;
+    pthread_mutex_lock(&ending.lock);
+    if (ending.state == PROFILE_RUNNING && write(ending.wake[1], "x", 1) < 0)
+        ending.state = PROFILE_IDLE; /* (cannot happen: the pipe is empty) */
+    int wait = ending.state != PROFILE_IDLE;
+    pthread_mutex_unlock(&ending.lock);
+    if (wait) {
+        Py_BEGIN_ALLOW_THREADS
+        pthread_mutex_lock(&ending.lock);
+        while (ending.state != PROFILE_IDLE)
+            pthread_cond_wait(&ending.ended, &ending.lock);
+        pthread_mutex_unlock(&ending.lock);
+        Py_END_ALLOW_THREADS
+    }
+    Py_RETURN_NONE;
+}
+
 static int start_profile(char *data, size_t len)
 {
     char **argv = agent.argv;
@@ -181,7 +336,18 @@ static int start_profile(char *data, size_t len)
     moth_cli_redirect(NULL, NULL, 0);
     if (rc)
         return rc;
+    if (pipe2(ending.wake, O_CLOEXEC | O_NONBLOCK) == 0) {
+        ending.state = PROFILE_RUNNING;
+        atexit_call("register");
+        hook_term();
+    }
     if (start_thread(profile_watcher) < 0) {
+        ending.state = PROFILE_IDLE;
+        atexit_call("unregister");
+        unhook_term();
+        close(ending.wake[0]);
+        close(ending.wake[1]);
+        ending.wake[0] = ending.wake[1] = -1;
         moth_cli_redirect(channel_sink, &agent.fd, 0);
         moth_profile_attach_finish(agent.profile);
         moth_cli_redirect(NULL, NULL, 0);
@@ -240,6 +406,31 @@ static void push_line(char *line)
     pthread_mutex_unlock(&agent.lock);
 }
 
+/* moth's tab at the prompt: "BEGIDX ENDIDX LINE" -> 'M' with pdb's completions there, each
+ * ended by a NUL (none when the debugger has none or fails). */
+static void send_completions(const char *request)
+{
+    moth_sb out = MOTH_SB_INIT;
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *mod = PyImport_ImportModule("moth.attach");
+    PyObject *r = mod ? PyObject_CallMethod(mod, "complete", "s", request) : NULL;
+    PyObject *seq = r ? PySequence_Fast(r, "completions") : NULL;
+    for (Py_ssize_t i = 0; seq && i < PySequence_Fast_GET_SIZE(seq); i++) {
+        const char *match = PyUnicode_AsUTF8(PySequence_Fast_GET_ITEM(seq, i));
+        if (match) {
+            moth_sb_puts(&out, match);
+            moth_sb_putc(&out, '\0');
+        }
+    }
+    PyErr_Clear();
+    Py_XDECREF(seq);
+    Py_XDECREF(r);
+    Py_XDECREF(mod);
+    PyGILState_Release(g);
+    moth_chan_send(agent.fd, 'M', out.data ? out.data : "", out.len);
+    moth_sb_free(&out);
+}
+
 static void *debug_reader(void *unused)
 {
     (void)unused;
@@ -257,6 +448,11 @@ static void *debug_reader(void *unused)
         }
         if (type == 'I') {
             push_line(data);
+            continue;
+        }
+        if (type == 'T') {
+            send_completions(data);
+            free(data);
             continue;
         }
         if (type == 'C') {
@@ -475,7 +671,7 @@ static PyObject *attach_agent(PyObject *module, PyObject *args)
     }
     if (rc) {
         free(data);
-        end_session(rc);
+        end_session(rc, NULL);
     } else if (data) {
         agent.command = data; /* the session's options live as long as it does */
     }
@@ -486,6 +682,9 @@ PyMethodDef moth_attach_functions[] = {
     {"_attach_agent", (PyCFunction)attach_agent, METH_VARARGS,
      "_attach_agent(...)\n\nmoth's bootstrap in an attached program calls this (moth debug -p,\n"
      "moth profile -p); not for other use."},
+    {"_attach_exit", (PyCFunction)attach_exit, METH_NOARGS,
+     "_attach_exit()\n\nmoth's atexit function in a program `moth profile -p` profiles: the "
+     "profile\nis handed over before the program ends."},
     {"_attach_read", (PyCFunction)attach_read, METH_VARARGS,
      "_attach_read(prompt) -> str\n\nA line typed at the attached moth's terminal ('' at the "
      "end)."},

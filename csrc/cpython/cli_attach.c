@@ -33,6 +33,7 @@
 
 #include "attach.h"
 #include "attach_chan.h"
+#include "attach_prompt.h"
 #include "clock.h"
 #include "proc.h"
 #include "remote.h"
@@ -168,7 +169,63 @@ static void describe_main_thread(long pid, char *buf, size_t size)
     moth_tasks_free(&tasks);
 }
 
-/* Relays a profile session until the agent ends it. */
+typedef struct message {
+    char type;
+    char *data; /* malloc'd, NUL-terminated */
+    size_t len;
+} message;
+
+/* Messages that came while moth waited for another (completions): handled next. */
+static message held[8];
+static size_t nheld;
+
+/* The next message from the agent: 1 with it (m->data for the caller to free), 0 when none
+ * came within 100 ms or Ctrl-C came first, -1 when the channel has closed. */
+static int next_message(int fd, message *m)
+{
+    if (nheld) {
+        *m = held[0];
+        memmove(held, held + 1, --nheld * sizeof *held);
+        return 1;
+    }
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0)
+        return 0;
+    int rc = moth_chan_recv(fd, &m->type, &m->data, &m->len);
+    return rc == -2 ? 0 : rc < 0 ? -1 : 1;
+}
+
+/* Text for moth's stdout ('O') or stderr ('E'): shown (and freed), 1; else 0. */
+static int show(message *m)
+{
+    if (m->type != 'O' && m->type != 'E')
+        return 0;
+    if (m->type == 'O')
+        moth_cli_out(m->data, m->len);
+    else
+        moth_cli_err(m->data, m->len);
+    free(m->data);
+    return 1;
+}
+
+/* The channel closed without the agent's 'X': says why; 1 when the program has ended. A
+ * dying process closes its files before it is a zombie: it is given a second to be one. */
+static int channel_lost(long pid)
+{
+    for (int i = 0; i < 100; i++) {
+        if (moth_proc_exists((pid_t)pid, NULL) < 0) {
+            moth_cli_error("process %ld ended while moth was attached", pid);
+            return 1;
+        }
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    moth_cli_error("the session with process %ld broke off", pid);
+    return 0;
+}
+
+/* Relays a profile session until the agent ends it. Its 'X' is "STATUS[ HOW]": HOW says the
+ * program is ending ("exit", "SIGTERM") and the report came before it did. */
 static int relay(int fd, long pid, double duration)
 {
     double stop_at = duration > 0 ? (double)moth_monotonic_ns() * 1e-9 + duration : 0;
@@ -178,76 +235,61 @@ static int relay(int fd, long pid, double duration)
             moth_chan_send(fd, 'S', NULL, 0);
             stop_sent = 1;
         }
-        struct pollfd p = {fd, POLLIN, 0};
-        int rc = poll(&p, 1, 100);
-        if (rc <= 0)
-            continue;
-        char type;
-        char *data;
-        size_t len;
-        rc = moth_chan_recv(fd, &type, &data, &len);
-        if (rc == -2)
-            continue;
+        message m;
+        int rc = next_message(fd, &m);
         if (rc < 0) {
-            if (moth_proc_exists((pid_t)pid, NULL) < 0)
-                return moth_cli_error("process %ld ended while moth was attached", pid), 1;
-            return moth_cli_error("the session with process %ld broke off", pid), 1;
+            channel_lost(pid);
+            return 1; /* nothing was reported */
         }
-        if (type == 'O' || type == 'E') {
-            if (type == 'O')
-                moth_cli_out(data, len);
-            else
-                moth_cli_err(data, len);
-        } else if (type == 'X') {
-            int status = atoi(data);
-            free(data);
+        if (rc == 0 || show(&m))
+            continue;
+        if (m.type == 'X') {
+            int status = atoi(m.data);
+            const char *how = strchr(m.data, ' ');
+            if (how && strcmp(how + 1, "SIGTERM") == 0)
+                moth_cli_error("process %ld was ended by SIGTERM while moth was attached; the "
+                               "profile covers it until then", pid);
+            else if (how)
+                moth_cli_error("process %ld ended while moth was attached; the profile covers "
+                               "it until its end", pid);
+            free(m.data);
             return status;
         }
-        free(data);
+        free(m.data);
     }
 }
 
 static struct sigaction saved_int;
 
-/* A line typed at moth's terminal, with the prompt the debugger gave (Python's input():
- * readline's editing and history when moth's stdin is a terminal). NULL at the end of input.
- * Ctrl-C here only starts a new line, as at pdb's prompt. */
-static char *read_line(const char *prompt)
+/* moth_prompt_ask over the channel: 'T' out, the agent's 'M' back. Text that comes meanwhile
+ * is shown; anything else is held for the relay. */
+static int ask_completions(void *ctx, const char *request, char **reply, size_t *len)
 {
-    static int readline_loaded;
-    if (!readline_loaded) {
-        readline_loaded = 1;
-        if (isatty(0)) {
-            PyObject *rl = PyImport_ImportModule("readline");
-            Py_XDECREF(rl);
-            PyErr_Clear();
-        }
-    }
-    struct sigaction ours;
-    sigaction(SIGINT, &saved_int, &ours); /* Python's own handler: KeyboardInterrupt */
-    char *line = NULL;
-    for (;;) {
-        PyObject *builtins = PyEval_GetBuiltins(); /* borrowed */
-        PyObject *input = builtins ? PyDict_GetItemString(builtins, "input") : NULL;
-        PyObject *r = input ? PyObject_CallFunction(input, "s", prompt) : NULL;
-        if (r) {
-            const char *text = PyUnicode_AsUTF8(r);
-            line = strdup(text ? text : "");
-            Py_DECREF(r);
-            break;
-        }
-        if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
-            PyErr_Clear();
-            moth_cli_out("\n", 1);
+    int fd = *(int *)ctx;
+    if (moth_chan_send(fd, 'T', request, strlen(request)) < 0)
+        return -1;
+    for (int waited = 0; waited < 50;) { /* 5 s */
+        message m;
+        int rc = next_message(fd, &m);
+        if (rc < 0)
+            return -1;
+        if (rc == 0) {
+            waited++;
             continue;
         }
-        PyErr_Clear(); /* EOFError: the end of moth's input */
-        moth_cli_out("\n", 1);
-        break;
+        if (m.type == 'M') {
+            *reply = m.data;
+            *len = m.len;
+            return 0;
+        }
+        if (show(&m))
+            continue;
+        if (nheld < sizeof held / sizeof *held)
+            held[nheld++] = m;
+        else
+            free(m.data);
     }
-    sigaction(SIGINT, &ours, NULL);
-    interrupted = 0;
-    return line;
+    return -1;
 }
 
 /* Relays a debug session: the debugger's text out, the lines typed in, Ctrl-C as 'C' (and,
@@ -262,54 +304,45 @@ static int relay_debug(int fd, moth_remote *t, long pid)
             interrupted = 0;
             moth_chan_send(fd, 'C', NULL, 0);
         }
-        struct pollfd p = {fd, POLLIN, 0};
-        int rc = poll(&p, 1, 100);
-        if (rc <= 0)
-            continue;
-        char type;
-        char *data;
-        size_t len;
-        rc = moth_chan_recv(fd, &type, &data, &len);
-        if (rc == -2)
-            continue;
+        message m;
+        int rc = next_message(fd, &m);
         if (rc < 0) {
             if (lent)
                 moth_attach_give_back(t, &wake, NULL);
-            if (moth_proc_exists((pid_t)pid, NULL) < 0) {
-                moth_cli_error("process %ld ended while moth was attached", pid);
-                return 0;
-            }
-            return moth_cli_error("the session with process %ld broke off", pid), 1;
+            return channel_lost(pid) ? 0 : 1;
         }
-        if (type == 'O') {
-            moth_cli_out(data, len);
-        } else if (type == 'E') {
-            moth_cli_err(data, len);
-        } else if (type == 'W') {
+        if (rc == 0 || show(&m))
+            continue;
+        if (m.type == 'W') {
             if (moth_attach_wake(t, &wake, &err) == 0)
                 lent = wake.handler != 0;
-        } else if (type == 'R') {
+            if (wake.unwakeable)
+                moth_cli_error("process %ld's main thread waits in a system call and moth "
+                               "cannot wake it (%s): it stops when it next runs Python", pid,
+                               wake.note);
+        } else if (m.type == 'R') {
             if (lent) { /* stopped: the main thread has run the pending call */
                 moth_attach_give_back(t, &wake, NULL);
                 lent = 0;
             }
-            char *line = read_line(data);
+            char *line = moth_prompt_read(m.data, ask_completions, &fd, &saved_int);
+            interrupted = 0;
             if (!line)
                 moth_chan_send(fd, 'I', "EOF", 3);
             else
                 moth_chan_send(fd, 'I', line, strlen(line));
             free(line);
-        } else if (type == 'X') {
+        } else if (m.type == 'X') {
             if (lent)
                 moth_attach_give_back(t, &wake, NULL);
-            if (len) {
-                moth_cli_err(data, len);
+            if (m.len) {
+                moth_cli_err(m.data, m.len);
                 moth_cli_err("\n", 1);
             }
-            free(data);
+            free(m.data);
             return 0;
         }
-        free(data);
+        free(m.data);
     }
 }
 
@@ -363,15 +396,24 @@ int moth_attach_session(long pid, char kind, const char *payload, size_t payload
         moth_cli_error("%s", err.msg);
         goto out;
     }
+    if (plan.unwakeable)
+        moth_cli_error("process %ld's main thread waits in a system call and moth cannot wake "
+                       "it (%s): moth attaches if it runs Python within %.0f s", pid, plan.note,
+                       REACH_SECONDS);
     for (double wait = REACH_SECONDS;; wait = REACH_SECONDS) {
         fd = wait_for_agent(listener, pid, wait);
         if (fd >= 0 || fd == -2)
             break;
-        /* not reached in time (or Ctrl-C): take the bootstrap back if it has not started */
+        /* not reached in time (or Ctrl-C): take the bootstrap back if it has not started
+         * (the main thread's state read first: moth's stop leaves it running for a moment) */
+        char state[64];
+        describe_main_thread(pid, state, sizeof state);
         int withdrawn = moth_attach_withdraw(&t, &plan, &err);
-        if (withdrawn != 0) {
-            char state[64];
-            describe_main_thread(pid, state, sizeof state);
+        if (withdrawn < 0) {
+            moth_cli_error("%s", err.msg);
+            goto out;
+        }
+        if (withdrawn) {
             if (interrupted)
                 moth_cli_error("interrupted before process %ld ran moth's bootstrap; nothing "
                                "of moth's was left in it", pid);
@@ -428,6 +470,8 @@ int moth_attach_session(long pid, char kind, const char *payload, size_t payload
     }
     status = run(run_ctx, fd, &t, pid);
 out:
+    while (nheld)
+        free(held[--nheld].data);
     if (fd >= 0)
         close(fd);
     close(listener);

@@ -6,9 +6,12 @@
  *
  *   agent -> moth: 'A' hello (the token moth put in the bootstrap, then the agent's Python),
  *                  'F' refused or failed (a line to show), 'O'/'E' text for moth's
- *                  stdout/stderr, 'X' the session ended (payload: what to say, may be empty)
+ *                  stdout/stderr, 'R' a prompt (a line wanted), 'W' wake the main thread,
+ *                  'M' completions (each ended by a NUL), 'X' the session ended (debug: what
+ *                  to say, may be empty; profile: "STATUS[ exit|SIGTERM]")
  *   moth -> agent: 'P' profile / 'G' debug (payload: the options, NUL-separated), 'S' stop,
- *                  'I' a line typed at moth's terminal, 'C' Ctrl-C, 'D' detach,
+ *                  'I' a line typed at moth's terminal, 'T' complete ("BEGIDX ENDIDX LINE"),
+ *                  'C' Ctrl-C, 'D' detach,
  *                  'V' a DAP session (payload: its state, JSON); the agent answers 'K' (the
  *                  session is ready: from then on the socket carries DAP messages, framed as
  *                  the protocol frames them) or 'X' (why not)

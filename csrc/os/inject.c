@@ -131,16 +131,31 @@ static int retried_by_cpython(long nr)
     }
 }
 
-long moth_inject_interrupt_syscall(pid_t tid)
+/* The retried call tid is blocked in (its registers in *r), -1 when none. */
+static long blocked_call(pid_t tid, struct user_regs_struct *r)
 {
-    struct user_regs_struct r;
-    if (ptrace(PTRACE_GETREGS, tid, NULL, &r) < 0)
+    if (ptrace(PTRACE_GETREGS, tid, NULL, r) < 0)
         return -1;
-    long nr = (long)r.orig_rax, ax = (long)r.rax;
+    long nr = (long)r->orig_rax, ax = (long)r->rax;
     if (nr < 0 || !retried_by_cpython(nr))
         return -1;
     /* only a call the stop interrupted (never ERESTARTNOINTR: that one must restart) */
     if (ax != -MOTH_ERESTARTSYS && ax != -MOTH_ERESTARTNOHAND && ax != -MOTH_ERESTART_RESTARTBLOCK)
+        return -1;
+    return nr;
+}
+
+long moth_inject_blocked_syscall(pid_t tid)
+{
+    struct user_regs_struct r;
+    return blocked_call(tid, &r);
+}
+
+long moth_inject_interrupt_syscall(pid_t tid)
+{
+    struct user_regs_struct r;
+    long nr = blocked_call(tid, &r);
+    if (nr < 0)
         return -1;
     r.rax = (unsigned long long)(long)-EINTR;
     if (ptrace(PTRACE_SETREGS, tid, NULL, &r) < 0)
@@ -158,6 +173,12 @@ int moth_inject_syscall(pid_t tid, uint64_t gadget, long nr, const uint64_t args
 }
 
 long moth_inject_interrupt_syscall(pid_t tid)
+{
+    (void)tid;
+    return -1;
+}
+
+long moth_inject_blocked_syscall(pid_t tid)
 {
     (void)tid;
     return -1;

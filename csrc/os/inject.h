@@ -37,6 +37,10 @@ int moth_inject_syscall(pid_t tid, uint64_t gadget, long nr, const uint64_t args
  * -1 when the thread is not in such a call (nothing changed). */
 long moth_inject_interrupt_syscall(pid_t tid);
 
+/* The same test without changing anything: the number of the system call CPython retries
+ * after EINTR that thread tid (held stopped) is blocked in, -1 when none. */
+long moth_inject_blocked_syscall(pid_t tid);
+
 /* Copies len bytes into the process's memory at addr (process_vm_writev, else
  * /proc/PID/mem). */
 int moth_proc_write(pid_t pid, uint64_t addr, const void *buf, size_t len, moth_error *err);

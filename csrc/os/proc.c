@@ -259,6 +259,19 @@ int moth_proc_explain_denied(pid_t pid, int errno_value, moth_error *err)
     int scope = -1;
     if (read_small("/proc/sys/kernel/yama/ptrace_scope", buf, sizeof buf) > 0)
         scope = atoi(buf);
+    /* a process of this user that is not dumpable: its /proc files belong to root, its own
+     * user is in its status */
+    char status[4096], status_path[64];
+    snprintf(status_path, sizeof status_path, "/proc/%d/status", (int)pid);
+    const char *uid_line = read_small(status_path, status, sizeof status) > 0
+                               ? strstr(status, "\nUid:") : NULL;
+    if (me != 0 && uid_line && (uid_t)strtoul(uid_line + 5, NULL, 10) == me &&
+        stat(status_path, &st) == 0 && st.st_uid != me)
+        return moth_fail(err,
+                         "no permission to read process %d: it is yours but not dumpable "
+                         "(prctl PR_SET_DUMPABLE 0, or it changed its user or group); run moth "
+                         "as root",
+                         (int)pid);
     if (stat(path, &st) == 0 && st.st_uid != me && me != 0) {
         struct passwd *pw = getpwuid(st.st_uid);
         return moth_fail(err,

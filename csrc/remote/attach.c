@@ -177,7 +177,8 @@ static int choose_handler(moth_remote *t, const uint64_t *sym, moth_attach_plan 
     *is_tripped = L->signals.is_tripped == MOTH_NO_FIELD ? sym[S_TRIPPED]
                                                         : t->runtime + L->signals.is_tripped;
     if (!table || !*is_tripped) {
-        snprintf(plan->note, sizeof plan->note, "the interpreter has no symbols for its signal handlers");
+        snprintf(plan->note, sizeof plan->note, "%.180s was stripped of the symbols Handlers and "
+                 "is_tripped", t->binary);
         return 0;
     }
     uint64_t importlib = moth_remote_module(t, "_frozen_importlib");
@@ -211,6 +212,19 @@ static moth_held_thread *worker_thread(moth_stopper *s)
         if (s->threads[i].tid == s->pid)
             return &s->threads[i];
     return s->count ? &s->threads[0] : NULL;
+}
+
+/* Makes the main thread's blocked call return EINTR when a handler slot can be lent (lend);
+ * otherwise notes whether it is blocked in a call that would need it (plan->unwakeable). */
+static void wake_main(moth_stopper *s, moth_remote *t, int lend, moth_attach_plan *plan)
+{
+    moth_held_thread *main = worker_thread(s);
+    if (!main || main->tid != t->pid)
+        return;
+    if (lend)
+        plan->woken_syscall = moth_inject_interrupt_syscall(main->tid);
+    else
+        plan->unwakeable = moth_inject_blocked_syscall(main->tid) >= 0;
 }
 
 static int run_syscall(moth_stopper *s, uint64_t gadget, long nr, const uint64_t args[6],
@@ -296,10 +310,8 @@ int moth_attach_inject(moth_remote *t, moth_attach_compose compose, void *ctx,
     if (moth_proc_write(t->pid, plan->page, text, strlen(text) + 1, err) < 0 ||
         push_call(t, &q, plan->run_string, plan->page, plan, err) < 0)
         goto unmap;
-    moth_held_thread *main = worker_thread(&s);
-    if (main && main->tid == t->pid)
-        plan->woken_syscall = moth_inject_interrupt_syscall(main->tid);
-    if (plan->woken_syscall >= 0 && lend) {
+    wake_main(&s, t, lend, plan);
+    if (plan->woken_syscall >= 0) {
         if (write_u64(t, plan->handler + t->L->signals.handler_func, plan->wake_func, err) < 0 ||
             write_u32(t, plan->handler, 1, err) < 0 || write_u32(t, is_tripped, 1, err) < 0)
             goto out; /* the call is queued: it runs at the main thread's next instruction */
@@ -423,10 +435,7 @@ int moth_attach_wake(moth_remote *t, moth_attach_plan *plan, moth_error *err)
         goto out;
     }
     uint64_t is_tripped = 0;
-    int lend = choose_handler(t, sym, plan, &is_tripped);
-    moth_held_thread *main = worker_thread(&s);
-    if (lend && main && main->tid == t->pid)
-        plan->woken_syscall = moth_inject_interrupt_syscall(main->tid);
+    wake_main(&s, t, choose_handler(t, sym, plan, &is_tripped), plan);
     if (plan->woken_syscall >= 0) {
         if (write_u64(t, plan->handler + t->L->signals.handler_func, plan->wake_func, err) < 0 ||
             write_u32(t, plan->handler, 1, err) < 0 || write_u32(t, is_tripped, 1, err) < 0)

@@ -33,7 +33,9 @@ typedef struct moth_attach_plan {
     uint64_t handler_saved;     /* its func before */
     uint64_t wake_func;         /* the function lent */
     long woken_syscall;         /* the system call the main thread was in, interrupted (-1) */
-    char note[256];             /* when a blocked main thread cannot be woken: why */
+    int unwakeable;             /* the main thread is blocked in such a call and cannot be
+                                 * woken: note says why */
+    char note[256];             /* why no handler slot can be lent */
 } moth_attach_plan;
 
 /* Writes the bootstrap's text for `plan` (NUL-terminated, < size bytes) into buf; -1 when it

@@ -192,6 +192,31 @@ def interrupt():
     _stop_here(session, frame)
 
 
+def complete(request):
+    """moth's tab at the prompt: "BEGIDX ENDIDX LINE" (readline's buffer and the word's place
+    in it, at moth's terminal) -> pdb's completions there, as cmd.Cmd.complete finds them: a
+    command's name first, then what that command completes (names in the program's frame for
+    expressions)."""
+    session = _session
+    if session is None:
+        return []
+    begidx, endidx, line = request.split(" ", 2)
+    begidx, endidx = int(begidx), int(endidx)
+    text = line[begidx:endidx]
+    stripped = len(line) - len(line.lstrip())
+    begidx, endidx, line = begidx - stripped, endidx - stripped, line.lstrip()
+    if begidx > 0:
+        command = session.parseline(line)[0]
+        complete = session.completedefault if not command else \
+            getattr(session, "complete_" + command, session.completedefault)
+    else:
+        complete = session.completenames
+    try:
+        return [str(match) for match in complete(text, line, begidx, endidx) or ()]
+    except Exception:
+        return []
+
+
 def detach():
     """moth has gone (its terminal closed, moth killed): take everything out."""
     session = _session

@@ -1,10 +1,16 @@
 /* test_inject.c: the injector's pieces on a forked child (csrc/os/inject.c, attach_chan.c):
  * a system call run in a stopped thread (its registers and its blocked call left as they
  * were), a blocked call turned into EINTR, writes to another process's memory, and the
- * channel's framing (sizes, garbage, the peer leaving, the peer's credentials). */
+ * channel's framing (sizes, garbage, the peer leaving, the peer's credentials); then
+ * remote/attach.c on a live CPython (MOTH_TEST_PYTHON, else /usr/bin/python3 when it is
+ * 3.11-3.13) whose main thread waits where moth cannot reach it: bootstraps queued, taken back
+ * (the last of the queue and one before another), run, their pages released, and each call's
+ * answer once the process has gone. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -13,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attach.h"
 #include "attach_chan.h"
 #include "check.h"
 #include "inject.h"
@@ -79,7 +86,8 @@ static void test_syscall_in_a_stopped_thread_and_eintr(void)
     CHECK(moth_proc_write(pid, (uint64_t)(uintptr_t)marker, "after", 6, &err) == 0);
     CHECK(moth_proc_write(pid, 8, "x", 1, &err) < 0); /* nothing mapped there */
     CHECK(strstr(err.msg, "cannot write to the memory of process") != NULL);
-    /* its blocked read returns EINTR once it runs on */
+    /* its blocked read: seen (nothing changed), then made to return EINTR once it runs on */
+    CHECK_EQ_U(moth_inject_blocked_syscall(pid), SYS_read);
     CHECK_EQ_U(moth_inject_interrupt_syscall(pid), SYS_read);
     moth_stopper_detach(&s);
     int e = -1;
@@ -135,6 +143,7 @@ static void test_a_running_thread_has_no_call_to_interrupt(void)
     CHECK(moth_stopper_attach(&s, pid, &err) == 0);
     CHECK(moth_stopper_stop(&s) == 0);
     CHECK(moth_inject_interrupt_syscall(pid) == -1);
+    CHECK(moth_inject_blocked_syscall(pid) == -1);
     CHECK(moth_inject_interrupt_syscall(getpid()) == -1); /* not traced by us */
     moth_stopper_detach(&s);
     kill(pid, SIGKILL);
@@ -195,6 +204,132 @@ static void test_one_session_per_process(void)
     CHECK(moth_chan_claimed(me) == 0);
 }
 
+/* The bootstrap: a file named after it, written when it runs. */
+typedef struct marker_boot {
+    const char *dir;
+    int n;
+    int too_big;
+} marker_boot;
+
+static int compose_marker(void *ctx, const moth_attach_plan *plan, char *buf, size_t size)
+{
+    const marker_boot *b = ctx;
+    (void)plan;
+    if (b->too_big)
+        return -1;
+    snprintf(buf, size, "open('%s/ran%d', 'w').close()", b->dir, b->n);
+    return 0;
+}
+
+static int file_exists(const char *dir, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return access(path, F_OK) == 0;
+}
+
+static void pause_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* The system call pid's main thread is in (/proc/PID/syscall), -1 when running. */
+static long current_syscall(pid_t pid)
+{
+    char path[64], buf[64] = "";
+    snprintf(path, sizeof path, "/proc/%d/syscall", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long nr = fgets(buf, sizeof buf, f) ? strtol(buf, NULL, 10) : -1;
+    fclose(f);
+    return nr;
+}
+
+static void test_bootstraps_queued_taken_back_run_and_released(void)
+{
+    const char *python = getenv("MOTH_TEST_PYTHON");
+    if (!python || !*python)
+        python = "/usr/bin/python3";
+    if (access(python, X_OK) != 0) {
+        printf("     (no %s: the live-CPython checks are skipped)\n", python);
+        return;
+    }
+    char dir[] = "/tmp/moth-test-attach-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char lockpath[256];
+    snprintf(lockpath, sizeof lockpath, "%s/lock", dir);
+    int lock = open(lockpath, O_RDWR | O_CREAT, 0600);
+    CHECK(lock >= 0 && lockf(lock, F_LOCK, 0) == 0);
+    /* the program waits for the lock in fcntl, a call moth does not interrupt */
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl(python, python, "-c",
+              "import fcntl, sys, time\n"
+              "f = open(sys.argv[1], 'a')\n"
+              "fcntl.lockf(f, fcntl.LOCK_EX)\n"
+              "while True:\n"
+              "    time.sleep(0.01)\n",
+              lockpath, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 1000 && current_syscall(pid) != SYS_fcntl; i++)
+        pause_ms(10);
+    moth_error err;
+    moth_remote t;
+    if (current_syscall(pid) != SYS_fcntl || moth_remote_open_pid(&t, pid, &err) < 0) {
+        printf("     (%s cannot be read here: the live-CPython checks are skipped)\n", python);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return;
+    }
+    marker_boot a = {dir, 1, 0}, b = {dir, 2, 0}, c = {dir, 3, 0}, big = {dir, 4, 1};
+    moth_attach_plan pa, pb, pc, pbig;
+    CHECK(moth_attach_inject(&t, compose_marker, &big, &pbig, &err) < 0);
+    CHECK_STR(err.msg, "moth's bootstrap does not fit in a page");
+    CHECK(moth_attach_inject(&t, compose_marker, &a, &pa, &err) == 0);
+    CHECK(moth_attach_inject(&t, compose_marker, &b, &pb, &err) == 0);
+    CHECK(pa.page && pb.page && pa.slot != pb.slot);
+    CHECK(pa.handler == 0 && pa.woken_syscall == -1 && !pa.unwakeable); /* fcntl: not woken */
+    /* a: before another in the queue, left there with an empty text; b: the last, removed */
+    CHECK(moth_attach_withdraw(&t, &pa, &err) == 1);
+    CHECK(moth_attach_withdraw(&t, &pb, &err) == 1);
+    CHECK(moth_attach_inject(&t, compose_marker, &c, &pc, &err) == 0);
+    CHECK(lockf(lock, F_ULOCK, 0) == 0);
+    for (int i = 0; i < 1000 && !file_exists(dir, "ran3"); i++)
+        pause_ms(10);
+    CHECK(file_exists(dir, "ran3"));
+    CHECK(!file_exists(dir, "ran1") && !file_exists(dir, "ran2"));
+    CHECK(moth_attach_withdraw(&t, &pc, &err) == 0); /* it has run */
+    CHECK(moth_attach_release_page(&t, &pc, &err) == 0);
+    CHECK(moth_attach_release_page(&t, &pa, &err) == 0);
+    /* asleep in time.sleep now: a wake lends a handler slot when the interpreter has the
+     * symbols for it, else says why it cannot */
+    moth_attach_plan w;
+    for (int i = 0; i < 1000 && current_syscall(pid) != SYS_clock_nanosleep; i++)
+        pause_ms(1);
+    CHECK(moth_attach_wake(&t, &w, &err) == 0);
+    CHECK(w.handler ? w.woken_syscall == SYS_clock_nanosleep : w.note[0] != '\0');
+    CHECK(moth_attach_give_back(&t, &w, &err) == 0);
+    CHECK(moth_attach_give_back(&t, &w, &err) == 0); /* the slot holds moth's no more */
+    /* the process gone: each says so */
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    CHECK(moth_attach_withdraw(&t, &pc, &err) < 0);
+    CHECK(moth_attach_release_page(&t, &pa, &err) < 0);
+    CHECK(moth_attach_wake(&t, &w, &err) < 0);
+    moth_attach_plan lent = pa;
+    lent.handler = 1;
+    CHECK(moth_attach_give_back(&t, &lent, &err) < 0);
+    CHECK(moth_attach_inject(&t, compose_marker, &a, &pa, &err) < 0);
+    moth_remote_close(&t);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+    close(lock);
+}
+
 int main(void)
 {
     RUN(test_syscall_in_a_stopped_thread_and_eintr);
@@ -202,5 +337,6 @@ int main(void)
     RUN(test_a_running_thread_has_no_call_to_interrupt);
     RUN(test_channel);
     RUN(test_one_session_per_process);
+    RUN(test_bootstraps_queued_taken_back_run_and_released);
     return check_summary();
 }

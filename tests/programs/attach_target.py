@@ -1,10 +1,17 @@
 """A program for moth's attach tests: it waits in the way argv[1] names, then works and ends.
 
-  poll DIR   checks for DIR/go every 20 ms; then runs work() and writes DIR/done; exits at DIR/end
+  poll DIR [END]
+             checks for DIR/go every 20 ms; then runs work() and writes DIR/done; at DIR/end
+             ends as END says: exit (sys.exit(7), the default), raise (an uncaught exception),
+             fall (off the end of the program, status 0), handled (its own SIGTERM handler is
+             set from the start, and exits with status 3)
   sleep S    one time.sleep(S), then prints how long it slept
   lock S     waits on a lock another thread releases after S seconds
   read       reads a line from stdin and prints it back
   busy S     spins for S seconds
+  lockf F    waits for a lock on file F (fcntl.lockf: a call moth does not interrupt), then
+             spins for 3 s
+  regex      a regular expression match that runs for hours in C (never runs Python)
   workers S  a worker thread answers requests (handle) for S seconds; the main thread joins it
 Prints "ready" first, then what it did, and exits with status 7.
 """
@@ -31,6 +38,10 @@ def work():
 
 
 mode = sys.argv[1]
+ending = sys.argv[3] if mode == "poll" and len(sys.argv) > 3 else "exit"
+if ending == "handled":
+    import signal
+    signal.signal(signal.SIGTERM, lambda *args: sys.exit(3))
 print("ready", flush=True)
 if mode == "poll":
     folder = sys.argv[2]
@@ -41,6 +52,10 @@ if mode == "poll":
     while not os.path.exists(os.path.join(folder, "end")):
         time.sleep(0.02)
     print("worked", flush=True)
+    if ending == "raise":
+        raise RuntimeError("the program's own error")
+    if ending == "fall":
+        sys.argv[1] = "fell"
 elif mode == "sleep":
     start = time.monotonic()
     time.sleep(float(sys.argv[2]))
@@ -59,6 +74,17 @@ elif mode == "busy":
     while time.monotonic() < end:
         middle(10)
     print("spun", flush=True)
+elif mode == "lockf":
+    import fcntl
+    with open(sys.argv[2], "a") as f:
+        fcntl.lockf(f, fcntl.LOCK_EX)
+    print("locked", flush=True)
+    end = time.monotonic() + 3
+    while time.monotonic() < end:
+        middle(10)
+elif mode == "regex":
+    import re
+    re.match(r"(a+)+$", "a" * 60 + "b")
 elif mode == "workers":
     answered = []
 
@@ -79,4 +105,5 @@ elif mode == "workers":
     worker.start()
     worker.join()  # @join
     print("answered %d" % (len(answered) > 0), flush=True)
-sys.exit(7)
+if sys.argv[1] != "fell":
+    sys.exit(7)
