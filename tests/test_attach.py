@@ -148,6 +148,7 @@ def test_second_attach_is_refused_and_a_killed_moth_leaves_nothing(tmp_path):
     ("fall", 0, ""),
     ("handled", 3, ""),  # its own SIGTERM handler runs, unchanged
     ("SIGTERM", -signal.SIGTERM, None),
+    ("fork", 7, ""),  # children it forks end their own way, the profile stays the parent's
 ])
 def test_program_ending_while_attached_hands_over_its_profile(tmp_path, ending, status, said):
     target = start("poll", tmp_path, ending)
@@ -175,7 +176,7 @@ def test_program_ending_while_attached_hands_over_its_profile(tmp_path, ending, 
     code, tout, terr = finish(target)
     assert code == status
     if said is not None:
-        assert tout == ("worked\n" if ending not in ("handled",) else "")
+        assert tout == {"handled": "", "fork": "worked\n5 15\n"}.get(ending, "worked\n")
         assert terr.endswith(said)
 
 

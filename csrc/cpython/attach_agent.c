@@ -144,6 +144,8 @@ static struct {
     int state;                /* under lock */
     int wake[2];              /* the atexit function and the SIGTERM handler write a byte */
     int term_hooked;          /* moth's SIGTERM handler is installed */
+    pid_t pid;                /* the program's: a child it forks inherits the handler, the
+                               * atexit function and the pipe, and must not use them */
     volatile int gil_taken;   /* after SIGTERM: the watcher got the GIL to report */
     pthread_mutex_t lock;
     pthread_cond_t ended;
@@ -168,8 +170,17 @@ static int start_thread(void *(*fn)(void *))
 
 static void on_term(int sig)
 {
-    (void)sig;
     int saved = errno;
+    if (getpid() != ending.pid) {
+        /* a forked child's SIGTERM: its own default action */
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        sigaction(sig, &dfl, NULL);
+        raise(sig);
+        errno = saved;
+        return;
+    }
     if (write(ending.wake[1], "t", 1) < 0) {
         /* (the pipe holds at most a few bytes: it is never full) */
     }
@@ -310,6 +321,8 @@ static void *profile_watcher(void *unused)
 static PyObject *attach_exit(PyObject *module, PyObject *unused)
 {
     (void)module, (void)unused;
+    if (getpid() != ending.pid)
+        Py_RETURN_NONE; /* a forked child ends: the profile is its parent's */
     pthread_mutex_lock(&ending.lock);
     if (ending.state == PROFILE_RUNNING && write(ending.wake[1], "x", 1) < 0)
         ending.state = PROFILE_IDLE; /* (cannot happen: the pipe is empty) */
@@ -338,6 +351,7 @@ static int start_profile(char *data, size_t len)
         return rc;
     if (pipe2(ending.wake, O_CLOEXEC | O_NONBLOCK) == 0) {
         ending.state = PROFILE_RUNNING;
+        ending.pid = getpid();
         atexit_call("register");
         hook_term();
     }

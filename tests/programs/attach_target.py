@@ -4,7 +4,8 @@
              checks for DIR/go every 20 ms; then runs work() and writes DIR/done; at DIR/end
              ends as END says: exit (sys.exit(7), the default), raise (an uncaught exception),
              fall (off the end of the program, status 0), handled (its own SIGTERM handler is
-             set from the start, and exits with status 3)
+             set from the start, and exits with status 3), fork (before it exits, a forked child
+             ends by sys.exit and another by SIGTERM: prints their statuses)
   sleep S    one time.sleep(S), then prints how long it slept
   lock S     waits on a lock another thread releases after S seconds
   read       reads a line from stdin and prints it back
@@ -52,6 +53,18 @@ if mode == "poll":
     while not os.path.exists(os.path.join(folder, "end")):
         time.sleep(0.02)
     print("worked", flush=True)
+    if ending == "fork":
+        import signal
+        first = os.fork()
+        if first == 0:
+            sys.exit(5)
+        second = os.fork()
+        if second == 0:
+            signal.pause()
+            os._exit(0)
+        time.sleep(0.2)
+        os.kill(second, signal.SIGTERM)
+        print(os.waitpid(first, 0)[1] >> 8, os.waitpid(second, 0)[1] & 0x7f, flush=True)
     if ending == "raise":
         raise RuntimeError("the program's own error")
     if ending == "fall":
