@@ -12,9 +12,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -155,6 +157,64 @@ static void test_a_running_thread_has_no_call_to_interrupt(void)
     moth_maps none = MOTH_MAPS_INIT;
     CHECK(moth_inject_find_syscall(getpid(), &none, &err) == 0);
     CHECK(strstr(err.msg, "has no system call instruction") != NULL);
+}
+
+/* A jump to itself: a "gadget" a thread can be stepped at for ever without reaching +2. */
+__asm__(".text\n.globl moth_test_spin\nmoth_test_spin: jmp moth_test_spin\n");
+extern char moth_test_spin[];
+
+static const char read_only[16] = "read-only";
+
+static void test_a_signal_meanwhile_a_gadget_that_never_ends_and_read_only_memory(void)
+{
+    int to, from;
+    pid_t pid = spawn(&to, &from);
+    moth_error err;
+    moth_maps maps = MOTH_MAPS_INIT;
+    CHECK(moth_maps_read_pid(&maps, pid, &err) == 0);
+    uint64_t gadget = moth_inject_find_syscall(pid, &maps, &err);
+    moth_stopper s;
+    CHECK(moth_stopper_attach(&s, pid, &err) == 0);
+    CHECK(moth_stopper_stop(&s) == 0);
+    /* a signal that comes while moth steps the thread: reported, for moth to hand back */
+    CHECK(kill(pid, SIGUSR1) == 0);
+    long got_pid = 0;
+    int sig = 0;
+    uint64_t args[6] = {0};
+    CHECK(moth_inject_syscall(pid, gadget, SYS_getpid, args, &got_pid, &sig, &err) == 0);
+    CHECK_EQ_U(got_pid, pid);
+    CHECK_EQ_U(sig, SIGUSR1);
+    /* no system call where moth was told: its registers back, and a clear failure */
+    long r = 0;
+    CHECK(moth_inject_syscall(pid, (uint64_t)(uintptr_t)moth_test_spin, SYS_getpid, args, &r,
+                              NULL, &err) < 0);
+    CHECK(strstr(err.msg, "did not run moth's system call") != NULL);
+    CHECK(moth_inject_syscall(pid, gadget, SYS_getpid, args, &got_pid, NULL, &err) == 0);
+    CHECK_EQ_U(got_pid, pid);
+    /* read-only memory: written through /proc/PID/mem (process_vm_writev refuses it) */
+    uint64_t at = (uint64_t)(uintptr_t)read_only;
+    CHECK(moth_proc_write(pid, at, "written", 8, &err) == 0);
+    char back[16] = "";
+    struct iovec local = {back, sizeof back}, remote = {(void *)(uintptr_t)at, sizeof back};
+    CHECK(process_vm_readv(pid, &local, 1, &remote, 1, 0) == (ssize_t)sizeof back);
+    CHECK_STR(back, "written");
+    CHECK_STR(read_only, "read-only"); /* ours is untouched */
+    moth_stopper_detach(&s);
+    /* its blocked read goes on, and it ends as it would have (the signal was moth's to give) */
+    CHECK(write(to, "z", 1) == 1);
+    int e = -1;
+    CHECK(read(from, &e, sizeof e) == (ssize_t)sizeof e);
+    CHECK_EQ_U(e, 0);
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    moth_maps_free(&maps);
+    close(to);
+    close(from);
+    /* no memory for the reader of its memory: a clear failure, not a gadget */
+    moth_fault_countdown = 1;
+    CHECK(moth_inject_find_syscall(getpid(), &maps, &err) == 0);
+    moth_fault_countdown = 0;
+    CHECK(strstr(err.msg, "out of memory") != NULL);
 }
 
 static void test_channel(void)
@@ -335,6 +395,7 @@ int main(void)
     RUN(test_syscall_in_a_stopped_thread_and_eintr);
     RUN(test_the_blocked_call_restarts_after_moths_syscall);
     RUN(test_a_running_thread_has_no_call_to_interrupt);
+    RUN(test_a_signal_meanwhile_a_gadget_that_never_ends_and_read_only_memory);
     RUN(test_channel);
     RUN(test_one_session_per_process);
     RUN(test_bootstraps_queued_taken_back_run_and_released);
