@@ -2,6 +2,7 @@
 native allocations (numpy, a library loaded while profiling), sampling, fork, running out of
 memory, and programs that install allocators of their own."""
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -433,6 +434,72 @@ def test_running_out_of_memory_still_leaves_the_report(program):
     line = [l for l in r.stdout.splitlines() if "oom.py:6" in l][0]
     held = float(line.split()[0])
     assert line.split()[1] == "MiB" and held > 500, line
+
+
+KILLED = """\
+import os, signal, time
+hog = []
+def grow():
+    for _ in range(12):
+        hog.append(bytearray(8 << 20))       # line 5
+        time.sleep(0.05)
+grow()
+os.kill(os.getpid(), signal.SIGKILL)         # as the OOM killer does: nothing runs after
+"""
+
+
+def test_a_killed_run_leaves_its_last_checkpoint(program, tmp_path):
+    # The output file gets the run so far whenever the peak has grown by a quarter (from
+    # 16 MiB on): a process killed outright leaves what the last checkpoint saw.
+    path = program("killed.py", KILLED)
+    out = tmp_path / "k.moth"
+    r = run_moth("profile", "--memory", "-q", "-o", out, path)
+    assert r.returncode == -signal.SIGKILL, (r.returncode, r.stderr)
+    r = run_moth("stats", "--memory", "--limit", "3", out, check=0)
+    first, second = r.stdout.splitlines()[:2]
+    assert first.startswith("moth memory: the run did not end"), first
+    assert second.startswith("moth memory: peak ") and "still held then" in second, second
+    con = sqlite3.connect(out)
+    peak, = con.execute("SELECT peak_bytes FROM memory_summary").fetchone()
+    held, = con.execute("SELECT sum(peak_bytes) FROM memory_lines WHERE line = 5 "
+                        "AND function = 'grow'").fetchone()
+    assert 16 << 20 <= held <= peak <= (96 << 20) + (1 << 20), (held, peak)
+    # a run that ends replaces its checkpoints
+    run_moth("profile", "--memory", "-q", "-o", out, program("done.py", KILLED.rsplit("\n", 2)[0]),
+             check=0)
+    r = run_moth("stats", "--memory", "--limit", "3", out, check=0)
+    assert r.stdout.startswith("moth memory: peak ") and "still held at the end" in r.stdout
+
+
+PAST_ITS_PEAK = """\
+import os, signal, time
+hog = [None] * 11
+def grow():
+    for i in range(11):
+        hog[i] = bytearray(8 << 20)          # line 5
+grow()
+hog[:] = [None] * 11                         # the peak is behind us
+end = time.monotonic() + 3
+while time.monotonic() < end:                # long enough for a checkpoint a second later
+    [str(i) for i in range(100)]
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_run_killed_past_its_peak_leaves_that_peak(program, tmp_path):
+    # The last block took the peak up by less than a quarter (80 to 88 MiB): no checkpoint at
+    # once, but one a second after the last, as the peak had grown since: the file holds the
+    # peak exactly, to the byte at the line that made it.
+    out = tmp_path / "k.moth"
+    r = run_moth("profile", "--memory", "-q", "-o", out, program("past.py", PAST_ITS_PEAK))
+    assert r.returncode == -signal.SIGKILL, (r.returncode, r.stderr)
+    con = sqlite3.connect(out)
+    assert con.execute("SELECT value FROM run_meta WHERE key = 'checkpoint'").fetchone()
+    peak, = con.execute("SELECT peak_bytes FROM memory_summary").fetchone()
+    held, = con.execute("SELECT sum(peak_bytes) FROM memory_lines WHERE line = 5 "
+                        "AND function = 'grow'").fetchone()
+    assert held == 11 * ((8 << 20) + 1 + sys.getsizeof(bytearray(0))), (held, peak)
+    assert held <= peak <= held + (1 << 20), (held, peak)
 
 
 REPLACES = """\

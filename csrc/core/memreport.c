@@ -151,9 +151,13 @@ static void summary(const moth_profile *p, moth_sb *out)
     moth_format_bytes(peak, sizeof peak, (double)m->peak_bytes);
     moth_format_bytes(leaked, sizeof leaked, (double)sum.leaked_bytes);
     moth_format_bytes(alloc, sizeof alloc, (double)sum.alloc_bytes);
-    moth_sb_printf(out, "moth memory: peak %s at %.3f s; %s still held at the end in %.0f blocks; "
+    const char *checkpoint = moth_profile_get_meta(p, "checkpoint");
+    if (checkpoint)
+        moth_sb_printf(out, "moth memory: the run did not end (killed: by the OOM killer?); this "
+                            "is its last checkpoint, %.3f s in\n", atof(checkpoint));
+    moth_sb_printf(out, "moth memory: peak %s at %.3f s; %s still held %s in %.0f blocks; "
                    "%s allocated in total in %.0f blocks\n\n", peak, m->peak_time, leaked,
-                   sum.leaked_count, alloc, sum.alloc_count);
+                   checkpoint ? "then" : "at the end", sum.leaked_count, alloc, sum.alloc_count);
 }
 
 /* The path of a row's node, outermost first: "<module> > main > make". */

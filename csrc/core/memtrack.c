@@ -368,6 +368,8 @@ void moth_memtrack_alloc(moth_memtrack *t, uintptr_t addr, uint64_t size, uint32
             t->peak_bytes = t->bytes;
             t->epoch++;
             t->peak_pending = 1;
+            if (MOTH_UNLIKELY(t->checkpoint_bytes && t->bytes >= t->checkpoint_bytes))
+                t->checkpoint_due = 1;
         }
     }
     maybe_sample(t, bytes);
@@ -496,6 +498,9 @@ void moth_memtrack_sample_now(moth_memtrack *t)
         t->peak_time_ns = now;
         t->peak_pending = 0;
     }
+    /* a peak that has not grown by enough to be saved at once is saved after a while */
+    if (t->checkpoint_bytes && t->peak_bytes > t->checkpoint_peak && now >= t->checkpoint_after_ns)
+        t->checkpoint_due = 1;
     while (t->nsamples > 2 && (t->nsamples >= t->max_samples || t->ndeltas > MAX_DELTAS))
         if (halve_samples(t) < 0)
             break;

@@ -154,6 +154,13 @@ typedef struct moth_memtrack {
     uint32_t *dirty;        /* sites changed since the last sample */
     size_t ndirty, dirty_cap;
     int failed;             /* out of memory in the recorder: some data is missing */
+    /* checkpoints: a new peak at or above checkpoint_bytes (0: none) sets checkpoint_due, and
+     * so does a timeline sample at or after checkpoint_after_ns (since the start) that finds
+     * the peak above checkpoint_peak (what the last checkpoint saved); the caller saves what
+     * it needs and sets the next marks */
+    int64_t checkpoint_bytes, checkpoint_peak;
+    uint64_t checkpoint_after_ns;
+    int checkpoint_due;
 } moth_memtrack;
 
 /* Prepares an empty recorder. max_live: the largest number of live allocations kept (0: the

@@ -503,6 +503,25 @@ static void report_run(moth_cli_run *run)
     remove_tmpdir(cmd);
 }
 
+/* --memory -o FILE.moth: the run so far, saved at each checkpoint (memory_profile.c), so that
+ * a process the OOM killer ends still leaves its peak in the file. The run's end replaces it. */
+static int save_checkpoint(moth_profile *so_far, void *arg)
+{
+    moth_cli_run *run = arg;
+    profile_command *cmd = run->ctx;
+    if (getpid() != cmd->pid)
+        return 0;
+    double elapsed = run->t0 ? (double)(moth_monotonic_ns() - run->t0) * 1e-9 : 0.0;
+    describe_run(so_far, &cmd->po, cmd->argc, cmd->argv, run->started, elapsed);
+    char text[32];
+    snprintf(text, sizeof text, "%.6f", elapsed);
+    moth_error err;
+    if (moth_profile_set_meta(so_far, "checkpoint", text, &err) < 0 ||
+        moth_subprocs_describe_process(so_far, cmd->how, NULL, 0, &err) < 0)
+        return -1;
+    return moth_mothfile_write(so_far, cmd->outfile, &err);
+}
+
 static const char *getenv_lookup(const char *name, void *ctx)
 {
     (void)ctx;
@@ -738,6 +757,11 @@ int moth_cmd_profile(int argc, char **argv)
         return rc;
     }
     moth_cli_run run = {.target = &target, .prof = &prof, .report = report_run, .ctx = &cmd};
+    if (po->memory && cmd.outfile && ends_with(cmd.outfile, ".moth") && !po->append &&
+        !cmd.session[0]) {
+        prof.memory_checkpoint = save_checkpoint;
+        prof.memory_checkpoint_arg = &run;
+    }
     if (moth_cli_run_profiled(&run) < 0) {
         remove_tmpdir(&cmd);
         moth_profiler_free(&prof);

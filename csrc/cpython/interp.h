@@ -40,6 +40,12 @@ typedef struct moth_interp {
     struct moth_memtrack *memory;
     uint64_t memory_sample_bytes;        /* sampled mode's mean bytes between samples, or 0 */
     int memory_walk;                     /* allocations read their frames (no hook) */
+    /* checkpoints (memory_hooks.c): when the peak passes the recorder's checkpoint_bytes, a
+     * pending call runs memory_checkpoint(memory_checkpoint_arg) with the GIL, in a safe place */
+    void (*memory_checkpoint)(void *arg);
+    void *memory_checkpoint_arg;
+    int memory_checkpoint_pending;       /* a pending call is queued */
+    uint64_t memory_checkpoint_not_before; /* no checkpoint before this (monotonic ns) */
     uint32_t memory_generation;          /* a new recorder: the threads' site caches are stale */
     int memory_hooked;                   /* the allocator hooks are installed */
     int memory_atfork;                   /* the fork handlers are registered (once) */

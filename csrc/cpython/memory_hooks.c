@@ -89,14 +89,51 @@ static __attribute__((noinline)) void next_sample(uint64_t mean)
     while (sample_countdown <= 0);
 }
 
+static int run_checkpoint(void *unused)
+{
+    (void)unused;
+    moth_the_interp.memory_checkpoint_pending = 0;
+    void (*fn)(void *) = moth_the_interp.memory_checkpoint;
+    if (fn)
+        fn(moth_the_interp.memory_checkpoint_arg);
+    return 0;
+}
+
+/* Under the lock, after a block is recorded: whether a checkpoint is to be queued now (the
+ * peak passed the recorder's mark; one at a time, and not too often). */
+static inline int checkpoint_now(moth_memtrack *t)
+{
+    if (MOTH_LIKELY(!t->checkpoint_due))
+        return 0;
+    t->checkpoint_due = 0; /* set again by the next peak above the mark */
+    if (!moth_the_interp.memory_checkpoint || moth_the_interp.memory_checkpoint_pending ||
+        moth_monotonic_ns() < moth_the_interp.memory_checkpoint_not_before)
+        return 0;
+    moth_the_interp.memory_checkpoint_pending = 1;
+    return 1;
+}
+
+/* Queues the checkpoint: it runs between two instructions of the main thread, with the GIL
+ * (inside an allocator no Python code may run, nor a file be written). */
+static __attribute__((noinline)) void queue_checkpoint(void)
+{
+    if (Py_AddPendingCall(run_checkpoint, NULL) < 0)
+        moth_the_interp.memory_checkpoint_pending = 0;
+}
+
 /* Records a block at a site the caller found. */
 static void record_at(void *p, size_t size, uint32_t thread, uint32_t node, int32_t unit)
 {
+    int queue = 0;
     moth_spin_lock(&moth_the_interp.memory_lock);
     moth_memtrack *t = moth_the_interp.memory;
-    if (t)
+    if (t) {
         moth_memtrack_alloc(t, (uintptr_t)p, size, moth_memtrack_site(t, thread, node, unit));
+        queue = checkpoint_now(t);
+    }
     moth_spin_unlock(&moth_the_interp.memory_lock);
+    if (MOTH_UNLIKELY(queue))
+        queue_checkpoint();
 }
 
 /* The site the calling thread allocates at: its state (or NULL), thread, node and unit, from
@@ -149,6 +186,7 @@ static void record_alloc(void *p, size_t size)
     int32_t unit;
     if (find_site(&st, &thread, &node, &unit) < 0)
         return;
+    int queue = 0;
     moth_spin_lock(&moth_the_interp.memory_lock);
     moth_memtrack *t = moth_the_interp.memory;
     if (t) {
@@ -169,8 +207,11 @@ static void record_alloc(void *p, size_t size)
             site = moth_memtrack_site(t, thread, node, unit);
         }
         moth_memtrack_alloc(t, (uintptr_t)p, size, site);
+        queue = checkpoint_now(t);
     }
     moth_spin_unlock(&moth_the_interp.memory_lock);
+    if (MOTH_UNLIKELY(queue))
+        queue_checkpoint();
 }
 
 /* Forgets the block at p; 1 (and its record in *was) when it was recorded. */

@@ -18,6 +18,41 @@
 
 #define NO_THREAD UINT32_MAX
 
+/* A checkpoint (memory_hooks.c queues it): the run so far, to p->memory_checkpoint; then the
+ * next one is due a quarter higher, or a second later at a peak above this one's, and not
+ * before 20 times this one's cost has passed. */
+static void checkpoint(void *arg)
+{
+    moth_profiler *p = arg;
+    if (!p->session || !p->mem || moth_the_interp.memory != p->mem || !p->memory_checkpoint)
+        return;
+    uint64_t start = moth_monotonic_ns();
+    moth_spin_lock(&moth_the_interp.memory_lock);
+    int64_t saved = p->mem->peak_bytes; /* the snapshot sees this peak or a higher one */
+    moth_spin_unlock(&moth_the_interp.memory_lock);
+    /* what the snapshot and the writer allocate (SQLite's calls reach the hooks) is moth's */
+    moth_tstate *self = moth_tls_session == p->session ? moth_tls_state : NULL;
+    if (self)
+        self->busy++;
+    moth_profile so_far;
+    if (moth_profiler_snapshot(p, &so_far) == 0) {
+        p->memory_checkpoint(&so_far, p->memory_checkpoint_arg);
+        moth_profile_free(&so_far);
+    }
+    PyErr_Clear();
+    if (self)
+        self->busy--;
+    uint64_t end = moth_monotonic_ns();
+    moth_spin_lock(&moth_the_interp.memory_lock);
+    int64_t peak = p->mem->peak_bytes, next = peak + peak / 4;
+    p->mem->checkpoint_bytes = next > peak ? next : peak + 1;
+    p->mem->checkpoint_peak = saved;
+    p->mem->checkpoint_after_ns = end - p->mem->start_ns + MOTH_MEM_CHECKPOINT_PERIOD;
+    p->mem->checkpoint_due = 0;
+    moth_the_interp.memory_checkpoint_not_before = end + 20 * (end - start);
+    moth_spin_unlock(&moth_the_interp.memory_lock);
+}
+
 int moth_memprof_start(moth_profiler *p)
 {
     moth_error err = {{0}};
@@ -30,7 +65,15 @@ int moth_memprof_start(moth_profiler *p)
             return -1;
         }
     }
+    if (p->memory_checkpoint && !p->mem->checkpoint_bytes) {
+        p->mem->checkpoint_bytes = MOTH_MEM_FIRST_CHECKPOINT;
+        p->mem->checkpoint_peak = MOTH_MEM_FIRST_CHECKPOINT - 1;
+    }
+    moth_the_interp.memory_checkpoint = p->memory_checkpoint ? checkpoint : NULL;
+    moth_the_interp.memory_checkpoint_arg = p;
+    moth_the_interp.memory_checkpoint_not_before = 0;
     if (moth_memory_hooks_install(p->mem, p->memory_sample, moth_memprof_walks(p), &err) < 0) {
+        moth_the_interp.memory_checkpoint = NULL;
         PyErr_Format(PyExc_RuntimeError, "moth: %s", err.msg);
         return -1;
     }
@@ -39,6 +82,7 @@ int moth_memprof_start(moth_profiler *p)
 
 void moth_memprof_stop(moth_profiler *p)
 {
+    moth_the_interp.memory_checkpoint = NULL;
     moth_memory_hooks_uninstall();
     if (p->mem)
         moth_memtrack_sample_now(p->mem);

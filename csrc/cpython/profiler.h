@@ -168,6 +168,9 @@ typedef struct moth_profiler {
     struct moth_memtrack *mem; /* the recorder, from the first memory session on */
     void *walk_base;          /* memory's walk: the frame that enabled the session, and its */
     void *walk_base_code;     /* code; the walk stops there (the hook sees only calls after) */
+    /* memory checkpoints (moth_memprof_checkpoint): saves the run so far; NULL: none */
+    int (*memory_checkpoint)(moth_profile *so_far, void *arg);
+    void *memory_checkpoint_arg;
 } moth_profiler;
 
 
@@ -297,6 +300,14 @@ void moth_memprof_stop(moth_profiler *p);
 void moth_memprof_clear(moth_profiler *p);
 int moth_memprof_snapshot(moth_profiler *p, moth_profile *out, const int32_t *thread_out,
                           uint32_t *const *node_map, moth_error *err);
+/* Checkpoints: with p->memory_checkpoint set, whenever the peak has grown by a quarter since
+ * the last (from MOTH_MEM_FIRST_CHECKPOINT on), and MOTH_MEM_CHECKPOINT_PERIOD after the last
+ * when it has grown at all, a snapshot of the run so far is handed to it, with the GIL,
+ * between two instructions of the program, at most 5% of the run's time. What it allocates is
+ * moth's. A process killed without warning (the OOM killer's SIGKILL) leaves what the last
+ * one saved. */
+#define MOTH_MEM_FIRST_CHECKPOINT (16 << 20)
+#define MOTH_MEM_CHECKPOINT_PERIOD 1000000000ull
 /* Memory profiling without the frame hook (memory_walk.c): the call path of an allocation is
  * read from the thread's frames. moth_memprof_walks tells whether p's sessions do that;
  * moth_memwalk_site finds the calling thread's state (*st, NULL when it has none), node and

@@ -292,6 +292,39 @@ static void test_timeline_replays_and_halves(void)
     moth_memtrack_free(&t);
 }
 
+/* Checkpoints: a new peak at the mark makes one due at once; a smaller new peak only at a
+ * timeline sample past checkpoint_after_ns; no mark, none. */
+static void test_checkpoints_fall_due(void)
+{
+    moth_memtrack t;
+    CHECK(moth_memtrack_init(&t, 0, 0, NULL) == 0);
+    uint32_t a = moth_memtrack_site(&t, 0, 1, 0);
+    moth_memtrack_alloc(&t, addr(1), 1000, a);
+    moth_memtrack_sample_now(&t);
+    CHECK(!t.checkpoint_due); /* no mark set: never due */
+    t.checkpoint_bytes = 2000;
+    t.checkpoint_peak = 1000;
+    t.checkpoint_after_ns = UINT64_MAX;
+    moth_memtrack_alloc(&t, addr(2), 500, a); /* 1500: a new peak, below the mark */
+    CHECK(!t.checkpoint_due);
+    moth_memtrack_sample_now(&t); /* not yet time */
+    CHECK(!t.checkpoint_due);
+    t.checkpoint_after_ns = 0;
+    moth_memtrack_sample_now(&t); /* time, and the peak grew past what was saved */
+    CHECK(t.checkpoint_due);
+    t.checkpoint_due = 0;
+    t.checkpoint_peak = 1500;
+    moth_memtrack_sample_now(&t); /* saved: nothing new */
+    CHECK(!t.checkpoint_due);
+    CHECK(moth_memtrack_free_block(&t, addr(2), NULL) == 1);
+    moth_memtrack_alloc(&t, addr(3), 400, a); /* 1400: not a new peak */
+    moth_memtrack_sample_now(&t);
+    CHECK(!t.checkpoint_due);
+    moth_memtrack_alloc(&t, addr(4), 600, a); /* 2000: a new peak at the mark */
+    CHECK(t.checkpoint_due);
+    moth_memtrack_free(&t);
+}
+
 int main(void)
 {
     RUN(test_bytes_counts_and_values_at_the_peak);
@@ -302,5 +335,6 @@ int main(void)
     RUN(test_bound_counts_the_rest_as_untracked);
     RUN(test_sampling_weights_are_unbiased);
     RUN(test_timeline_replays_and_halves);
+    RUN(test_checkpoints_fall_due);
     return check_summary();
 }
