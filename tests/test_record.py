@@ -1,5 +1,6 @@
 """moth record: a program's stacks sampled from outside, reported as moth profile reports."""
 import marshal
+import re
 import pstats
 import sqlite3
 import subprocess
@@ -94,6 +95,40 @@ def test_exit_status_and_output_are_the_programs(tmp_path, blocking):
     assert proc.returncode == 3
     assert proc.stdout == "hi\n"
     assert proc.stderr == "err\n"
+
+
+def test_merged_runs_sampled_at_different_rates_count_exactly(tmp_path):
+    # Two runs in one file, the first sampled at 2000 Hz and the second at 100 Hz: `moth stats`
+    # merges them. A function's own samples are the sum of each run's (not its merged time over
+    # the first run's tick, which counted each 100 Hz sample twenty times and put spin's own
+    # above its total), never above its total, and the header counts every run's samples.
+    out = tmp_path / "two.moth"
+    for rate in ("2000", "100"):
+        proc = run_moth("record", "-q", "--append", "--rate", rate, "-o", out, WORK, 8, 150000)
+        assert proc.returncode == 0, proc.stderr
+    con = sqlite3.connect(out)
+    want = {}
+    for name, own in con.execute("SELECT f.name, n.self_ticks FROM nodes n JOIN functions f "
+                                 "ON f.run = n.run AND f.id = n.function "
+                                 "WHERE f.file LIKE '%record_work.py'"):
+        want[name] = want.get(name, 0) + own
+    samples = sum(int(v) for (v,) in con.execute(
+        "SELECT value FROM run_meta WHERE key = 'samples'"))
+    rates = sorted(int(v) for (v,) in con.execute(
+        "SELECT value FROM run_meta WHERE key = 'sampling_rate'"))
+    con.close()
+    assert rates == [100, 2000]
+    stats = run_moth("stats", "--limit", "0", out)
+    assert stats.returncode == 0, stats.stderr
+    assert " %d samples of 2 threads in " % samples in stats.stdout
+    rows = {}
+    for line in stats.stdout.splitlines():
+        m = re.match(r"\s*(\d+)\s+(\d+)\s+\S+\s+\S+\s+.*\((\S+)\)$", line)
+        if m and "record_work.py" in line:
+            rows[m.group(3)] = (int(m.group(1)), int(m.group(2)))
+    assert rows["spin"][0] == want["spin"] and rows["spin"][0] > 0
+    for name, (own, total) in rows.items():
+        assert own == want.get(name, 0) and own <= total, (name, own, total)
 
 
 def test_pstats_outfile(tmp_path):

@@ -27,8 +27,14 @@
 typedef struct moth_cct_node {
     uint64_t key;          /* the collector's identity for the function; 0 for the root */
     uint64_t calls;        /* activations of this node */
-    uint64_t inline_calls; /* of those, calls CPython would have inlined (Python to Python)
-                              without the profiler; they cost it more (overhead subtraction) */
+    union {
+        uint64_t inline_calls; /* deterministic: of those, calls CPython would have inlined
+                                  (Python to Python) without the profiler; they cost it more
+                                  (overhead subtraction) */
+        uint64_t own_samples;  /* sampled: samples taken with this node innermost, counted
+                                  exactly whatever each merged run's tick (self is in the
+                                  first run's ticks) */
+    };
     uint64_t total;        /* inclusive ticks */
     uint64_t self;         /* exclusive ticks */
     uint64_t start;        /* collector's scratch: when the running activation began */

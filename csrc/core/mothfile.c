@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,39 @@ static int sql_fail(sqlite3 *db, moth_error *err, const char *doing)
     return moth_fail(err, "%s: %s", doing, db ? sqlite3_errmsg(db) : "cannot open");
 }
 
+/* Inserts one row with the prepared statement st: its values in column order, each of the
+ * type its letter in `types` says (i: int, I: sqlite3_int64, d: double, t: text, NULL for a
+ * SQL NULL); st is reset for the next row. 0, or -1 with a message. */
+static int insert_row(sqlite3 *db, sqlite3_stmt *st, moth_error *err, const char *types, ...)
+{
+    va_list ap;
+    va_start(ap, types);
+    for (int col = 1; types[col - 1]; col++) {
+        switch (types[col - 1]) {
+        case 'i':
+            sqlite3_bind_int(st, col, va_arg(ap, int));
+            break;
+        case 'I':
+            sqlite3_bind_int64(st, col, va_arg(ap, sqlite3_int64));
+            break;
+        case 'd':
+            sqlite3_bind_double(st, col, va_arg(ap, double));
+            break;
+        default: {
+            const char *text = va_arg(ap, const char *);
+            if (text)
+                sqlite3_bind_text(st, col, text, -1, SQLITE_STATIC);
+            else
+                sqlite3_bind_null(st, col);
+        }
+        }
+    }
+    va_end(ap);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_fail(db, err, "moth file");
+    sqlite3_reset(st);
+    return rc;
+}
+
 static int exec(sqlite3 *db, const char *sql, moth_error *err)
 {
     char *msg = NULL;
@@ -129,18 +163,8 @@ static int insert_functions(sqlite3 *db, int run, const moth_profile *p, moth_er
     int rc = 0;
     for (size_t i = 0; i < p->funcs.count && rc == 0; i++) {
         const moth_func *f = &p->funcs.items[i];
-        sqlite3_bind_int(st, 1, run);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
-        sqlite3_bind_text(st, 3, f->file, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 4, f->line);
-        sqlite3_bind_text(st, 5, f->name, -1, SQLITE_STATIC);
-        if (f->qualname)
-            sqlite3_bind_text(st, 6, f->qualname, -1, SQLITE_STATIC);
-        else
-            sqlite3_bind_null(st, 6);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            rc = sql_fail(db, err, "moth file");
-        sqlite3_reset(st);
+        rc = insert_row(db, st, err, "iItItt", run, (sqlite3_int64)i, f->file,
+                        (sqlite3_int64)f->line, f->name, f->qualname);
     }
     sqlite3_finalize(st);
     return rc;
@@ -159,33 +183,16 @@ static int insert_threads(sqlite3 *db, int run, const moth_profile *p, moth_erro
     int rc = 0;
     for (size_t t = 0; t < p->nthreads && rc == 0; t++) {
         const moth_thread_profile *tp = &p->threads[t];
-        sqlite3_bind_int(th, 1, run);
-        sqlite3_bind_int64(th, 2, (sqlite3_int64)t);
-        sqlite3_bind_int64(th, 3, (sqlite3_int64)tp->id);
-        sqlite3_bind_int64(th, 4, (sqlite3_int64)tp->native_id);
-        if (tp->name)
-            sqlite3_bind_text(th, 5, tp->name, -1, SQLITE_STATIC);
-        else
-            sqlite3_bind_null(th, 5);
-        if (sqlite3_step(th) != SQLITE_DONE)
-            rc = sql_fail(db, err, "moth file");
-        sqlite3_reset(th);
+        rc = insert_row(db, th, err, "iIIIt", run, (sqlite3_int64)t, (sqlite3_int64)tp->id,
+                        (sqlite3_int64)tp->native_id, tp->name);
         /* The root (node 0) is implicit; every other node is a row. */
         for (size_t i = 1; i < tp->tree.count && rc == 0; i++) {
             const moth_cct_node *n = &tp->tree.nodes[i];
-            sqlite3_bind_int(nd, 1, run);
-            sqlite3_bind_int64(nd, 2, (sqlite3_int64)t);
-            sqlite3_bind_int64(nd, 3, (sqlite3_int64)i);
-            sqlite3_bind_int64(nd, 4, n->parent);
-            sqlite3_bind_int64(nd, 5, n->func);
-            sqlite3_bind_int64(nd, 6, (sqlite3_int64)n->calls);
-            sqlite3_bind_int64(nd, 7, (sqlite3_int64)n->total);
-            sqlite3_bind_int64(nd, 8, (sqlite3_int64)n->self);
-            sqlite3_bind_double(nd, 9, (double)n->total * p->tick_seconds);
-            sqlite3_bind_double(nd, 10, (double)n->self * p->tick_seconds);
-            if (sqlite3_step(nd) != SQLITE_DONE)
-                rc = sql_fail(db, err, "moth file");
-            sqlite3_reset(nd);
+            rc = insert_row(db, nd, err, "iIIIIIIIdd", run, (sqlite3_int64)t,
+                            (sqlite3_int64)i, (sqlite3_int64)n->parent, (sqlite3_int64)n->func,
+                            (sqlite3_int64)n->calls, (sqlite3_int64)n->total,
+                            (sqlite3_int64)n->self, (double)n->total * p->tick_seconds,
+                            (double)n->self * p->tick_seconds);
         }
     }
     sqlite3_finalize(th);
@@ -211,15 +218,8 @@ static int insert_function_stats(sqlite3 *db, int run, const moth_profile *p, mo
     for (size_t i = 0; i < view.nrows && rc == 0; i++) {
         const moth_pstats_row *row = &view.rows[i];
         /* The view's function table is a copy of the profile's, index for index. */
-        sqlite3_bind_int(st, 1, run);
-        sqlite3_bind_int64(st, 2, row->func);
-        sqlite3_bind_int64(st, 3, (sqlite3_int64)row->cc);
-        sqlite3_bind_int64(st, 4, (sqlite3_int64)row->nc);
-        sqlite3_bind_double(st, 5, row->tt);
-        sqlite3_bind_double(st, 6, row->ct);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            rc = sql_fail(db, err, "moth file");
-        sqlite3_reset(st);
+        rc = insert_row(db, st, err, "iIIIdd", run, (sqlite3_int64)row->func,
+                        (sqlite3_int64)row->cc, (sqlite3_int64)row->nc, row->tt, row->ct);
     }
     sqlite3_finalize(st);
     moth_pstats_free(&view);
@@ -238,23 +238,13 @@ static int insert_lines(sqlite3 *db, int run, const moth_profile *p, moth_error 
     int rc = 0;
     for (size_t i = 0; i < p->lines.count && rc == 0; i++) {
         const moth_func_lines *f = &p->lines.funcs[i];
-        sqlite3_bind_int(fl, 1, run);
-        sqlite3_bind_int64(fl, 2, f->func);
-        sqlite3_bind_int64(fl, 3, f->last_line);
-        if (sqlite3_step(fl) != SQLITE_DONE)
-            rc = sql_fail(db, err, "moth file");
-        sqlite3_reset(fl);
-        for (size_t k = 0; k < f->nlines && rc == 0; k++) {
-            sqlite3_bind_int(ln, 1, run);
-            sqlite3_bind_int64(ln, 2, f->func);
-            sqlite3_bind_int64(ln, 3, f->lines[k].line);
-            sqlite3_bind_int64(ln, 4, (sqlite3_int64)f->lines[k].hits);
-            sqlite3_bind_int64(ln, 5, (sqlite3_int64)f->lines[k].time);
-            sqlite3_bind_double(ln, 6, (double)f->lines[k].time * p->tick_seconds);
-            if (sqlite3_step(ln) != SQLITE_DONE)
-                rc = sql_fail(db, err, "moth file");
-            sqlite3_reset(ln);
-        }
+        rc = insert_row(db, fl, err, "iII", run, (sqlite3_int64)f->func,
+                        (sqlite3_int64)f->last_line);
+        for (size_t k = 0; k < f->nlines && rc == 0; k++)
+            rc = insert_row(db, ln, err, "iIIIId", run, (sqlite3_int64)f->func,
+                            (sqlite3_int64)f->lines[k].line, (sqlite3_int64)f->lines[k].hits,
+                            (sqlite3_int64)f->lines[k].time,
+                            (double)f->lines[k].time * p->tick_seconds);
     }
     sqlite3_finalize(ln);
     sqlite3_finalize(fl);
@@ -301,64 +291,41 @@ static int insert_memory(sqlite3 *db, int run, const moth_profile *p, moth_error
     if (sqlite3_prepare_v2(db, "INSERT INTO memory_summary VALUES (?, ?, ?, ?, ?, ?, ?)", -1, &st,
                            NULL))
         goto sqlerr;
-    sqlite3_bind_int(st, 1, run);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)m->peak_bytes);
-    sqlite3_bind_double(st, 3, m->peak_time);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)m->sample_bytes);
-    sqlite3_bind_int64(st, 5, (sqlite3_int64)m->untracked_bytes);
-    sqlite3_bind_int64(st, 6, (sqlite3_int64)m->untracked_count);
-    sqlite3_bind_int64(st, 7, (sqlite3_int64)m->own_bytes);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        goto sqlerr;
+    if (insert_row(db, st, err, "iIdIIII", run, (sqlite3_int64)m->peak_bytes, m->peak_time,
+                   (sqlite3_int64)m->sample_bytes, (sqlite3_int64)m->untracked_bytes,
+                   (sqlite3_int64)m->untracked_count, (sqlite3_int64)m->own_bytes) < 0)
+        goto done;
     sqlite3_finalize(st);
     if (sqlite3_prepare_v2(db, "INSERT INTO memory_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            -1, &st, NULL))
         goto sqlerr;
     for (size_t i = 0; i < m->nrows; i++) {
         const moth_mem_row *r = &m->rows[i];
-        sqlite3_bind_int(st, 1, run);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
-        sqlite3_bind_int64(st, 3, r->thread);
-        sqlite3_bind_int64(st, 4, r->node);
-        sqlite3_bind_int64(st, 5, r->line);
-        sqlite3_bind_int64(st, 6, (sqlite3_int64)r->peak_bytes);
-        sqlite3_bind_double(st, 7, r->peak_count);
-        sqlite3_bind_int64(st, 8, (sqlite3_int64)r->leaked_bytes);
-        sqlite3_bind_double(st, 9, r->leaked_count);
-        sqlite3_bind_int64(st, 10, (sqlite3_int64)r->alloc_bytes);
-        sqlite3_bind_double(st, 11, r->alloc_count);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            goto sqlerr;
-        sqlite3_reset(st);
+        if (insert_row(db, st, err, "iIIIIIdIdId", run, (sqlite3_int64)i,
+                       (sqlite3_int64)r->thread, (sqlite3_int64)r->node, (sqlite3_int64)r->line,
+                       (sqlite3_int64)r->peak_bytes, r->peak_count,
+                       (sqlite3_int64)r->leaked_bytes, r->leaked_count,
+                       (sqlite3_int64)r->alloc_bytes, r->alloc_count) < 0)
+            goto done;
     }
     sqlite3_finalize(st);
     if (sqlite3_prepare_v2(db, "INSERT INTO memory_timeline VALUES (?, ?, ?, ?, ?)", -1, &st,
                            NULL))
         goto sqlerr;
-    for (size_t i = 0; i < m->npoints; i++) {
-        sqlite3_bind_int(st, 1, run);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
-        sqlite3_bind_double(st, 3, m->points[i].time);
-        sqlite3_bind_int64(st, 4, (sqlite3_int64)m->points[i].bytes);
-        sqlite3_bind_int64(st, 5, (sqlite3_int64)m->points[i].high);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            goto sqlerr;
-        sqlite3_reset(st);
-    }
+    for (size_t i = 0; i < m->npoints; i++)
+        if (insert_row(db, st, err, "iIdII", run, (sqlite3_int64)i, m->points[i].time,
+                       (sqlite3_int64)m->points[i].bytes, (sqlite3_int64)m->points[i].high) < 0)
+            goto done;
     sqlite3_finalize(st);
     if (sqlite3_prepare_v2(db, "INSERT INTO memory_changes VALUES (?, ?, ?, ?)", -1, &st, NULL))
         goto sqlerr;
     for (size_t i = 0; i < m->npoints; i++) {
         size_t end = i + 1 < m->npoints ? m->points[i + 1].first_change : m->nchanges;
-        for (size_t c = m->points[i].first_change; c < end; c++) {
-            sqlite3_bind_int(st, 1, run);
-            sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
-            sqlite3_bind_int64(st, 3, m->changes[c].row);
-            sqlite3_bind_int64(st, 4, (sqlite3_int64)m->changes[c].bytes);
-            if (sqlite3_step(st) != SQLITE_DONE)
-                goto sqlerr;
-            sqlite3_reset(st);
-        }
+        for (size_t c = m->points[i].first_change; c < end; c++)
+            if (insert_row(db, st, err, "iIII", run, (sqlite3_int64)i,
+                           (sqlite3_int64)m->changes[c].row,
+                           (sqlite3_int64)m->changes[c].bytes) < 0)
+                goto done;
     }
     rc = 0;
     goto done;
@@ -909,6 +876,15 @@ static int read_run(sqlite3 *db, const char *path, int run, moth_profile *out, i
     if (first)
         out->tick_seconds = tick;
     double scale = tick / out->tick_seconds;
+    /* A sampled run's self ticks are its own samples: kept as counts, which (unlike times
+     * brought to another tick) add up exactly across runs sampled at different rates. */
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM run_meta WHERE run = ? AND key = 'clock' "
+                               "AND value = 'samples'", -1, &st, NULL))
+        goto sqlerr;
+    sqlite3_bind_int(st, 1, run);
+    int sampled = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    st = NULL;
 
     if (first) {
         if (sqlite3_prepare_v2(db, "SELECT key, value FROM run_meta WHERE run = ?", -1, &st,
@@ -1048,6 +1024,8 @@ static int read_run(sqlite3 *db, const char *path, int run, moth_profile *out, i
             n->calls += (uint64_t)calls;
             n->total += (uint64_t)((double)total * scale + 0.5);
             n->self += (uint64_t)((double)self * scale + 0.5);
+            if (sampled)
+                n->own_samples += (uint64_t)self;
             expect++;
         }
         rt->where = where;

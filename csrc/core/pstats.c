@@ -81,6 +81,7 @@ typedef struct fold_state {
     tick_sums *row_ticks;      /* per row */
     tick_sums **edge_ticks;    /* per row, per edge */
     size_t *edge_ticks_cap;
+    int sampled;               /* the nodes count own samples (moth_cct_node.own_samples) */
 } fold_state;
 
 static int edge_count_add(moth_map *m, uint32_t g, uint32_t f, int delta, uint32_t *before,
@@ -148,6 +149,8 @@ static int fold_tree(fold_state *st, moth_error *err)
         }
         size_t r = (size_t)(row - st->s->rows);
         row->nc += node->calls;
+        if (st->sampled)
+            row->own_samples += node->own_samples;
         st->row_ticks[r].tt += node->self;
         if (!recursive) {
             row->cc += node->calls;
@@ -197,6 +200,8 @@ int moth_pstats_from_profile(moth_pstats *s, const moth_profile *p, moth_error *
     fold_state st;
     memset(&st, 0, sizeof st);
     st.s = s;
+    const char *clock = moth_profile_get_meta(p, "clock");
+    st.sampled = clock && strcmp(clock, "samples") == 0;
     st.active = moth_calloc(nf ? nf : 1, sizeof *st.active, err);
     st.row_ticks = moth_calloc(nf ? nf : 1, sizeof *st.row_ticks, err);
     st.edge_ticks = moth_calloc(nf ? nf : 1, sizeof *st.edge_ticks, err);
@@ -271,6 +276,7 @@ static int add_row(moth_pstats *dst, const moth_pstats *src, const moth_pstats_r
     row->nc += sr->nc;
     row->tt += sr->tt;
     row->ct += sr->ct;
+    row->own_samples += sr->own_samples;
     for (size_t e = 0; e < sr->ncallers; e++) {
         const moth_pstats_edge *se = &sr->callers[e];
         const moth_func *g = &src->funcs.items[se->caller];

@@ -33,6 +33,8 @@ typedef struct moth_pstats_row {
     uint32_t func;    /* function index */
     uint64_t cc, nc;
     double tt, ct;
+    uint64_t own_samples; /* sampled profiles: the samples with the function innermost (0 for
+                             others) */
     moth_pstats_edge *callers;
     size_t ncallers, callers_cap;
 } moth_pstats_row;
@@ -123,12 +125,13 @@ typedef struct moth_report_opts {
 
 int moth_report_stats(const moth_pstats *s, const moth_report_opts *o, moth_sb *out,
                       moth_error *err);
-/* The table of a sampled profile (moth record): own and total samples of each function (total:
- * samples with the function anywhere on the stack, the view's primitive count) and the times
- * they estimate; `summary` is the line above it ("N samples of ... in S seconds"). The same
+/* The table of a sampled profile (moth record): own and total samples of each function (own:
+ * the rows' own_samples; total: samples with the function anywhere on the stack, the view's
+ * primitive count), both exact counts however many runs were merged, and the times they
+ * estimate; `summary` is the line above it ("N samples of ... in S seconds"). The same
  * options as moth_report_stats. */
-int moth_report_samples(const moth_pstats *s, const moth_report_opts *o, double tick_seconds,
-                        const char *summary, moth_sb *out, moth_error *err);
+int moth_report_samples(const moth_pstats *s, const moth_report_opts *o, const char *summary,
+                        moth_sb *out, moth_error *err);
 int moth_report_callers(const moth_pstats *s, const moth_report_opts *o, moth_sb *out,
                         moth_error *err);
 int moth_report_callees(const moth_pstats *s, const moth_report_opts *o, moth_sb *out,

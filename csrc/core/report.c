@@ -439,8 +439,8 @@ int moth_report_stats(const moth_pstats *s, const moth_report_opts *o, moth_sb *
     return moth_sb_check(out, err);
 }
 
-int moth_report_samples(const moth_pstats *s, const moth_report_opts *o, double tick_seconds,
-                        const char *summary, moth_sb *out, moth_error *err)
+int moth_report_samples(const moth_pstats *s, const moth_report_opts *o, const char *summary,
+                        moth_sb *out, moth_error *err)
 {
     moth_sb_printf(out, "         %s\n\n", summary);
     print_list pl;
@@ -453,9 +453,7 @@ int moth_report_samples(const moth_pstats *s, const moth_report_opts *o, double 
         moth_sb_puts(out, "\n      own    total  tottime  cumtime filename:lineno(function)\n");
         for (size_t i = 0; i < pl.n; i++) {
             const moth_pstats_row *row = &s->rows[pl.rows[i]];
-            /* Own time is whole ticks: their count is the own samples. */
-            double own = tick_seconds > 0 ? row->tt / tick_seconds + 0.5 : 0;
-            moth_sb_printf(out, "%9llu %8llu ", (unsigned long long)own,
+            moth_sb_printf(out, "%9llu %8llu ", (unsigned long long)row->own_samples,
                            (unsigned long long)row->cc);
             f8(out, row->tt);
             moth_sb_putc(out, ' ');

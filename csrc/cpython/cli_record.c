@@ -246,7 +246,7 @@ static int print_report(const record_options *ro, const moth_profile *p, const m
     snprintf(summary, sizeof summary, "%llu samples of %zu thread%s in %.3f seconds",
              (unsigned long long)samples, p->nthreads, p->nthreads == 1 ? "" : "s", st->seconds);
     moth_sb text = MOTH_SB_INIT;
-    int rc = moth_report_samples(view, &opts, p->tick_seconds, summary, &text, &err);
+    int rc = moth_report_samples(view, &opts, summary, &text, &err);
     if (rc == 0 && ro->lines && p->lines.count) {
         moth_sb_puts(&text, "\n");
         rc = moth_lines_report(p, ro->limit > 0 ? (size_t)ro->limit : 0, moth_cli_colour(),

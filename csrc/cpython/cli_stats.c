@@ -227,13 +227,16 @@ static int sampled_summary(const char *path, int run, double *tick, char *summar
         return -1;
     }
     const char *clock = moth_profile_get_meta(&p, "clock");
-    const char *samples = moth_profile_get_meta(&p, "samples");
     const char *duration = moth_profile_get_meta(&p, "duration");
     if (clock && strcmp(clock, "samples") == 0 && p.tick_seconds > 0) {
+        /* every run's samples (the metadata is the first run's) */
+        unsigned long long samples = 0;
+        for (size_t t = 0; t < p.nthreads; t++)
+            for (size_t n = 0; n < p.threads[t].tree.count; n++)
+                samples += p.threads[t].tree.nodes[n].own_samples;
         *tick = p.tick_seconds;
-        snprintf(summary, size, "%s samples of %zu thread%s in %.3f seconds",
-                 samples ? samples : "?", p.nthreads, p.nthreads == 1 ? "" : "s",
-                 duration ? atof(duration) : 0.0);
+        snprintf(summary, size, "%llu samples of %zu thread%s in %.3f seconds", samples,
+                 p.nthreads, p.nthreads == 1 ? "" : "s", duration ? atof(duration) : 0.0);
     }
     moth_profile_free(&p);
     return 0;
@@ -376,7 +379,7 @@ int moth_cmd_stats(int argc, char **argv)
     if (rc == 0)
         rc = so.callers   ? moth_report_callers(&view, &ro, &text, &err)
              : so.callees ? moth_report_callees(&view, &ro, &text, &err)
-              : tick > 0  ? moth_report_samples(&view, &ro, tick, summary, &text, &err)
+              : tick > 0  ? moth_report_samples(&view, &ro, summary, &text, &err)
                           : moth_report_stats(&view, &ro, &text, &err);
     moth_pstats_free(&view);
     if (rc == 0 && !so.callers && !so.callees)

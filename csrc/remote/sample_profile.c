@@ -118,6 +118,7 @@ static int add_stack(void *ctx, moth_remote *t, const moth_rthread *th, const mo
             return -1;
     }
     tree->nodes[node].self++;
+    tree->nodes[node].own_samples++;
     sp->samples++;
     return 0;
 }
