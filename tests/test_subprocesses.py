@@ -4,6 +4,8 @@ import json
 import os
 import re
 import sqlite3
+import subprocess
+import sys
 import time
 
 import pytest
@@ -263,3 +265,109 @@ def test_a_fork_under_moth_warns_as_without_it(tmp_path):
             "print(os.waitpid(pid, 0)[1] >> 8)\n")
     proc = run_moth("profile", "-q", "-c", code, check=0)
     assert (proc.stdout, proc.stderr) == ("3\n", "")
+
+
+@pytest.mark.parametrize("builtins", [[], ["--builtins"]], ids=["frames", "builtins"])
+def test_without_subprocesses_a_forked_child_stops_recording(tmp_path, builtins):
+    """Without --subprocesses a forked child's recording would be thrown away: it stops at the
+    fork. The child sees no profiler of moth's (it may start its own, which one still recording
+    would refuse; the profile hook is gone), the parent's run goes on and is complete."""
+    code = ("import os, sys, moth\n"
+            "def work():\n    return sum(range(100))\n"
+            "work()\n"
+            "pid = os.fork()\n"
+            "if pid == 0:\n"
+            "    p = moth.Profile(builtins=False)\n"
+            "    p.enable(); work(); p.disable()\n"
+            "    os._exit(10 + (sys.getprofile() is None))\n"
+            "work()\n"
+            "print(os.waitpid(pid, 0)[1] >> 8)\n")
+    out = tmp_path / "one.moth"
+    proc = run_moth("profile", *builtins, "-q", "-o", out, "-c", code, check=0)
+    assert (proc.stdout, proc.stderr) == ("11\n", "")
+    runs = runs_of(out)
+    assert len(runs) == 1 and next(iter(runs.values()))["calls"]["work"] == 2
+
+
+def start_in_new_interpreter(tmp_path, env_run, code="", calibration=None):
+    """A Python that runs moth._moth._subprocess_start() itself (as the bootstrap
+    sitecustomize does) under MOTH_SUBPROCESSES=env_run; prints what it returned."""
+    from conftest import moth_env
+    env = moth_env({})
+    env.pop("MOTH_SUBPROCESSES", None)
+    env.pop("MOTH_SUBPROCESSES_CALIBRATION", None)
+    if env_run is not None:
+        env["MOTH_SUBPROCESSES"] = env_run
+    if calibration is not None:
+        env["MOTH_SUBPROCESSES_CALIBRATION"] = calibration
+    prog = ("import sys\n" + code +
+            "from moth import _moth\n"
+            "try:\n    print(_moth._subprocess_start())\n"
+            "except Exception as e:\n    print(type(e).__name__)\n"
+            "def work():\n    return 1\n"
+            "work(); work()\n")
+    return subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=120)
+
+
+@pytest.mark.parametrize("env_run", [None, "0:", "1:", "1:b:session-only", "1::s:relative.moth"],
+                         ids=["unset", "not-1", "no-session", "no-path", "relative"])
+def test_a_child_not_asked_or_asked_wrongly_runs_unprofiled(tmp_path, env_run):
+    proc = start_in_new_interpreter(tmp_path, env_run)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "False\n", "")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("flags,calibration,meta", [
+    ("bcrn", None, {"clock": "cpu", "mode": "builtins (profile hook)", "times": "as measured"}),
+    ("n", "0 1 2 3 4 5 6", {"clock": "wall", "mode": "frames (frame evaluation)",
+                            "times": "measured cost of recording subtracted"}),
+    ("n", "garbled", {"clock": "wall"}),
+], ids=["builtins-cpu-raw", "other-pythons-calibration", "garbled-calibration"])
+def test_a_child_takes_the_options_it_is_given_and_creates_the_file(tmp_path, flags,
+                                                                   calibration, meta):
+    # flags: b builtins, c CPU clock, r raw times, n may create the file (an MPI rank's); a
+    # calibration of another Python, or one that cannot be read, is measured again
+    out = tmp_path / "child.moth"
+    proc = start_in_new_interpreter(tmp_path, f"1:{flags}:sess-1:{out}", calibration=calibration)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "True\n", "")
+    runs = runs_of(out)
+    assert [r["calls"]["work"] for r in runs.values()] == [2]
+    assert [r["how"] for r in runs.values()] == ["subprocess"]
+    con = sqlite3.connect(out)
+    got = dict(con.execute("SELECT key, value FROM run_meta"))
+    con.close()
+    assert {k: got[k] for k in meta} == meta
+
+
+def test_a_child_that_cannot_write_its_run_says_so_and_exits_as_it_would(tmp_path):
+    out = tmp_path / "garbage.moth"
+    out.write_text("not a moth file\n" * 100)
+    proc = start_in_new_interpreter(tmp_path, f"1::sess-1:{out}", code="")
+    assert (proc.returncode, proc.stdout) == (0, "True\n")
+    assert re.fullmatch(r"moth: process \d+: .+\n", proc.stderr), proc.stderr
+    assert out.read_text() == "not a moth file\n" * 100
+
+
+def test_a_second_start_or_another_profiler_running_is_refused(tmp_path):
+    out = tmp_path / "child.moth"
+    code = ("import moth\np = moth.Profile(builtins=False)\np.enable()\n"
+            "from moth import _moth\nprint(_moth._subprocess_start())\np.disable()\n")
+    proc = start_in_new_interpreter(tmp_path, f"1:n:sess-1:{out}", code=code)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "False\nTrue\n", "")
+    code = "from moth import _moth\nprint(_moth._subprocess_start())\n"
+    # started once (the first call), the second is refused
+    proc = start_in_new_interpreter(tmp_path, f"1:n:sess-2:{out}", code=code)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "True\nFalse\n", "")
+
+
+@pytest.mark.parametrize("missing", ["os.register_at_fork", "atexit.register"])
+def test_a_child_that_cannot_hook_its_exits_is_not_profiled(tmp_path, missing):
+    # without the fork handler or the exit hook a child's run could not be written: the
+    # start fails with the Python error, recording nothing
+    module, name = missing.split(".")
+    out = tmp_path / "child.moth"
+    code = f"import {module}\ndel {module}.{name}\n"
+    proc = start_in_new_interpreter(tmp_path, f"1:n:sess-1:{out}", code=code)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "AttributeError\n", "")
+    assert not out.exists()

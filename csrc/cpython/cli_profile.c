@@ -388,6 +388,18 @@ typedef struct profile_command {
     int rank;              /* MPI rank, -1 when not an MPI rank */
 } profile_command;
 
+/* The pstats view of p for the report; -1 (p freed, the command failed) when memory ran out. */
+static int fold_for_report(profile_command *cmd, moth_profile *p, moth_pstats *view)
+{
+    if (moth_pstats_fold(p, view) == 0)
+        return 0;
+    PyErr_Clear();
+    moth_profile_free(p);
+    moth_cli_error("out of memory while building the report");
+    cmd->failed = 1;
+    return -1;
+}
+
 /* The table of every process's run in the file (--subprocesses), and the process tree. */
 static void print_all_processes(profile_command *cmd)
 {
@@ -400,13 +412,8 @@ static void print_all_processes(profile_command *cmd)
         cmd->failed = 1;
         return;
     }
-    if (moth_pstats_fold(&all, &view) < 0) {
-        PyErr_Clear();
-        moth_profile_free(&all);
-        moth_cli_error("out of memory while building the report");
-        cmd->failed = 1;
+    if (fold_for_report(cmd, &all, &view) < 0)
         return;
-    }
     moth_report_opts ro;
     memset(&ro, 0, sizeof ro);
     moth_sort_spec_parse(&ro.sort, po->sort_keys, po->nsort, &err);
@@ -464,13 +471,8 @@ static void report_run(moth_cli_run *run)
         cmd->failed = 1;
         return;
     }
-    if (moth_pstats_fold(&profile, &view) < 0) {
-        PyErr_Clear();
-        moth_profile_free(&profile);
-        moth_cli_error("out of memory while building the report");
-        cmd->failed = 1;
+    if (fold_for_report(cmd, &profile, &view) < 0)
         return;
-    }
     describe_run(&profile, po, cmd->argc, cmd->argv, run->started, run->duration);
     moth_error err;
     if (moth_subprocs_describe_process(&profile, cmd->how, cmd->session[0] ? cmd->session : NULL,
@@ -555,8 +557,10 @@ static int plan_output(profile_command *cmd, moth_profiler *prof)
             snprintf(cmd->session, sizeof cmd->session, "mpi:%ld:%d", (long)getppid(), mpi.size);
     }
     free(job);
-    if (!po->subprocesses)
+    if (!po->subprocesses) {
+        moth_subprocs_parent_only(prof);
         return 0;
+    }
     if (!cmd->outfile) {
         const char *dir = getenv("TMPDIR");
         snprintf(cmd->tmpdir, sizeof cmd->tmpdir, "%s/moth-XXXXXX",

@@ -46,6 +46,10 @@ int moth_subprocs_in_child(void);
 /* Writes this child's run into the file (once). */
 void moth_subprocs_finish_child(void);
 
+/* Without --subprocesses: a child the program forks stops recording at once (prof, the
+ * command's profiler, records only this process). */
+void moth_subprocs_parent_only(moth_profiler *prof);
+
 /* A new session's identifier: host, pid, time and random bits, into out. */
 void moth_subprocs_new_session(char *out, size_t size);
 
