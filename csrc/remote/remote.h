@@ -40,6 +40,7 @@ typedef struct moth_remote {
     uint32_t version_hex;        /* Py_Version: 0x030b07f0 for 3.11.7 final */
     uint64_t runtime;            /* address of _PyRuntime */
     uint64_t interp;             /* the main interpreter */
+    uint64_t gil;                /* 3.12+: the GIL's struct (interp->ceval.gil), once read */
     char binary[4096];           /* the file that holds the interpreter */
     char root[64];               /* "/proc/PID/root" for a live target (files as it sees them) */
     char cwd[4096];              /* the target's working directory, "" when unknown */

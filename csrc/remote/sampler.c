@@ -68,7 +68,7 @@ int moth_sampler_round(moth_sampler *s)
 static int read_round(moth_sampler *s)
 {
     moth_remote *t = s->t;
-    if (moth_remote_threads(t, &s->threads, NULL) < 0) {
+    if (moth_remote_threads_prefetch(t, &s->reader, &s->threads, NULL) < 0) {
         s->stats.failed_rounds++;
         return target_gone(t) ? 1 : 0;
     }

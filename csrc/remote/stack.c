@@ -14,6 +14,9 @@
 void moth_stack_reader_free(moth_stack_reader *r)
 {
     free(r->chunk);
+    free(r->plans);
+    free(r->pieces);
+    free(r->prefetch);
     memset(r, 0, sizeof *r);
 }
 
@@ -61,19 +64,74 @@ static size_t frame_word_pieces(const moth_remote *t, const moth_rthread *th, fr
 #define CHUNK_SLACK 1024
 #define CHUNK_MIN_SIZE 16384 /* CPython's smallest chunk: mapped whole, page-aligned */
 
-static int copy_chunk(moth_remote *t, moth_stack_reader *r, moth_rthread *th)
+/* How many bytes of th's chunk to copy (from th->chunk to *end); 0 when it has none to copy. */
+static size_t chunk_span(const moth_rthread *th, uint64_t *end)
 {
-    r->chunk_lo = r->chunk_hi = r->live_hi = 0;
     if (!th->chunk || th->chunk_top <= th->chunk || th->chunk_top - th->chunk > MAX_CHUNK_COPY)
-        return -1;
-    uint64_t end = th->chunk_top + CHUNK_SLACK;
+        return 0;
+    *end = th->chunk_top + CHUNK_SLACK;
     uint64_t mapped = th->chunk + CHUNK_MIN_SIZE;
     uint64_t top_page = (th->chunk_top + 4095) & ~(uint64_t)4095;
     if (mapped < top_page)
         mapped = top_page;
-    if (end > mapped)
-        end = mapped;
-    size_t n = (size_t)(end - th->chunk);
+    if (*end > mapped)
+        *end = mapped;
+    return (size_t)(*end - th->chunk);
+}
+
+/* The pieces of one copy: where the frames stand, the chunk twice into copy (n bytes each),
+ * where they stand again. At most COPY_PIECES. */
+#define COPY_PIECES 10
+
+static size_t copy_pieces(const moth_remote *t, const moth_rthread *th, uint8_t *copy, size_t n,
+                          frame_words *before, frame_words *after, moth_read_piece *pieces)
+{
+    size_t k = frame_word_pieces(t, th, before, pieces);
+    pieces[k++] = (moth_read_piece){th->chunk, copy, n};
+    pieces[k++] = (moth_read_piece){th->chunk, copy + n, n};
+    return k + frame_word_pieces(t, th, after, pieces + k);
+}
+
+/* Whether the copy read for a thread that stood as `was` holds the frames it had when the read
+ * began: 0, with th->frame and th->chunk_top set to that moment and r reading from the copy; 1
+ * when it moved beyond what the copy can show (th's fields refreshed from `after`). */
+static int accept_copy(moth_remote *t, moth_stack_reader *r, moth_rthread *th,
+                       const moth_rthread *was, uint64_t end, const uint8_t *copy,
+                       const frame_words *before, const frame_words *after)
+{
+    const moth_py_layout *L = t->L;
+    uint64_t cframe_known = was->frame_slot ? was->frame_slot - L->cframe.current_frame : 0;
+    int cframe_moved = L->tstate.current_frame == MOTH_NO_FIELD &&
+                       (before->cframe != cframe_known || after->cframe != cframe_known);
+    if (cframe_moved || before->chunk != was->chunk || after->chunk != was->chunk ||
+        before->top > end) {
+        /* Moved on: start again from where it is now. */
+        th->chunk = after->chunk;
+        th->chunk_top = after->top;
+        if (L->tstate.current_frame == MOTH_NO_FIELD)
+            th->frame_slot = after->cframe ? after->cframe + L->cframe.current_frame : 0;
+        else
+            th->frame = after->frame;
+        return 1;
+    }
+    th->frame_slot = was->frame_slot;
+    th->frame = before->frame;
+    th->chunk = was->chunk;
+    th->chunk_top = before->top;
+    r->copy = copy;
+    r->chunk_lo = was->chunk;
+    r->chunk_hi = end;
+    r->live_hi = after->top < before->top ? after->top : before->top;
+    return 0;
+}
+
+static int copy_chunk(moth_remote *t, moth_stack_reader *r, moth_rthread *th)
+{
+    r->chunk_lo = r->chunk_hi = r->live_hi = 0;
+    uint64_t end = 0;
+    size_t n = chunk_span(th, &end);
+    if (!n)
+        return -1;
     if (2 * n > r->chunk_cap) {
         uint8_t *bigger = realloc(r->chunk, 2 * n);
         if (!bigger)
@@ -82,33 +140,74 @@ static int copy_chunk(moth_remote *t, moth_stack_reader *r, moth_rthread *th)
         r->chunk_cap = 2 * n;
     }
     frame_words before = {0}, after = {0};
-    moth_read_piece pieces[10];
-    size_t k = frame_word_pieces(t, th, &before, pieces);
-    pieces[k++] = (moth_read_piece){th->chunk, r->chunk, n};
-    pieces[k++] = (moth_read_piece){th->chunk, r->chunk + n, n};
-    k += frame_word_pieces(t, th, &after, pieces + k);
+    moth_read_piece pieces[COPY_PIECES];
+    size_t k = copy_pieces(t, th, r->chunk, n, &before, &after, pieces);
     if (moth_mem_readv(&t->mem, pieces, k) != k)
         return -1;
-    uint64_t cframe_known = th->frame_slot ? th->frame_slot - t->L->cframe.current_frame : 0;
-    int cframe_moved = t->L->tstate.current_frame == MOTH_NO_FIELD &&
-                       (before.cframe != cframe_known || after.cframe != cframe_known);
-    if (cframe_moved || before.chunk != th->chunk || after.chunk != th->chunk ||
-        before.top > end) {
-        /* Moved on: start again from where it is now. */
-        th->chunk = after.chunk;
-        th->chunk_top = after.top;
-        if (t->L->tstate.current_frame == MOTH_NO_FIELD)
-            th->frame_slot = after.cframe ? after.cframe + t->L->cframe.current_frame : 0;
-        else
-            th->frame = after.frame;
-        return 1;
+    moth_rthread was = *th;
+    return accept_copy(t, r, th, &was, end, r->chunk, &before, &after);
+}
+
+/* A thread's copy planned for the round's one read, from where it stood the round before. */
+struct moth_stack_plan {
+    moth_rthread was;
+    uint64_t end;
+    size_t at, n;  /* its two copies at r->prefetch + at, n bytes each; n == 0: none (or used) */
+    frame_words before, after;
+};
+
+/* More threads or bytes than this, and the round reads its stacks one call per thread. */
+#define PREFETCH_MAX_THREADS 64
+#define PREFETCH_MAX_BYTES (8u << 20)
+
+int moth_remote_threads_prefetch(moth_remote *t, moth_stack_reader *r, moth_rthreads *l,
+                                 moth_error *err)
+{
+    size_t n = l->count, total = 0, k = 0;
+    r->plan_count = r->plan_next = 0;
+    int read = 0;
+    if (!n || n > PREFETCH_MAX_THREADS ||
+        moth_grow((void **)&r->plans, sizeof *r->plans, &r->plans_cap, n, NULL) < 0 ||
+        moth_grow((void **)&r->pieces, sizeof *r->pieces, &r->pieces_cap, n * COPY_PIECES,
+                  NULL) < 0)
+        return moth_remote_threads(t, l, err);
+    for (size_t i = 0; i < n; i++) {
+        struct moth_stack_plan *p = &r->plans[i];
+        p->was = l->items[i];
+        p->n = chunk_span(&p->was, &p->end);
+        p->at = total;
+        total += 2 * p->n;
     }
-    th->frame = before.frame;
-    th->chunk_top = before.top;
-    r->chunk_lo = th->chunk;
-    r->chunk_hi = end;
-    r->live_hi = after.top < before.top ? after.top : before.top;
-    return 0;
+    if (total > PREFETCH_MAX_BYTES ||
+        moth_grow((void **)&r->prefetch, 1, &r->prefetch_cap, total, NULL) < 0)
+        return moth_remote_threads(t, l, err);
+    for (size_t i = 0; i < n; i++) {
+        struct moth_stack_plan *p = &r->plans[i];
+        if (p->n)
+            k += copy_pieces(t, &p->was, r->prefetch + p->at, p->n, &p->before, &p->after,
+                             r->pieces + k);
+    }
+    int rc = moth_remote_threads_with(t, l, r->pieces, k, &read, err);
+    if (rc == 0 && read) {
+        r->plan_count = n;
+        r->stats.prefetched++;
+    }
+    return rc;
+}
+
+/* The copy planned for th in this round's read, taken once; NULL when there is none. The
+ * sampler reads the threads in the list's order, so the next plan is looked at first. */
+static struct moth_stack_plan *take_plan(moth_stack_reader *r, const moth_rthread *th)
+{
+    for (size_t seen = 0; seen < r->plan_count; seen++) {
+        size_t i = (r->plan_next + seen) % r->plan_count;
+        struct moth_stack_plan *p = &r->plans[i];
+        if (p->was.tstate != th->tstate)
+            continue;
+        r->plan_next = i + 1;
+        return p->n ? p : NULL;
+    }
+    return NULL;
 }
 
 /* The fixed part of the frame at addr: from the chunk copy, or read into buf. NULL when it
@@ -127,8 +226,8 @@ static const uint8_t *frame_bytes(moth_remote *t, moth_stack_reader *r, uint64_t
             return NULL;
         }
         size_t at = (size_t)(addr - r->chunk_lo);
-        *again = r->chunk + (r->chunk_hi - r->chunk_lo) + at;
-        return r->chunk + at;
+        *again = r->copy + (r->chunk_hi - r->chunk_lo) + at;
+        return r->copy + at;
     }
     return moth_remote_read(t, addr, buf, size) == 0 ? buf : NULL;
 }
@@ -153,13 +252,26 @@ static int push(moth_rstack *s, moth_rframe f)
 
 /* One attempt: 0 when the walk was consistent, 1 when it should be tried again, -1 on a
  * failure that trying again will not mend (out of memory). */
-static int walk(moth_remote *t, moth_stack_reader *r, moth_rthread *th, moth_rstack *out)
+static int walk(moth_remote *t, moth_stack_reader *r, moth_rthread *th,
+                struct moth_stack_plan *plan, moth_rstack *out)
 {
     const moth_py_layout *L = t->L;
     out->count = 0;
     out->truncated = 0;
-    int copied = copy_chunk(t, r, th);
+    int copied;
+    if (plan) {
+        r->chunk_lo = r->chunk_hi = r->live_hi = 0;
+        copied = accept_copy(t, r, th, &plan->was, plan->end, r->prefetch + plan->at,
+                             &plan->before, &plan->after);
+        plan->n = 0; /* used */
+    } else {
+        copied = copy_chunk(t, r, th);
+    }
     if (copied > 0)
+        return 1;
+    /* Frame by frame: from the current frame as it is now (a round read in one call has
+     * left it to the copy, which there is none of). */
+    if (copied < 0 && th->frame_slot && moth_mem_u64(&t->mem, th->frame_slot, &th->frame) < 0)
         return 1;
     uint8_t buf[256];
     int entry_pending = 1; /* the innermost Python frame of each C-level entry */
@@ -237,7 +349,7 @@ int moth_remote_stack(moth_remote *t, moth_stack_reader *r, moth_rthread *th, mo
             if (moth_remote_thread_state(t, th, &next) < 0)
                 break;
         }
-        int rc = walk(t, r, th, out);
+        int rc = walk(t, r, th, attempt ? NULL : take_plan(r, th), out);
         if (rc == 0)
             return 0;
         if (rc < 0)

@@ -42,15 +42,27 @@ typedef struct moth_rstack {
 /* What stack reading cost and met, accumulated over calls. */
 typedef struct moth_stack_stats {
     uint64_t stacks, retries, dropped;
-    uint64_t torn;   /* reads whose two copies of a frame differed (then read again) */
+    uint64_t torn;        /* reads whose two copies of a frame differed (then read again) */
+    uint64_t prefetched;  /* rounds whose threads and stacks were read in one call */
 } moth_stack_stats;
 
-/* Reuses its buffer from one read to the next: one per sampler. */
+struct moth_stack_plan;
+struct moth_read_piece;
+
+/* Reuses its buffers from one read to the next: one per sampler. */
 typedef struct moth_stack_reader {
     uint8_t *chunk;        /* copy of the current data stack chunk */
     size_t chunk_cap;
+    const uint8_t *copy;          /* the copy being walked: chunk, or a part of prefetch */
     uint64_t chunk_lo, chunk_hi;  /* the target addresses each copy holds */
     uint64_t live_hi;             /* the chunk's top when copied: frames start below it */
+    /* The round's copies, read with the thread list (moth_remote_threads_prefetch). */
+    struct moth_stack_plan *plans;
+    size_t plans_cap, plan_count, plan_next;
+    struct moth_read_piece *pieces;
+    size_t pieces_cap;
+    uint8_t *prefetch;
+    size_t prefetch_cap;
     moth_stack_stats stats;
 } moth_stack_reader;
 
@@ -62,5 +74,13 @@ void moth_rstack_free(moth_rstack *s);
  * r->stats.dropped). A thread with no Python frame gives an empty stack. */
 int moth_remote_stack(struct moth_remote *t, moth_stack_reader *r, moth_rthread *th,
                       moth_rstack *out);
+
+/* A sampler's round in one system call: moth_remote_threads, with each known thread's chunk
+ * copied (and where its frames stand read around the copies) in the same read, on the
+ * addresses of the round before; moth_remote_stack then walks those copies, checked as its
+ * own reads are, and reads again only for a thread that moved beyond them. A list that changed,
+ * or one of more than 64 threads, is read as moth_remote_threads reads it. */
+int moth_remote_threads_prefetch(struct moth_remote *t, moth_stack_reader *r, moth_rthreads *l,
+                                 moth_error *err);
 
 #endif

@@ -2,6 +2,7 @@
 #include "threads.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "objects.h"
 #include "remote.h"
@@ -17,8 +18,8 @@ void moth_rthreads_free(moth_rthreads *l)
 }
 
 /* Where the GIL's `locked` and `last_holder` words are: in _PyRuntime (3.11), or in the
- * struct interp->ceval.gil points to (3.12+, set once when the interpreter starts). 0 when
- * unknown. */
+ * struct interp->ceval.gil points to (3.12+, set once when the interpreter starts: read once,
+ * not a system call every sampler round). -1 when unknown. */
 static int gil_words(moth_remote *t, uint64_t *locked_at, uint64_t *holder_at)
 {
     const moth_py_layout *L = t->L;
@@ -27,11 +28,12 @@ static int gil_words(moth_remote *t, uint64_t *locked_at, uint64_t *holder_at)
         *holder_at = t->runtime + L->runtime.gil_last_holder;
         return 0;
     }
-    uint64_t gil;
-    if (moth_mem_u64(&t->mem, t->interp + L->interp.gil, &gil) < 0 || !gil)
+    if (!t->gil && (moth_mem_u64(&t->mem, t->interp + L->interp.gil, &t->gil) < 0 || !t->gil)) {
+        t->gil = 0;
         return -1;
-    *locked_at = gil + L->gil.locked;
-    *holder_at = gil + L->gil.last_holder;
+    }
+    *locked_at = t->gil + L->gil.locked;
+    *holder_at = t->gil + L->gil.last_holder;
     return 0;
 }
 
@@ -121,12 +123,13 @@ static int walk_threads(moth_remote *t, moth_rthreads *l, moth_error *err)
 }
 
 /* Reads the list l held last time again in at most two system calls: the head, the GIL's words
- * and every known thread state at once, then (3.11/3.12) every thread's current frame. 0 when
+ * and every known thread state at once (and the caller's `more` pieces, in the same call), then
+ * (3.11/3.12, unless `more` reads where the frames stand) every thread's current frame. 0 when
  * the list is the same chain of threads as before (their fields refreshed); 1 when it changed,
  * or a batch could not be built or read: then the list is walked link by link. */
 #define BATCH_MAX 256
 
-static int reread_known(moth_remote *t, moth_rthreads *l)
+static int reread_known(moth_remote *t, moth_rthreads *l, moth_read_piece *more, size_t n_more)
 {
     size_t n = l->count;
     uint64_t locked_at, holder_at;
@@ -134,7 +137,7 @@ static int reread_known(moth_remote *t, moth_rthreads *l)
         return 1;
     uint32_t size = tstate_bytes(t->L);
     uint8_t *bytes = malloc((size_t)size * n);
-    moth_read_piece *pieces = malloc(sizeof *pieces * (n + 3));
+    moth_read_piece *pieces = malloc(sizeof *pieces * (n + 3 + n_more));
     uint64_t head = 0, holder = 0;
     uint32_t locked = 0;
     int rc = 1;
@@ -145,7 +148,10 @@ static int reread_known(moth_remote *t, moth_rthreads *l)
     pieces[2] = (moth_read_piece){holder_at, &holder, 8};
     for (size_t i = 0; i < n; i++)
         pieces[3 + i] = (moth_read_piece){l->items[i].tstate, bytes + (size_t)size * i, size};
-    if (moth_mem_readv(&t->mem, pieces, n + 3) != n + 3 || head != l->items[0].tstate)
+    if (n_more)
+        memcpy(pieces + n + 3, more, sizeof *more * n_more);
+    if (moth_mem_readv(&t->mem, pieces, n + 3 + n_more) != n + 3 + n_more ||
+        head != l->items[0].tstate)
         goto out;
     size_t behind = 0;
     for (size_t i = 0; i < n; i++) {
@@ -155,7 +161,7 @@ static int reread_known(moth_remote *t, moth_rthreads *l)
             next != (i + 1 < n ? l->items[i + 1].tstate : 0))
             goto out;
         th->holds_gil = locked && holder == th->tstate;
-        if (frame_behind_cframe(t, th))
+        if (frame_behind_cframe(t, th) && !n_more)
             pieces[behind++] = (moth_read_piece){th->frame_slot, &th->frame, 8};
     }
     if (behind && moth_mem_readv(&t->mem, pieces, behind) != behind)
@@ -171,10 +177,14 @@ out:
  * freed link starts again from the head. */
 #define THREAD_WALK_TRIES 50
 
-int moth_remote_threads(moth_remote *t, moth_rthreads *l, moth_error *err)
+int moth_remote_threads_with(moth_remote *t, moth_rthreads *l, moth_read_piece *more,
+                             size_t n_more, int *more_read, moth_error *err)
 {
-    if (reread_known(t, l) == 0)
+    *more_read = 0;
+    if (reread_known(t, l, more, n_more) == 0) {
+        *more_read = n_more > 0;
         return 0;
+    }
     for (int attempt = 0; attempt < THREAD_WALK_TRIES; attempt++) {
         int r = walk_threads(t, l, err);
         if (r <= 0)
@@ -182,6 +192,12 @@ int moth_remote_threads(moth_remote *t, moth_rthreads *l, moth_error *err)
     }
     l->count = 0;
     return moth_fail(err, "the thread list kept changing while it was read");
+}
+
+int moth_remote_threads(moth_remote *t, moth_rthreads *l, moth_error *err)
+{
+    int unused;
+    return moth_remote_threads_with(t, l, NULL, 0, &unused, err);
 }
 
 typedef struct names_walk {

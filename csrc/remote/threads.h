@@ -11,6 +11,7 @@
 #include "common.h"
 
 struct moth_remote;
+struct moth_read_piece;
 
 typedef struct moth_rthread {
     uint64_t tstate;        /* the PyThreadState in the target */
@@ -41,6 +42,15 @@ void moth_rthreads_free(moth_rthreads *l);
  * while it was followed. -1 when the list cannot be read consistently (it kept changing, a
  * loop, more than 100,000 threads). */
 int moth_remote_threads(struct moth_remote *t, moth_rthreads *l, moth_error *err);
+
+/* moth_remote_threads, reading the caller's pieces `more` (planned from the list as l holds
+ * it) in the same system call as the known threads' states: a sampler's whole round in one
+ * read. *more_read says whether they were read (the list was the same chain as before). When
+ * they were, the current frames of 3.11/3.12 threads (behind their _PyCFrame) are left to the
+ * caller, whose pieces read where each thread's frames stand: th->frame is then 0. */
+int moth_remote_threads_with(struct moth_remote *t, moth_rthreads *l,
+                             struct moth_read_piece *more, size_t n_more, int *more_read,
+                             moth_error *err);
 
 /* Reads one thread state's fields into th (th->tstate set by the caller). -1 when unreadable.
  * *next receives the next thread state in the list. */

@@ -102,6 +102,11 @@ static void scene_open(const moth_py_layout *layout)
     S.cframe = alloc(64);
     S.chunk = alloc(CHUNK_BYTES);
     const moth_py_layout *L = T.L;
+    /* The GIL's words (free): in _PyRuntime on 3.11, in a struct of their own on 3.12+. */
+    if (L->runtime.gil_locked != MOTH_NO_FIELD)
+        T.runtime = alloc(L->runtime.gil_last_holder + 8);
+    else
+        put64(T.interp + L->interp.gil, alloc(L->gil.last_holder + 8));
     put64(T.interp + L->interp.threads_head, S.tstate);
     put64(S.tstate + L->tstate.interp, T.interp);
     put64(S.tstate + L->tstate.native_thread_id, 4242);
@@ -259,6 +264,75 @@ static void stack_on(const moth_py_layout *layout)
     scene_close(&r, &l, &st);
 }
 
+/* One sampler round in one read: the list and the stacks of the threads it had. */
+static int round_of(moth_stack_reader *r, moth_rthreads *l, moth_rstack *st, uint64_t *calls)
+{
+    uint64_t before = T.mem.reads;
+    if (moth_remote_threads_prefetch(&T, r, l, NULL) < 0)
+        return -1;
+    int rc = moth_remote_stack(&T, r, &l->items[0], st);
+    *calls = T.mem.reads - before;
+    return rc;
+}
+
+static void prefetch_on(const moth_py_layout *layout)
+{
+    moth_stack_reader r;
+    moth_rthreads l = MOTH_RTHREADS_INIT;
+    moth_rstack st = MOTH_RSTACK_INIT;
+    uint64_t calls;
+    scene_open(layout);
+    memset(&r, 0, sizeof r);
+    for (int i = 0; i < 6; i++) /* code objects known (each new one costs reads of its own) */
+        CHECK(moth_code_get(&T, S.codes[i]) != MOTH_NO_FUNC);
+
+    /* The first round walks the list (nothing known to plan from); the next ones read the
+     * list and the stack in one call. */
+    CHECK(round_of(&r, &l, &st, &calls) == 0);
+    CHECK_STR(names_of(&st), "c b a");
+    CHECK(round_of(&r, &l, &st, &calls) == 0);
+    CHECK_STR(names_of(&st), "c b a");
+    CHECK_EQ_U(calls, 1);
+    CHECK_EQ_U(r.stats.prefetched, 1);
+
+    /* Between rounds it calls deeper, then returns and calls elsewhere: each round's stack is
+     * the thread's, still in one call (the copy reaches past the top it had). */
+    call_deeper();
+    CHECK(round_of(&r, &l, &st, &calls) == 0);
+    CHECK_STR(names_of(&st), "z c b a");
+    CHECK_EQ_U(calls, 1);
+    return_twice_and_call();
+    CHECK(round_of(&r, &l, &st, &calls) == 0);
+    CHECK_STR(names_of(&st), "y a");
+    CHECK_EQ_U(calls, 1);
+    CHECK_EQ_U(r.stats.retries, 0);
+
+    /* A frame rewritten between the round's two copies (after the list's 4 pieces and the
+     * words before the copies): torn, read again on its own. */
+    put_frame(1, S.codes[1]);
+    put_frame(2, S.codes[2]);
+    set_top(3);
+    set_current(S.frames[2]);
+    CHECK(round_of(&r, &l, &st, &calls) == 0); /* (planned from "y a": still one call) */
+    CHECK_STR(names_of(&st), "c b a");
+    size_t words = T.L->tstate.current_frame == MOTH_NO_FIELD ? 4 : 3;
+    move_after(4 + words, rewrite_middle_frame);
+    CHECK(round_of(&r, &l, &st, &calls) == 0);
+    CHECK_STR(names_of(&st), "c x a");
+    CHECK_EQ_U(r.stats.torn, 1);
+    CHECK_EQ_U(r.stats.retries, 1);
+    CHECK_EQ_U(calls, 2);
+
+    /* Its chunk unknown (none in the thread state): no copy planned, the frames read one by
+     * one from the current frame as it is now. */
+    put64(S.tstate + T.L->tstate.datastack_chunk, 0);
+    CHECK(round_of(&r, &l, &st, &calls) == 0);
+    CHECK(round_of(&r, &l, &st, &calls) == 0);
+    CHECK_STR(names_of(&st), "c x a");
+    CHECK_EQ_U(r.stats.dropped, 0);
+    scene_close(&r, &l, &st);
+}
+
 static void test_stacks_of_every_layout(void)
 {
     stack_on(&moth_layout_py311);
@@ -266,10 +340,18 @@ static void test_stacks_of_every_layout(void)
     stack_on(&moth_layout_py313);
 }
 
+static void test_rounds_in_one_read(void)
+{
+    prefetch_on(&moth_layout_py311);
+    prefetch_on(&moth_layout_py312);
+    prefetch_on(&moth_layout_py313);
+}
+
 int main(void)
 {
     H.bytes = calloc(1, HEAP_SIZE);
     RUN(test_stacks_of_every_layout);
+    RUN(test_rounds_in_one_read);
     free(H.bytes);
     return check_summary();
 }
