@@ -29,19 +29,33 @@ endif
 build:
 	$(PYTHON) setup.py -q build_ext --inplace
 
-tests/c/build/%: tests/c/%.c $(CORE_SRC) $(wildcard csrc/core/*.h csrc/os/*.h csrc/remote/*.h tests/c/*.h)
+# The core is compiled once into objects (tests/c/build/obj/...) that every test binary links:
+# compiling it into each of the two dozen binaries took most of `make ctest`'s time.
+CORE_HDR := $(wildcard csrc/core/*.h csrc/os/*.h csrc/remote/*.h)
+CORE_OBJ := $(patsubst csrc/%.c,tests/c/build/obj/%.o,$(CORE_SRC))
+tests/c/build/obj/%.o: csrc/%.c $(CORE_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_TEST) -c -o $@ $<
+
+tests/c/build/%: tests/c/%.c $(CORE_OBJ) $(CORE_HDR) $(wildcard tests/c/*.h)
 	@mkdir -p tests/c/build
-	$(CC) $(CFLAGS_TEST) -o $@ $< $(CORE_SRC) -lsqlite3 $(LIBDW) -lm -ldl -lpthread
+	$(CC) $(CFLAGS_TEST) -o $@ $< $(CORE_OBJ) -lsqlite3 $(LIBDW) -lm -ldl -lpthread
 
 ctest: $(CTEST_BIN)
 	@set -e; for t in $(CTEST_BIN); do echo "== $$t"; (cd tests/c && ASAN_OPTIONS=detect_leaks=1 ./build/$$(basename $$t)); done
 
-# The same tests with gcov counters, no sanitizers: each binary writes its own
-# tests/c/build-coverage/test_x-FILE.gcda, which gcovr adds to the extension's counts.
+# The same tests with gcov counters, no sanitizers: the core's objects count every binary's runs
+# (tests/c/build-coverage/obj/.../FILE.gcda), which gcovr adds to the extension's counts.
 CTEST_COV_BIN := $(patsubst tests/c/%.c,tests/c/build-coverage/%,$(CTEST_SRC))
-tests/c/build-coverage/%: tests/c/%.c $(CORE_SRC) $(wildcard csrc/core/*.h csrc/os/*.h csrc/remote/*.h tests/c/*.h)
+CFLAGS_COV := $(filter-out -fsanitize% -O1,$(CFLAGS_TEST)) -O0 --coverage
+CORE_COV_OBJ := $(patsubst csrc/%.c,tests/c/build-coverage/obj/%.o,$(CORE_SRC))
+tests/c/build-coverage/obj/%.o: csrc/%.c $(CORE_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COV) -c -o $@ $<
+
+tests/c/build-coverage/%: tests/c/%.c $(CORE_COV_OBJ) $(CORE_HDR) $(wildcard tests/c/*.h)
 	@mkdir -p tests/c/build-coverage
-	$(CC) $(filter-out -fsanitize% -O1,$(CFLAGS_TEST)) -O0 --coverage -o $@ $< $(CORE_SRC) -lsqlite3 $(LIBDW) -lm -ldl -lpthread
+	$(CC) $(CFLAGS_COV) -o $@ $< $(CORE_COV_OBJ) -lsqlite3 $(LIBDW) -lm -ldl -lpthread
 
 ctest-coverage: $(CTEST_COV_BIN)
 	@set -e; for t in $(CTEST_COV_BIN); do echo "== $$t"; (cd tests/c && ./build-coverage/$$(basename $$t)); done

@@ -34,6 +34,7 @@ static int by_key(const void *a, const void *b)
  * children, profiled with --subprocesses, count in it). */
 static int fold_rank(const moth_profile *p, int32_t rank, moth_pstats *view, moth_error *err)
 {
+    moth_pstats_init(view); /* the caller frees it, also when this fails */
     moth_profile part = *p; /* shares everything but the thread list */
     part.threads = moth_calloc(p->nthreads + 1, sizeof *part.threads, err);
     if (!part.threads)
@@ -44,7 +45,6 @@ static int fold_rank(const moth_profile *p, int32_t rank, moth_pstats *view, mot
         if (proc < p->nprocesses && p->processes[proc].rank == rank)
             part.threads[part.nthreads++] = p->threads[t];
     }
-    moth_pstats_init(view);
     int rc = moth_pstats_from_profile(view, &part, err);
     free(part.threads);
     return rc;
