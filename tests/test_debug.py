@@ -419,8 +419,9 @@ def test_breakpoints_set_while_stopped_without_a_hook_are_pdbs(program):
 
 def test_breakpoints_twins_cannot_carry_use_the_frame_hook(program):
     """3.11: a breakpoint in a generator, or in a function a frame is already running, is
-    carried by the frame hook as before (twins cannot: a resumed generator reports a line the
-    probes do not know; a running frame keeps its code); both still stop."""
+    carried by the frame hook as before (twins cannot: stepping out of a generator a probe
+    stopped in would miss the StopIteration pdb stops at in a caller's yield from or await; a
+    running frame keeps its code); both still stop."""
     script = program("hooked.py", textwrap.dedent("""\
         from moth._moth import Engine
 

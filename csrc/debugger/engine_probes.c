@@ -23,10 +23,14 @@
  * What twins cannot carry goes back to the frame hook (engine_trace.c), as before: a frame
  * already running the original code of a breakpoint (code cannot change under a frame; such
  * as the function a breakpoint is set in while another thread is in it), generators and
- * coroutines (their resumption reports a line the probes do not know), code the rewriter
- * refuses, and module code holding a breakpoint that exec is about to run. Stepping, targets
- * and watches use the hook too; twins placed stay, inert, until the next time only
- * breakpoints are set.
+ * coroutines (stepping out of one a probe stopped in, into a caller's `yield from`, `await` or
+ * `async for` begun untraced, pdb stops at the StopIteration that only the frame hook around
+ * the generator's run can report: engine_trace.c, send_exception), code the rewriter refuses
+ * (or a function whose __code__ an audit hook of the program's will not let change), module
+ * code holding a breakpoint that exec is about to run, and every breakpoint when moth's audit
+ * hook could not be added (the program's own may refuse it) or gc.get_objects() fails (code
+ * would go unseen). Stepping, targets and watches use the hook too; twins placed stay, inert,
+ * until the next time only breakpoints are set.
  *
  * A probe knows its line but not the line the frame ran before it. The line it saw last per
  * thread (frame and line) stands in for it: a probe reached from its own line again (a jump
@@ -344,11 +348,17 @@ int moth_probes_place(moth_engine *e, int restore)
 
 /* ---- code that appears later ---- */
 
+#define HOOKED_EVENT "moth.debugger.audit_hooked"
+
 /* Before exec runs a code object (a module imported, exec, eval): twins in its constants; if
  * the code itself holds a breakpoint, the frame hook, which sees it start. */
 static int on_audit(const char *event, PyObject *args, void *unused)
 {
     (void)unused;
+    if (strcmp(event, HOOKED_EVENT) == 0) { /* (moth_probes_watch_exec asks) */
+        moth_the_interp.debug_audit_hooked = 1;
+        return 0;
+    }
     moth_engine *e = moth_engine_active();
     if (!e || !e->probing || strcmp(event, "exec") != 0 || !PyTuple_Check(args) ||
         PyTuple_GET_SIZE(args) < 1 || !PyCode_Check(PyTuple_GET_ITEM(args, 0)))
@@ -375,8 +385,13 @@ int moth_probes_watch_exec(void)
         return 0;
     if (PySys_AddAuditHook(on_audit, NULL) < 0)
         return -1;
-    moth_the_interp.debug_audit_hooked = 1; /* (audit hooks stay for the process's life) */
-    return 0;
+    /* An audit hook of the program's may refuse new hooks: with a RuntimeError,
+     * PySys_AddAuditHook says nothing and adds nothing. on_audit, if it is in place, hears
+     * this event and says so (audit hooks stay for the process's life; C hooks hear events
+     * before the program's Python ones, which may refuse this one). */
+    if (PySys_Audit(HOOKED_EVENT, NULL) < 0)
+        PyErr_Clear();
+    return moth_the_interp.debug_audit_hooked ? 0 : -1;
 }
 
 #endif
