@@ -281,6 +281,21 @@ def test_second_enabled_profiler_is_refused():
     b.disable()
 
 
+def test_calibration_learns_the_cost_of_calls_from_bytecode():
+    # calibrate.c times a recursion of calls straight from bytecode and calls from C (map):
+    # in frames mode it learns the C stack distance of the first kind and a cost for it; the
+    # scratch profiler it uses leaves nothing in the user's profile.
+    m = moth.Profile(builtins=False, compensate=True)
+    m.enable()
+    fib(3)
+    m.disable()
+    cal = m._calibration()
+    assert cal["inline_delta"] > 0
+    assert cal["inner"] > 0 and cal["inline"] + cal["inner"] > 0
+    m.create_stats()
+    assert [k[2] for k in m.stats] == ["fib"] and m.stats[next(iter(m.stats))][1] == 5
+
+
 def test_enable_disable_accumulates_like_cprofile():
     m = moth.Profile(builtins=False)
     for _ in range(3):

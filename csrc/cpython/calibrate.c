@@ -2,18 +2,24 @@
  * calibrate.c: what recording one call costs, measured on this machine at start-up.
  *
  * Intercepting a call is not free, and a report that charged that cost to the user's functions
- * would make them look slower than they are. So before a profiled run moth times loops of
- * calls to an empty function with and without a scratch profiler of the same mode and clock,
- * several rounds, and keeps the fastest round of each (noise only ever adds time), from which:
- *  - inner: the part measured inside the callee's own interval (the empty function's recorded
+ * would make them look slower than they are. So before a profiled run moth times calls to
+ * small functions with and without a scratch profiler of the same mode and clock, several
+ * rounds, paired, and keeps the median of the rounds' differences, from which:
+ *  - inner: the part measured inside the callee's own interval (an empty function's recorded
  *    time per call);
  *  - outer, the rest, charged to the caller, for two kinds of calls that cost differently in
  *    frames mode: calls straight from Python bytecode, which CPython inlines when no frame
- *    evaluator is installed (a `for` loop calling f), and calls made by C code (map calling f),
- *    which it never inlines. The hook tells them apart by C stack distance (frame_eval.c) and
- *    learns the distance of the first kind here.
+ *    evaluator is installed, and calls made by C code (map calling f), which it never inlines.
+ *    The hook tells them apart by C stack distance (frame_eval.c) and learns the distance of
+ *    the first kind here.
+ * The first kind is timed on a binary recursion of a global function taking an argument, not on
+ * a flat loop calling a local: under the hook every Python call nests a C evaluator, and calls
+ * that go deeper and come back (as real programs' do) cost it more than a loop's, which stays
+ * at one depth (measured on 3.11 under chrt: 41 ns a call in fib or such a tree, 27 in a loop
+ * calling an empty local, 36 a global with an argument). Calibrating on the loop left fib's
+ * times 9% long.
  * The loops are timed in the thread's CPU time, which other processes on the machine do not
- * add to, and the fastest round kept. A fixed piece of C work (core/drift.h's probe) is timed
+ * add to. A fixed piece of C work (core/drift.h's probe) is timed
  * too: through the run, each thread compares its CPU share and the probe with these, so that the
  * cost subtracted is what recording took as the run went (moth_drift_factor).
  * Snapshots then subtract the cost (moth_cct_subtract_overhead). Takes a few tens of ms.
@@ -23,15 +29,18 @@
 #include <stdlib.h>
 
 #define CALLS 8000
+/* _moth_tree(13) calls itself 2^13 - 2 times below the first, and the empty leaf 2^12 times */
+#define TREE_DEPTH 13
+#define TREE_CALLS ((1 << TREE_DEPTH) - 2 + (1 << (TREE_DEPTH - 1)))
 #define ROUNDS 9
 
 static const char SOURCE[] =
-    "def _moth_empty():\n"
-    "    pass\n"
-    "def _moth_direct(n):\n"
-    "    f = _moth_empty\n"
-    "    for _ in range(n):\n"
-    "        f()\n"
+    "def _moth_tree(n):\n"
+    "    if n > 1:\n"
+    "        _moth_tree(n - 1)\n"
+    "        _moth_tree(n - 1)\n"
+    "    else:\n"
+    "        _moth_empty_arg(n)\n"
     "def _moth_from_c(n):\n"
     "    for _ in map(_moth_empty_arg, range(n)):\n"
     "        pass\n"
@@ -47,7 +56,7 @@ typedef struct loop_timing {
     size_t delta;          /* C stack distance of its calls (frames mode) */
 } loop_timing;
 
-/* Runs loop(CALLS) once, under `scratch` when given; returns the seconds it took, or -1 on a
+/* Runs loop(n) once, under `scratch` when given; returns the seconds it took, or -1 on a
  * Python error. With scratch, also sets *inner and *delta from what it recorded. */
 static double run_loop(PyObject *loop, PyObject *n, moth_profiler *scratch, double *inner,
                        size_t *delta)
@@ -103,11 +112,13 @@ static double median(double *v, size_t n, double *q1, double *q3)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static int time_loop(PyObject *globals, const char *name, PyObject *n, moth_profiler *scratch,
-                     loop_timing *t)
+/* Times name(arg), which makes `calls` calls, plain and under scratch. */
+static int time_loop(PyObject *globals, const char *name, long arg, long calls,
+                     moth_profiler *scratch, loop_timing *t)
 {
     PyObject *loop = PyDict_GetItemString(globals, name); /* borrowed */
-    if (!loop)
+    PyObject *n = loop ? PyLong_FromLong(arg) : NULL;
+    if (!n)
         return -1;
     double cost[ROUNDS], inner[ROUNDS];
     /* Each round times the loop plain and under the profiler, one right after the other (which
@@ -123,17 +134,20 @@ static int time_loop(PyObject *globals, const char *name, PyObject *n, moth_prof
             plain = run_loop(loop, n, NULL, NULL, NULL);
             hooked = plain < 0 ? -1 : run_loop(loop, n, scratch, &in, &t->delta);
         }
-        if (plain < 0 || hooked < 0 || in <= 0)
+        if (plain < 0 || hooked < 0 || in <= 0) {
+            Py_DECREF(n);
             return -1;
+        }
         if (round == 0)
             continue;
-        cost[round - 1] = (hooked - plain) / CALLS;
+        cost[round - 1] = (hooked - plain) / (double)calls;
         inner[round - 1] = in;
     }
     double q1, q3;
     t->cost = median(cost, ROUNDS, &q1, &q3);
     t->spread = t->cost > 0 ? (q3 - q1) / 2 / t->cost : 1.0;
     t->inner = median(inner, ROUNDS, &q1, &q3);
+    Py_DECREF(n);
     return 0;
 }
 
@@ -162,11 +176,10 @@ int moth_calibrate(moth_profiler *p)
     if (p->clock == MOTH_CLOCK_CUSTOM)
         return 0; /* a custom timer's user expects exactly what it returned */
     PyObject *globals = PyDict_New();
-    PyObject *n = PyLong_FromLong(CALLS);
     PyObject *code = Py_CompileString(SOURCE, "<moth calibration>", Py_file_input);
     int ok = 0, scratch_ready = 0;
     moth_profiler scratch;
-    if (!globals || !n || !code ||
+    if (!globals || !code ||
         PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) < 0)
         goto done;
     PyObject *r = PyEval_EvalCode(code, globals, globals);
@@ -177,8 +190,8 @@ int moth_calibrate(moth_profiler *p)
         goto done;
     scratch_ready = 1;
     loop_timing direct, from_c;
-    if (time_loop(globals, "_moth_direct", n, &scratch, &direct) < 0 ||
-        time_loop(globals, "_moth_from_c", n, &scratch, &from_c) < 0)
+    if (time_loop(globals, "_moth_tree", TREE_DEPTH, TREE_CALLS, &scratch, &direct) < 0 ||
+        time_loop(globals, "_moth_from_c", CALLS, CALLS, &scratch, &from_c) < 0)
         goto done;
     double inner = direct.inner < from_c.inner ? direct.inner : from_c.inner;
     double direct_cost = positive(direct.cost);
@@ -201,7 +214,6 @@ done:
     if (scratch_ready)
         moth_profiler_free(&scratch);
     Py_XDECREF(code);
-    Py_XDECREF(n);
     Py_XDECREF(globals);
     if (!ok) {
         PyErr_Clear(); /* no calibration: times are reported as measured */
