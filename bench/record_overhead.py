@@ -14,6 +14,9 @@ PY is an interpreter with moth, py-spy and austin installed (requirements-bench.
             deterministic profile of the same program (own time, the time of C functions
             given to their callers, as a sampler sees it; and inclusive time)
   dump      moth dump (and py-spy dump) of a process with 100 threads: wall time, median
+  native    what --native adds: moth record, --blocking and --native on the 50-frame target at
+            1 kHz (CPU per sample, moth's time per round, rounds taken), the three interleaved
+            run after run; and the workloads' slowdown while recorded with --native at 1 kHz
 --write appends the tables to bench/RESULTS.md with the command line.
 """
 import argparse
@@ -125,6 +128,62 @@ def cost(py, reps, seconds=3.0):
             print(rows[-1], file=sys.stderr, flush=True)
     return ["One sample of a 50-frame stack (a target spinning at the bottom of a 50-deep "
             "recursion, sampled for %g s)." % seconds, ""] + rows
+
+
+def native(py, reps, seconds=3.0, rate=1000):
+    tmp = tempfile.mkdtemp()
+    variants = {"moth record": [], "moth record --blocking": ["--blocking"],
+                "moth record --native": ["--native"]}
+    per = {name: [] for name in variants}
+    per_round = {name: [] for name in variants}
+    taken = {name: [] for name in variants}
+    for rep in range(reps):
+        for name, extra in (list(variants.items())[::-1] if rep % 2 else variants.items()):
+            target = start_target(py, DEEP, str(seconds + 3))
+            try:
+                cpu, text = cpu_of([py, "-m", "moth", "record", *extra, "-p", str(target.pid),
+                                    "--rate", str(rate), "--duration", str(seconds), "-o",
+                                    os.path.join(tmp, "n.moth")])
+            finally:
+                target.kill()
+                target.wait()
+            per[name].append(1e6 * cpu / (rate * seconds))
+            m = re.search(r"(\d+) rounds of (\d+) asked for \(([\d.]+)%\), ([\d.]+) us per "
+                          r"round", text)
+            if m:
+                per_round[name].append(float(m.group(4)))
+                taken[name].append(float(m.group(3)))
+    rows = ["| moth record | CPU per sample asked for, median (min-max) | time per round "
+            "| rounds taken |", "|---|---|---|---|"]
+    for name in variants:
+        p, r, t = per[name], per_round[name], taken[name]
+        rows.append("| %s | %.1f us (%.1f-%.1f) | %s | %s |" % (
+            name[len("moth record"):].strip() or "(default)", statistics.median(p), min(p),
+            max(p), "%.1f us" % statistics.median(r) if r else "",
+            "%.1f%% (min %.1f%%)" % (statistics.median(t), min(t)) if t else ""))
+        print(rows[-1], file=sys.stderr, flush=True)
+    slow = ["| workload | moth record --native, 1 kHz |", "|---|---|"]
+    prefix = [py, "-m", "moth", "record", "--native", "--rate", str(rate), "-q", "-o",
+              os.path.join(tmp, "w.moth")]
+    for workload in ("fib", "newton"):
+        script = [os.path.join(HERE, "workloads", workload + ".py"), *WORKLOADS[workload]]
+        ratios = []
+        for rep in range(reps):
+            pair = [("base", [py, *script]), ("tool", prefix + script)]
+            if rep % 2:
+                pair.reverse()
+            got = {role: elapsed_of(subprocess.run(argv, capture_output=True,
+                                                   text=True).stderr) for role, argv in pair}
+            if got["base"] and got["tool"]:
+                ratios.append(got["tool"] / got["base"])
+        slow.append("| %s | %s |" % (workload, "%.3fx (%.2f-%.2f)" % (
+            statistics.median(ratios), min(ratios), max(ratios)) if ratios else "failed"))
+        print(slow[-1], file=sys.stderr, flush=True)
+    return (["What --native costs: one sample of the 50-frame stack (the target of `cost`; with "
+             "--native its C stack is ~110 frames deep) at %d Hz for %g s, the three "
+             "interleaved, %d runs each." % (rate, seconds, reps), ""] + rows +
+            ["", "The target's own time while recorded with --native at %d Hz, over its time "
+             "run plain; paired, %d pairs, median (min-max)." % (rate, reps), ""] + slow)
 
 
 def elapsed_of(stderr):
@@ -272,7 +331,8 @@ def main():
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     py = args.python
-    parts = {"cost": cost, "overhead": overhead, "shares": shares, "dump": dump}
+    parts = {"cost": cost, "overhead": overhead, "shares": shares, "dump": dump,
+             "native": native}
     lines = ["### moth record / moth dump from outside, Python %s (%s)" % (
         python_version(py), datetime.date.today().isoformat()), "",
         "`%s` on %s, load average %s before the run." % (

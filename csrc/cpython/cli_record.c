@@ -29,6 +29,7 @@
 #include "follow.h"
 #include "sample_profile.h"
 #include "sampler.h"
+#include "unwind.h"
 
 static const char HELP[] =
     "usage: moth record [options] -p PID\n"
@@ -46,6 +47,8 @@ static const char HELP[] =
     "                      gil: only the thread holding the GIL\n"
     "  --blocking          stop the program's threads while each sample is read (ptrace):\n"
     "                      every stack exact, at a cost to the program\n"
+    "  --native            also the C functions between the Python ones (each sample holds\n"
+    "                      the threads as --blocking does, and walks their C stacks)\n"
     "  --subprocesses      also sample the Python processes the program starts (forks,\n"
     "                      multiprocessing workers, Python subprocesses), each a run of its\n"
     "                      own in the -o FILE.moth\n"
@@ -64,7 +67,7 @@ typedef struct record_options {
     double rate, duration;
     moth_sample_mode mode;
     const char *outfile, *flame;
-    int append, lines, quiet, blocking, subprocesses;
+    int append, lines, quiet, blocking, subprocesses, native;
     const char *sort_keys[MOTH_SORT_MAX_KEYS];
     size_t nsort;
     long limit;
@@ -140,6 +143,9 @@ static int parse(int argc, char **argv, record_options *ro)
         } else if (moth_opt_is(&o, NULL, "--blocking")) {
             ro->blocking = 1;
             o.i++;
+        } else if (moth_opt_is(&o, NULL, "--native")) {
+            ro->native = 1;
+            o.i++;
         } else if (moth_opt_is(&o, NULL, "--subprocesses")) {
             ro->subprocesses = 1;
             o.i++;
@@ -182,6 +188,10 @@ static int parse(int argc, char **argv, record_options *ro)
     moth_error err;
     if (moth_sort_spec_parse(&check, ro->sort_keys, ro->nsort, &err) < 0)
         return moth_cli_error("%s", err.msg);
+    if (ro->native && !moth_unwind_available())
+        return moth_cli_error("%s", MOTH_UNWIND_MISSING);
+    if (ro->subprocesses && ro->native)
+        return moth_cli_error("--native does not follow subprocesses: use one or the other");
     if (ro->subprocesses && ro->blocking)
         return moth_cli_error("--blocking does not follow subprocesses: use one or the other");
     if (ro->subprocesses && ro->outfile && !ends_with(ro->outfile, ".moth"))
@@ -229,7 +239,7 @@ static void describe(moth_profile *p, moth_remote *t, int argc, char **argv, dou
 /* The table, the line report and what the samples were. */
 static int print_report(const record_options *ro, const moth_profile *p, const moth_pstats *view,
                         const moth_sampler_stats *st, const moth_stack_stats *reads,
-                        uint64_t samples)
+                        const moth_native_stats *native, uint64_t samples)
 {
     moth_report_opts opts;
     memset(&opts, 0, sizeof opts);
@@ -264,6 +274,10 @@ static int print_report(const record_options *ro, const moth_profile *p, const m
     if (reads->retries || reads->dropped)
         moth_sb_printf(&text, "; stacks that changed while read: %llu read again, %llu dropped",
                        (unsigned long long)reads->retries, (unsigned long long)reads->dropped);
+    if (native && native->partial)
+        moth_sb_printf(&text, "; C stacks walked: %llu, of which %llu stopped short (code "
+                       "without unwind tables)", (unsigned long long)native->walks,
+                       (unsigned long long)native->partial);
     moth_sb_puts(&text, "\n\n");
     if (rc < 0 || moth_sb_check(&text, &err) < 0) {
         moth_sb_free(&text);
@@ -276,7 +290,8 @@ static int print_report(const record_options *ro, const moth_profile *p, const m
 
 /* Writes the files and prints the report; 0, or 1 when something could not be written. */
 static int report(const record_options *ro, moth_profile *p, const moth_sampler_stats *st,
-                  const moth_stack_stats *reads, uint64_t samples)
+                  const moth_stack_stats *reads, const moth_native_stats *native,
+                  uint64_t samples)
 {
     moth_pstats view;
     moth_error err;
@@ -300,7 +315,7 @@ static int report(const record_options *ro, moth_profile *p, const moth_sampler_
     }
     if (ro->flame && moth_flame_write(p, moth_profile_get_meta(p, "command"), ro->flame) != 0)
         failed = 1;
-    if (!ro->quiet && print_report(ro, p, &view, st, reads, samples) != 0)
+    if (!ro->quiet && print_report(ro, p, &view, st, reads, native, samples) != 0)
         failed = 1;
     moth_pstats_free(&view);
     return failed;
@@ -401,13 +416,27 @@ static int record_family(const record_options *ro, moth_remote *t, int argc, cha
         if (moth_pstats_from_profile(&view, &root->profile, &err) < 0)
             failed = moth_cli_error("%s", err.msg);
         else if (print_report(ro, &root->profile, &view, &root->s.stats, &root->s.reader.stats,
-                              root->sp.samples) != 0)
+                              NULL, root->sp.samples) != 0)
             failed = 1;
         moth_pstats_free(&view);
         print_children(&f, ro->outfile);
     }
     moth_follow_free(&f);
     return failed;
+}
+
+/* Lets the program's threads go (--blocking, --native), before the report: a signal the
+ * program receives meanwhile would stop it until moth passed it on. */
+static void release_threads(moth_sampler *s, int *child_ended, int *child_status)
+{
+    if (!s->stopper)
+        return;
+    if (s->stopper->leader_exited) { /* our own child, reaped while traced */
+        *child_ended = 1;
+        *child_status = s->stopper->leader_status;
+    }
+    moth_stopper_detach(s->stopper);
+    s->stopper = NULL;
 }
 
 int moth_cmd_record(int argc, char **argv)
@@ -450,28 +479,38 @@ int moth_cmd_record(int argc, char **argv)
         moth_sampler s;
         moth_sampler_init(&s, &t, ro.mode, moth_sample_profile_sink(&sp));
         moth_stopper stopper;
-        if (ro.blocking) {
-            if (moth_stopper_attach(&stopper, t.pid, &err) < 0) {
+        moth_native_sampler native;
+        memset(&native, 0, sizeof native);
+        if (ro.blocking || ro.native) {
+            /* --native holds the threads as --blocking does; one tracer per thread. */
+            if ((ro.native && moth_thread_check_untraced(t.pid, &err) < 0) ||
+                moth_stopper_attach(&stopper, t.pid, &err) < 0) {
                 status = moth_cli_error("%s", err.msg);
                 goto sampled;
             }
             s.stopper = &stopper;
         }
+        if (ro.native) {
+            if (moth_native_sampler_open(&native, &t, &err) < 0) {
+                status = moth_cli_error("%s", err.msg);
+                goto sampled;
+            }
+            s.native = &native;
+        }
         double started = moth_unix_time();
         int end = moth_sampler_run(&s, ro.rate, ro.duration, &stop_requested, NULL, NULL);
-        if (s.stopper) {
-            if (stopper.leader_exited) { /* our own child, reaped while traced */
-                child_ended = 1;
-                child_status = stopper.leader_status;
-            }
-            moth_stopper_detach(s.stopper);
-        }
+        release_threads(&s, &child_ended, &child_status);
         if (end < 0)
-            moth_cli_error("stopped recording: %s", sp.err.msg);
+            moth_cli_error("stopped recording: %s", s.err.msg[0] ? s.err.msg : sp.err.msg);
         moth_sample_profile_finish(&sp, &s.stats, ro.rate, ro.mode);
         describe(&profile, &t, argc, argv, started);
-        status = report(&ro, &profile, &s.stats, &s.reader.stats, sp.samples);
+        if (ro.native)
+            moth_profile_set_meta(&profile, "native", "1", NULL);
+        status = report(&ro, &profile, &s.stats, &s.reader.stats,
+                        s.native ? &native.stats : NULL, sp.samples);
     sampled:
+        release_threads(&s, &child_ended, &child_status);
+        moth_native_sampler_close(&native);
         moth_sampler_free(&s);
         moth_sample_profile_free(&sp);
         moth_profile_free(&profile);

@@ -119,19 +119,32 @@ static void collect_stops(moth_stopper *s)
     }
 }
 
+static int listed(const moth_tasks *only, pid_t tid)
+{
+    for (size_t i = 0; i < only->count; i++)
+        if (only->items[i].tid == tid)
+            return 1;
+    return 0;
+}
+
 int moth_stopper_stop(moth_stopper *s)
+{
+    return moth_stopper_stop_only(s, NULL);
+}
+
+int moth_stopper_stop_only(moth_stopper *s, const moth_tasks *only)
 {
     seize_new(s, NULL);
     collect_stops(s);
     for (size_t i = 0; i < s->count; i++) {
         moth_held_thread *h = &s->threads[i];
-        if (!h->stopped && !h->interrupt_pending &&
+        if (!h->stopped && !h->interrupt_pending && (!only || listed(only, h->tid)) &&
             ptrace(PTRACE_INTERRUPT, h->tid, NULL, NULL) == 0)
             h->interrupt_pending = 1;
     }
     for (size_t i = 0; i < s->count;) {
         moth_held_thread *h = &s->threads[i];
-        if (h->stopped) {
+        if (h->stopped || !h->interrupt_pending) {
             i++;
             continue;
         }

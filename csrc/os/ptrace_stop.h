@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include "common.h"
+#include "proc.h"
 
 typedef struct moth_held_thread {
     pid_t tid;
@@ -37,6 +38,9 @@ int moth_stopper_attach(moth_stopper *s, pid_t pid, moth_error *err);
 /* Stops every thread (seizing new ones first) and waits until each is stopped. 0, or -1 when
  * the process has gone. */
 int moth_stopper_stop(moth_stopper *s);
+/* As moth_stopper_stop, for the threads listed in only (NULL: every thread): the others run
+ * on (a sleeping thread stopped is woken from its system call, which it then makes again). */
+int moth_stopper_stop_only(moth_stopper *s, const moth_tasks *only);
 /* Lets every stopped thread run on, with any signal it was about to receive. */
 void moth_stopper_resume(moth_stopper *s);
 /* Sleeps until the monotonic time `until` (seconds, as moth_now), passing on at once every

@@ -13,6 +13,7 @@
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "proc.h"
 
@@ -126,6 +127,32 @@ static int gone(pid_t pid, pid_t tid, moth_stop_failure *why, moth_error *err)
     return moth_fail(err, "thread %d of process %d has ended", (int)tid, (int)pid);
 }
 
+static int traced_by(pid_t pid, pid_t tid, pid_t tracer, moth_error *err)
+{
+    moth_task who = {.tid = tracer};
+    if (moth_proc_task_state(tracer, &who) < 0)
+        strcpy(who.comm, "?");
+    return moth_fail(err,
+                     "thread %d of process %d is already traced by process %d (%s); a thread "
+                     "has one tracer at a time: detach that one first, or leave out --native",
+                     (int)tid, (int)pid, (int)tracer, who.comm);
+}
+
+int moth_thread_check_untraced(pid_t pid, moth_error *err)
+{
+    moth_tasks tasks = MOTH_TASKS_INIT;
+    if (moth_proc_tasks(pid, &tasks, err) < 0)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < tasks.count && rc == 0; i++) {
+        pid_t tracer = tracer_of(pid, tasks.items[i].tid);
+        if (tracer > 0 && tracer != getpid())
+            rc = traced_by(pid, tasks.items[i].tid, tracer, err);
+    }
+    moth_tasks_free(&tasks);
+    return rc;
+}
+
 /* Why PTRACE_SEIZE was refused. */
 static int seize_refused(pid_t pid, pid_t tid, int errno_value, moth_stop_failure *why,
                          moth_error *err)
@@ -135,15 +162,8 @@ static int seize_refused(pid_t pid, pid_t tid, int errno_value, moth_stop_failur
         return gone(pid, tid, why, err);
     *why = MOTH_STOP_DENIED;
     pid_t tracer = tracer_of(pid, tid);
-    if (tracer > 0) {
-        moth_task who = {.tid = tracer};
-        if (moth_proc_task_state(tracer, &who) < 0)
-            strcpy(who.comm, "?");
-        return moth_fail(err,
-                         "thread %d of process %d is already traced by process %d (%s); a thread "
-                         "has one tracer at a time: detach that one first, or leave out --native",
-                         (int)tid, (int)pid, (int)tracer, who.comm);
-    }
+    if (tracer > 0)
+        return traced_by(pid, tid, tracer, err);
     if (errno_value == EPERM || errno_value == EACCES)
         return moth_proc_explain_denied(pid, errno_value, err);
     *why = MOTH_STOP_ERROR;

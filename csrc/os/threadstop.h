@@ -56,6 +56,10 @@ typedef struct moth_thread_stop {
 int moth_thread_hold(moth_thread_stop *s, pid_t pid, pid_t tid, moth_regs *regs,
                      moth_stop_failure *why, moth_error *err);
 
+/* -1 with the message a refused hold gives when a thread of pid is traced by another process
+ * (gdb, strace: one tracer per thread), or when pid has gone. */
+int moth_thread_check_untraced(pid_t pid, moth_error *err);
+
 /* Lets the held thread go (a no-op when none is held). */
 void moth_thread_release(moth_thread_stop *s);
 

@@ -32,8 +32,23 @@ void moth_native_stack_free(moth_native_stack *s)
 #define PAGE_SIZE_READ 4096u
 #define CACHE_PAGES 16u
 
+/* A file's function symbols, sorted by address. */
+typedef struct func_sym {
+    uint64_t start, end;    /* end 0: the symbol gave no size (it runs to the next one) */
+    const char *name;
+    int local;              /* STB_LOCAL */
+} func_sym;
+
+typedef struct module_syms {
+    Dwfl_Module *mod;
+    func_sym *syms;
+    size_t count;
+} module_syms;
+
 struct moth_unwinder {
     Dwfl *dwfl;
+    module_syms *mods;          /* the files moth_unwind_function has looked into */
+    size_t nmods, mods_cap;
     Dwfl_Callbacks callbacks;   /* libdw keeps a pointer to it */
     char *debuginfo_path;       /* NULL: libdw's default (.debug dirs, /usr/lib/debug) */
     pid_t pid;
@@ -138,6 +153,41 @@ static const Dwfl_Thread_Callbacks THREAD_CALLBACKS = {
     next_thread, get_thread, memory_read, set_initial_registers, detach, thread_detach,
 };
 
+static const char *tidy_path(const char *path)
+{
+    while (path && path[0] == '.' && path[1] == '/')
+        path += 2;
+    return path;
+}
+
+/* Where the function of a DIE is defined (an inlined copy's: its origin's). */
+static void decl_of(Dwarf_Die *die, moth_native_name *n)
+{
+    n->decl_file = tidy_path(dwarf_decl_file(die));
+    if (!n->decl_file || dwarf_decl_line(die, &n->decl_line) != 0)
+        n->decl_line = 0;
+}
+
+/* Reports the process's mapped files to libdw (dwfl_report_begin forgets those not reported
+ * again; those that are keep what was loaded of them). */
+static int report_modules(moth_unwinder *u, moth_error *err)
+{
+    dwfl_report_begin(u->dwfl);
+    int rc = dwfl_linux_proc_report(u->dwfl, u->pid);
+    if (rc != 0) {
+        dwfl_report_end(u->dwfl, NULL, NULL);
+        if (rc == EACCES || rc == EPERM)
+            return moth_proc_explain_denied(u->pid, rc, err);
+        if (rc > 0)
+            return moth_fail(err, "no process %d", (int)u->pid);
+        return moth_fail(err, "cannot read the mapped files of process %d: %s", (int)u->pid,
+                         dwfl_errmsg(-1));
+    }
+    dwfl_report_end(u->dwfl, NULL, NULL);
+    dwfl_getmodules(u->dwfl, set_userdata, u, 0);
+    return 0;
+}
+
 int moth_unwind_open_pid(moth_unwinder **out, pid_t pid, moth_memsrc *mem, moth_error *err)
 {
     *out = NULL;
@@ -157,20 +207,8 @@ int moth_unwind_open_pid(moth_unwinder **out, pid_t pid, moth_memsrc *mem, moth_
         moth_fail(err, "libdw: %s", dwfl_errmsg(-1));
         goto fail;
     }
-    dwfl_report_begin(u->dwfl);
-    int rc = dwfl_linux_proc_report(u->dwfl, pid);
-    if (rc != 0) {
-        if (rc == EACCES || rc == EPERM)
-            moth_proc_explain_denied(pid, rc, err);
-        else if (rc > 0)
-            moth_fail(err, "no process %d", (int)pid);
-        else
-            moth_fail(err, "cannot read the mapped files of process %d: %s", (int)pid,
-                      dwfl_errmsg(-1));
+    if (report_modules(u, err) < 0)
         goto fail;
-    }
-    dwfl_report_end(u->dwfl, NULL, NULL);
-    dwfl_getmodules(u->dwfl, set_userdata, u, 0);
     if (!dwfl_attach_state(u->dwfl, NULL, pid, &THREAD_CALLBACKS, u)) {
         moth_fail(err, "cannot unwind the stacks of process %d: %s", (int)pid, dwfl_errmsg(-1));
         goto fail;
@@ -182,11 +220,132 @@ fail:
     return -1;
 }
 
+static void forget_symbols(moth_unwinder *u)
+{
+    for (size_t i = 0; i < u->nmods; i++)
+        free(u->mods[i].syms);
+    u->nmods = 0;
+}
+
+int moth_unwind_refresh(moth_unwinder *u, moth_error *err)
+{
+    forget_symbols(u); /* their modules may be gone */
+    return report_modules(u, err);
+}
+
+static int by_start(const void *a, const void *b)
+{
+    const func_sym *x = a, *y = b;
+    return x->start < y->start ? -1 : x->start > y->start ? 1 : 0;
+}
+
+/* mod's function symbols, read and sorted the first time; NULL when out of memory. */
+static module_syms *symbols_of(moth_unwinder *u, Dwfl_Module *mod)
+{
+    for (size_t i = 0; i < u->nmods; i++)
+        if (u->mods[i].mod == mod)
+            return &u->mods[i];
+    if (moth_grow((void **)&u->mods, sizeof *u->mods, &u->mods_cap, u->nmods + 1, NULL) < 0)
+        return NULL;
+    module_syms *m = &u->mods[u->nmods];
+    *m = (module_syms){mod, NULL, 0};
+    int n = dwfl_module_getsymtab(mod);
+    if (n > 1 && !(m->syms = malloc((size_t)n * sizeof *m->syms)))
+        return NULL;
+    for (int i = 1; i < n; i++) {
+        GElf_Sym sym;
+        GElf_Addr addr;
+        const char *name = dwfl_module_getsym_info(mod, i, &sym, &addr, NULL, NULL, NULL);
+        int type = GELF_ST_TYPE(sym.st_info);
+        if (name && name[0] && addr && sym.st_shndx != SHN_UNDEF &&
+            (type == STT_FUNC || type == STT_GNU_IFUNC))
+            m->syms[m->count++] = (func_sym){addr, sym.st_size ? addr + sym.st_size : 0, name,
+                                             GELF_ST_BIND(sym.st_info) == STB_LOCAL};
+    }
+    qsort(m->syms, m->count, sizeof *m->syms, by_start);
+    /* Aliases (one address, several names) are one function, named by its global name, the
+     * shortest ("f" rather than "f.localalias"). */
+    size_t kept = 0;
+    for (size_t i = 0; i < m->count; i++) {
+        func_sym *last = kept ? &m->syms[kept - 1] : NULL, *s = &m->syms[i];
+        if (!last || last->start != s->start) {
+            m->syms[kept++] = *s;
+            continue;
+        }
+        if (!last->end)
+            last->end = s->end;
+        if (s->local < last->local ||
+            (s->local == last->local && strlen(s->name) < strlen(last->name))) {
+            last->name = s->name;
+            last->local = s->local;
+        }
+    }
+    m->count = kept;
+    u->nmods++;
+    return m;
+}
+
+int moth_unwind_function(moth_unwinder *u, const moth_native_pc *f, moth_native_func *out)
+{
+    uint64_t at = f->exact || !f->pc ? f->pc : f->pc - 1;
+    *out = (moth_native_func){NULL, 0, 0, NULL};
+    Dwfl_Module *mod = dwfl_addrmodule(u->dwfl, at);
+    if (!mod)
+        return -1;
+    out->module = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+    module_syms *m = symbols_of(u, mod);
+    if (!m || !m->count || at < m->syms[0].start)
+        return 1;
+    size_t lo = 0, hi = m->count; /* the last symbol starting at or below `at` */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->syms[mid].start <= at)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    const func_sym *s = &m->syms[lo];
+    if (s->end && at >= s->end)
+        return 1;
+    out->function = s->name;
+    out->function_len = strcspn(s->name, "@");
+    out->start = s->start;
+    return 0;
+}
+
+void moth_unwind_decl(moth_unwinder *u, uint64_t start, const char **file, int *line)
+{
+    *file = NULL;
+    *line = 0;
+    Dwfl_Module *mod = dwfl_addrmodule(u->dwfl, start);
+    Dwarf_Addr bias;
+    Dwarf_Die *cu = mod ? dwfl_module_addrdie(mod, start, &bias) : NULL;
+    Dwarf_Die *scopes = NULL;
+    int n = cu ? dwarf_getscopes(cu, start - bias, &scopes) : 0;
+    if (n > 0) { /* the DIE tree's own nesting, as in moth_unwind_names */
+        Dwarf_Die innermost = scopes[0];
+        free(scopes);
+        scopes = NULL;
+        n = dwarf_getscopes_die(&innermost, &scopes);
+    }
+    for (int i = 0; i < n; i++)
+        if (dwarf_tag(&scopes[i]) == DW_TAG_subprogram) {
+            moth_native_name name = {0};
+            decl_of(&scopes[i], &name);
+            *file = name.decl_file;
+            *line = name.decl_line;
+            break;
+        }
+    free(scopes);
+}
+
 void moth_unwind_close(moth_unwinder *u)
 {
     if (!u)
         return;
     moth_thread_release(&u->stop);
+    forget_symbols(u);
+    free(u->mods);
     if (u->dwfl)
         dwfl_end(u->dwfl);
     free(u);
@@ -204,16 +363,16 @@ int moth_unwind_hold(moth_unwinder *u, pid_t tid, moth_stop_failure *why, moth_e
     if (!u->caller_holds) {
         if (moth_thread_hold(&u->stop, u->pid, tid, &u->regs, why, err) < 0)
             return -1;
-    } else {
+    } else if (moth_thread_registers(tid, &u->regs, NULL) < 0) {
+        /* Only then is the kernel asked why: a sampler holds threads a thousand times a
+         * second, and reading a thread's state costs more than its registers. */
         moth_task task = {.tid = tid};
         if (moth_proc_task_state(u->pid, &task) < 0) {
             *why = MOTH_STOP_GONE;
             return moth_fail(err, "thread %d of process %d has ended", (int)tid, (int)u->pid);
         }
-        if (moth_thread_registers(tid, &u->regs, NULL) < 0) {
-            *why = MOTH_STOP_STUCK;
-            return moth_fail(err, "it started after the threads were stopped");
-        }
+        *why = MOTH_STOP_STUCK;
+        return moth_fail(err, "it started after the threads were stopped");
     }
     u->held = tid;
     return 0;
@@ -302,13 +461,6 @@ static const char *die_name(Dwarf_Die *die)
     return name;
 }
 
-static const char *tidy_path(const char *path)
-{
-    while (path && path[0] == '.' && path[1] == '/')
-        path += 2;
-    return path;
-}
-
 size_t moth_unwind_names(moth_unwinder *u, const moth_native_pc *f, moth_native_name *out,
                          size_t max)
 {
@@ -356,13 +508,15 @@ size_t moth_unwind_names(moth_unwinder *u, const moth_native_pc *f, moth_native_
         if (tag == DW_TAG_subprogram) {
             if (!own.function && (own.function = die_name(&scopes[i])))
                 own.function_len = strlen(own.function);
+            decl_of(&scopes[i], &own);
             break;
         }
         if (tag != DW_TAG_inlined_subroutine)
             continue;
         const char *name = die_name(&scopes[i]);
-        out[count++] = (moth_native_name){name, name ? strlen(name) : 0, 0, own.module,
-                                          tidy_path(file), line, 1};
+        out[count] = (moth_native_name){name, name ? strlen(name) : 0, 0, own.module,
+                                        tidy_path(file), line, 1, NULL, 0};
+        decl_of(&scopes[i], &out[count++]);
         /* Where it was inlined: the location of the function around it. */
         Dwarf_Attribute attr;
         Dwarf_Word value;
@@ -406,6 +560,26 @@ void moth_unwind_close(moth_unwinder *u)
 void moth_unwind_threads_held(moth_unwinder *u)
 {
     (void)u;
+}
+
+int moth_unwind_refresh(moth_unwinder *u, moth_error *err)
+{
+    (void)u;
+    return moth_fail(err, "built without libdw");
+}
+
+int moth_unwind_function(moth_unwinder *u, const moth_native_pc *f, moth_native_func *out)
+{
+    (void)u, (void)f;
+    memset(out, 0, sizeof *out);
+    return -1;
+}
+
+void moth_unwind_decl(moth_unwinder *u, uint64_t start, const char **file, int *line)
+{
+    (void)u, (void)start;
+    *file = NULL;
+    *line = 0;
 }
 
 int moth_unwind_hold(moth_unwinder *u, pid_t tid, moth_stop_failure *why, moth_error *err)

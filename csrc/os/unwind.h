@@ -63,6 +63,9 @@ typedef struct moth_native_name {
     const char *src_file;   /* DWARF: the source file, NULL when unknown */
     int src_line;           /* DWARF: its line, 0 when unknown */
     int inlined;            /* an inlined function: the next name is the one it was inlined in */
+    const char *decl_file;  /* DWARF: the source file the function is defined in, NULL when
+                             * unknown (a function's identity, where src_file is the pc's) */
+    int decl_line;          /* DWARF: the line it begins on, 0 when unknown */
 } moth_native_name;
 
 /* What a moth built without libdw says when asked to walk C stacks. */
@@ -88,6 +91,30 @@ void moth_unwind_close(moth_unwinder *u);
  * next hold, or close). *why says why it failed (the thread ended, no permission, ...). */
 int moth_unwind_hold(moth_unwinder *u, pid_t tid, moth_stop_failure *why, moth_error *err);
 void moth_unwind_release(moth_unwinder *u);
+
+/* The function a frame runs, by its symbol alone (no inlined functions, no DWARF): what a
+ * sampler asks for every frame of every sample. Each file's function symbols are sorted once,
+ * the first time a pc lands in it, so later looks cost a binary search. */
+typedef struct moth_native_func {
+    const char *function;   /* NULL when no symbol covers the pc */
+    size_t function_len;    /* without a symbol version */
+    uint64_t start;         /* where the function begins (0 when unnamed) */
+    const char *module;     /* the mapped file, NULL when the pc is in none */
+} moth_native_func;
+
+/* Names frame f's function: 0 named, 1 in a known file but no symbol covers it, -1 in no known
+ * file. Strings belong to the session until the next refresh or close. */
+int moth_unwind_function(moth_unwinder *u, const moth_native_pc *f, moth_native_func *out);
+
+/* DWARF: the source file and first line of the function that begins at start (a pc that
+ * moth_unwind_function gave); *file NULL and *line 0 when the file has no DWARF for it. */
+void moth_unwind_decl(moth_unwinder *u, uint64_t start, const char **file, int *line);
+
+/* Reads the process's mapped files again, after it mapped new ones (an import that loaded an
+ * extension module): files still mapped keep the tables already loaded, files gone are
+ * forgotten (names given before then must not be used again). -1 when the map cannot be read
+ * (the process ended). */
+int moth_unwind_refresh(moth_unwinder *u, moth_error *err);
 
 /* Walks the held thread's C stack into *out (its contents replaced). A walk that ends early
  * (code without unwind tables, a corrupt stack, deeper than MOTH_MAX_NATIVE_DEPTH) is not an

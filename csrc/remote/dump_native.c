@@ -33,6 +33,7 @@ void moth_native_reader_close(moth_native_reader *nr)
     moth_rstack_free(&nr->python);
     free(nr->names);
     free(nr->name_frame);
+    free(nr->loop);
     free(nr->merged);
     memset(nr, 0, sizeof *nr);
 }
@@ -45,12 +46,15 @@ static int name_frames(moth_native_reader *nr)
         size_t need = nr->nnames + MAX_NAMES_PER_FRAME;
         if (moth_grow((void **)&nr->names, sizeof *nr->names, &nr->names_cap, need, NULL) < 0 ||
             moth_grow((void **)&nr->name_frame, sizeof *nr->name_frame, &nr->name_frame_cap,
-                      need, NULL) < 0)
+                      need, NULL) < 0 ||
+            moth_grow((void **)&nr->loop, sizeof *nr->loop, &nr->loop_cap, need, NULL) < 0)
             return -1;
         size_t n = moth_unwind_names(nr->unwinder, &nr->stack.frames[f], nr->names + nr->nnames,
                                      MAX_NAMES_PER_FRAME);
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
             nr->name_frame[nr->nnames + i] = (uint32_t)f;
+            nr->loop[nr->nnames + i] = (uint8_t)moth_is_eval_loop(&nr->names[nr->nnames + i]);
+        }
         nr->nnames += n;
     }
     return 0;
@@ -90,7 +94,7 @@ static int fill_merged(moth_native_reader *nr, moth_remote *t, int python, moth_
     if (moth_grow((void **)&nr->merged, sizeof *nr->merged, &nr->merged_cap,
                   nr->nnames + npy + 1, NULL) < 0)
         return -1;
-    size_t n = moth_native_merge(nr->names, nr->nnames, nr->stack.complete,
+    size_t n = moth_native_merge(nr->loop, nr->nnames, nr->stack.complete,
                                  nr->python.frames, npy, nr->merged);
     for (size_t k = n; k-- > 0;) {
         const moth_merged *m = &nr->merged[k];

@@ -23,7 +23,8 @@ typedef struct moth_native_reader {
     moth_rstack python;
     moth_native_name *names;
     uint32_t *name_frame;        /* names[i] belongs to stack.frames[name_frame[i]] */
-    size_t nnames, names_cap, name_frame_cap;
+    uint8_t *loop;               /* names[i] is the evaluation loop */
+    size_t nnames, names_cap, name_frame_cap, loop_cap;
     moth_merged *merged;
     size_t merged_cap;
 } moth_native_reader;

@@ -23,12 +23,12 @@ static size_t put_entry(const moth_rframe *py, size_t npy, size_t first, moth_me
     return at;
 }
 
-size_t moth_native_merge(const moth_native_name *names, size_t nnames, int complete,
+size_t moth_native_merge(const uint8_t *is_loop, size_t nnames, int complete,
                          const moth_rframe *py, size_t npy, moth_merged *out)
 {
     size_t loops = 0, entries = 0;
     for (size_t i = 0; i < nnames; i++)
-        loops += moth_is_eval_loop(&names[i]);
+        loops += is_loop[i] != 0;
     for (size_t k = 0; k < npy; k++)
         entries += py[k].entry || k == 0;
     size_t paired = loops < entries ? loops : entries;
@@ -45,7 +45,7 @@ size_t moth_native_merge(const moth_native_name *names, size_t nnames, int compl
     }
     size_t loop = 0;
     for (size_t i = 0; i < nnames; i++) {
-        if (moth_is_eval_loop(&names[i])) {
+        if (is_loop[i]) {
             size_t this_loop = loop++;
             if (this_loop >= first_loop && this_loop < first_loop + paired) {
                 size_t end = put_entry(py, npy, k, out, at);
@@ -64,4 +64,29 @@ size_t moth_native_merge(const moth_native_name *names, size_t nnames, int compl
         at = end;
     }
     return at;
+}
+
+/* The interpreter's call machinery, by name prefix: each passes a call on to what is called
+ * (a C function, a Python function's frame) and does nothing of its own worth a row. */
+static const char *const PLUMBING[] = {
+    "_PyEval_EvalFrame",   /* the loop (unpaired ones), its inline entry */
+    "_PyEval_Vector",       "PyEval_EvalCode",     "run_eval_code_obj",
+    "_PyFunction_Vectorcall", "PyObject_Vectorcall", "_PyObject_Vectorcall",
+    "PyObject_Call",        "_PyObject_Call",       "_PyObject_MakeTpCall",
+    "_PyObject_FastCall",   "PyVectorcall_Call",    "_PyVectorcall_Call",
+    "cfunction_vectorcall_", "cfunction_call",      "method_vectorcall",
+    "slot_tp_call",         "vectorcall_method",    "vectorcall_unbound",
+    "call_unbound",         "object_vacall",
+};
+
+int moth_is_call_plumbing(const char *function, size_t len)
+{
+    if (!function)
+        return 0;
+    for (size_t i = 0; i < sizeof PLUMBING / sizeof PLUMBING[0]; i++) {
+        size_t n = strlen(PLUMBING[i]);
+        if (len >= n && memcmp(function, PLUMBING[i], n) == 0)
+            return 1;
+    }
+    return 0;
 }

@@ -32,11 +32,17 @@ typedef struct moth_merged {
  * it, such as "_PyEval_EvalFrameDefault.cold"). */
 int moth_is_eval_loop(const moth_native_name *name);
 
-/* Merges the names of a C stack (innermost first, as moth_unwind_names gives them frame after
- * frame) with a Python stack (innermost first). `complete`: the C walk reached the thread's
- * first frame. Writes innermost first to out, which has room for nnames + npy; returns the
- * count. */
-size_t moth_native_merge(const moth_native_name *names, size_t nnames, int complete,
+/* Merges the functions of a C stack (innermost first, as moth_unwind_names gives them frame
+ * after frame; loop[i] is 1 where function i is the evaluation loop: moth_is_eval_loop) with a
+ * Python stack (innermost first). `complete`: the C walk reached the thread's first frame.
+ * Writes innermost first to out, which has room for nnames + npy; returns the count. */
+size_t moth_native_merge(const uint8_t *is_loop, size_t nnames, int complete,
                          const moth_rframe *py, size_t npy, moth_merged *out);
+
+/* Whether a C function of the interpreter only passes a call on or runs Python frames
+ * (PyObject_Vectorcall, _PyEval_Vector, cfunction_vectorcall_O, the evaluation loop itself,
+ * ...): a sampled profile leaves them out, so that a builtin or an extension's function stands
+ * right below the Python function that called it. */
+int moth_is_call_plumbing(const char *function, size_t len);
 
 #endif

@@ -91,6 +91,22 @@ static int add_line(moth_sample_profile *sp, size_t *nseen, uint32_t func, int l
     return moth_lines_add(&sp->profile->lines, func, (uint32_t)line, 1, 1, &sp->err);
 }
 
+/* One step of a sample down the tree, from *node into func's child (line: the frame's line,
+ * 0 for none). 1 when the tree is full: the sample counts where it got to. */
+static int step(moth_sample_profile *sp, moth_cct *tree, uint32_t *node, size_t *nseen,
+                uint32_t func, int line)
+{
+    uint32_t child = moth_cct_child(tree, *node, (uint64_t)func + 1);
+    if (child == MOTH_NODE_NONE)
+        return 1;
+    *node = child;
+    tree->nodes[child].func = func;
+    tree->nodes[child].calls++;
+    if (sp->lines && line > 0 && add_line(sp, nseen, func, line) < 0)
+        return -1;
+    return 0;
+}
+
 static int add_stack(void *ctx, moth_remote *t, const moth_rthread *th, const moth_rstack *stack)
 {
     moth_sample_profile *sp = ctx;
@@ -99,33 +115,61 @@ static int add_stack(void *ctx, moth_remote *t, const moth_rthread *th, const mo
     moth_thread_profile *tp = thread_of(sp, th);
     if (!tp)
         return -1;
-    moth_cct *tree = &tp->tree;
     uint32_t node = MOTH_CCT_ROOT;
     size_t nseen = 0;
-    for (size_t k = stack->count; k-- > 0;) {
-        moth_rcode *c = &t->codes.items[stack->frames[k].code];
+    int rc = 0;
+    for (size_t k = stack->count; k-- > 0 && rc == 0;) {
         uint32_t func;
-        if (func_of(sp, c, &func) < 0)
-            return -1;
-        uint32_t child = moth_cct_child(tree, node, (uint64_t)func + 1);
-        if (child == MOTH_NODE_NONE)
-            break; /* the tree is full: the sample counts where it got to */
-        node = child;
-        tree->nodes[node].func = func;
-        tree->nodes[node].calls++;
-        int line = stack->frames[k].line;
-        if (sp->lines && line > 0 && add_line(sp, &nseen, func, line) < 0)
+        if (func_of(sp, &t->codes.items[stack->frames[k].code], &func) < 0 ||
+            (rc = step(sp, &tp->tree, &node, &nseen, func, stack->frames[k].line)) < 0)
             return -1;
     }
-    tree->nodes[node].self++;
-    tree->nodes[node].own_samples++;
+    tp->tree.nodes[node].self++;
+    tp->tree.nodes[node].own_samples++;
+    sp->samples++;
+    return 0;
+}
+
+/* The profile's function for C function c, interned on first use. It has no line data: its
+ * line is where it begins, and the source is seldom at hand. */
+static int cfunc_of(moth_sample_profile *sp, moth_cfunc *c, uint32_t *func)
+{
+    if (c->func == MOTH_NO_FUNC && moth_funcs_intern(&sp->profile->funcs, c->file, c->line,
+                                                     c->name, NULL, &c->func, &sp->err) < 0)
+        return -1;
+    *func = c->func;
+    return 0;
+}
+
+/* --native: as add_stack, with C functions between the Python ones. */
+static int add_native(void *ctx, moth_remote *t, const moth_rthread *th, const moth_rstack *py,
+                      moth_native_sampler *ns)
+{
+    moth_sample_profile *sp = ctx;
+    moth_thread_profile *tp = thread_of(sp, th);
+    if (!tp)
+        return -1;
+    uint32_t node = MOTH_CCT_ROOT;
+    size_t nseen = 0;
+    int rc = 0;
+    for (size_t k = ns->nmerged; k-- > 0 && rc == 0;) {
+        const moth_merged *m = &ns->merged[k];
+        const moth_rframe *f = m->python ? &py->frames[m->index] : NULL;
+        uint32_t func;
+        if ((f ? func_of(sp, &t->codes.items[f->code], &func)
+               : cfunc_of(sp, &ns->cfuncs[m->index], &func)) < 0 ||
+            (rc = step(sp, &tp->tree, &node, &nseen, func, f ? f->line : 0)) < 0)
+            return -1;
+    }
+    tp->tree.nodes[node].self++;
+    tp->tree.nodes[node].own_samples++;
     sp->samples++;
     return 0;
 }
 
 moth_sample_sink moth_sample_profile_sink(moth_sample_profile *sp)
 {
-    return (moth_sample_sink){add_stack, name_threads, sp};
+    return (moth_sample_sink){add_stack, add_native, name_threads, sp};
 }
 
 static const char *mode_name(moth_sample_mode mode)

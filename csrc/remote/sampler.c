@@ -28,6 +28,7 @@ void moth_sampler_free(moth_sampler *s)
     moth_rthreads_free(&s->threads);
     moth_rstack_free(&s->stack);
     moth_stack_reader_free(&s->reader);
+    moth_tasks_free(&s->running);
 }
 
 /* Whether the target is still there to be read. */
@@ -45,6 +46,12 @@ static int wanted(moth_sampler *s, const moth_rthread *th)
 {
     if (s->mode == MOTH_SAMPLE_GIL)
         return th->holds_gil;
+    if (s->mode == MOTH_SAMPLE_CPU && s->t->pid && s->stopper) {
+        for (size_t i = 0; i < s->running.count; i++)
+            if (s->running.items[i].tid == (pid_t)th->native_id)
+                return 1;
+        return 0;
+    }
     if (s->mode == MOTH_SAMPLE_CPU && s->t->pid) {
         moth_task task = {.tid = (pid_t)th->native_id};
         return moth_proc_task_state(s->t->pid, &task) == 0 && task.state == 'R';
@@ -58,7 +65,20 @@ int moth_sampler_round(moth_sampler *s)
 {
     if (!s->stopper)
         return read_round(s);
-    if (moth_stopper_stop(s->stopper) < 0)
+    /* --mode cpu: once stopped, a thread shows as stopped, so which ran is read before; and
+     * only those are stopped (stopping one that sleeps would wake it). */
+    const moth_tasks *only = NULL;
+    if (s->mode == MOTH_SAMPLE_CPU) {
+        if (moth_proc_tasks(s->t->pid, &s->running, NULL) < 0)
+            s->running.count = 0;
+        size_t kept = 0;
+        for (size_t i = 0; i < s->running.count; i++)
+            if (s->running.items[i].state == 'R')
+                s->running.items[kept++] = s->running.items[i];
+        s->running.count = kept;
+        only = &s->running;
+    }
+    if (moth_stopper_stop_only(s->stopper, only) < 0)
         return 1; /* no thread left to stop: the process has gone */
     int rc = read_round(s);
     moth_stopper_resume(s->stopper);
@@ -77,6 +97,14 @@ static int read_round(moth_sampler *s)
         moth_rthread *th = &s->threads.items[i];
         if (!wanted(s, th))
             continue;
+        if (s->native) {
+            int rc = moth_native_sample(s->native, t, &s->reader, th, &s->stack, &s->err);
+            if (rc < 0)
+                return -1;
+            if (rc == 0 && s->sink.native(s->sink.ctx, t, th, &s->stack, s->native) < 0)
+                return -1;
+            continue;
+        }
         if (moth_remote_stack(t, &s->reader, th, &s->stack) < 0)
             continue; /* dropped, counted by the reader */
         if (s->sink.stack(s->sink.ctx, t, th, &s->stack) < 0)

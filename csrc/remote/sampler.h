@@ -15,6 +15,7 @@
 #include <signal.h>
 
 #include "common.h"
+#include "native_sample.h"
 #include "proc.h"
 #include "ptrace_stop.h"
 #include "stack.h"
@@ -33,6 +34,10 @@ typedef enum moth_sample_mode {
 typedef struct moth_sample_sink {
     int (*stack)(void *ctx, struct moth_remote *t, const moth_rthread *th,
                  const moth_rstack *stack);
+    /* --native: a thread's merged stack instead (ns->merged, innermost first: Python frames
+     * index into py, C functions into ns->cfuncs). NULL when the sink takes none. */
+    int (*native)(void *ctx, struct moth_remote *t, const moth_rthread *th,
+                  const moth_rstack *py, moth_native_sampler *ns);
     /* Called once per round after the stacks (may be NULL). */
     void (*round_done)(void *ctx, struct moth_remote *t);
     void *ctx;
@@ -57,6 +62,13 @@ typedef struct moth_sampler {
     /* --blocking: the target's threads are held still while a round reads them (NULL: the
      * target runs on while it is read). Attached and detached by the caller. */
     struct moth_stopper *stopper;
+    /* --native (with a stopper): each thread's C frames too, given to sink.native. Opened and
+     * closed by the caller. */
+    moth_native_sampler *native;
+    moth_error err;          /* why a round asked to stop (out of memory) */
+    /* --mode cpu with a stopper: the threads running before the round stopped them (a
+     * stopped thread shows as stopped). */
+    moth_tasks running;
 } moth_sampler;
 
 void moth_sampler_init(moth_sampler *s, struct moth_remote *t, moth_sample_mode mode,

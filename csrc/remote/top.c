@@ -98,7 +98,7 @@ static void round_done(void *ctx, moth_remote *remote)
 
 moth_sample_sink moth_top_sink(moth_top *t)
 {
-    return (moth_sample_sink){add_stack, round_done, t};
+    return (moth_sample_sink){add_stack, NULL, round_done, t};
 }
 
 void moth_top_next_interval(moth_top *t)

@@ -166,6 +166,9 @@ static void test_unwind_a_child(void)
     CHECK(l2 && l2->src_file && strstr(l2->src_file, "test_unwind.c"));
     CHECK(l2 && l2->offset > 0);
     CHECK(l2 && l2->src_line == LEVEL2_CALL_LINE);
+    /* Where the function is defined, not where its frame is. */
+    CHECK(l2 && l2->decl_file && strstr(l2->decl_file, "test_unwind.c"));
+    CHECK(l2 && l2->decl_line == LEVEL2_CALL_LINE - 2);
     const moth_native_name *l3 = frame_named(u, &s, "level3", &n);
     CHECK(l3 && l3->src_line == LEVEL3_CALL_LINE);
     wait_for_state(child, "S");
@@ -179,10 +182,49 @@ static void test_unwind_a_child(void)
     CHECK(none.function == NULL && none.module == NULL && none.src_file == NULL);
     CHECK_EQ_U(moth_unwind_names(u, &nowhere, &none, 0), 0);
 
+
+    /* The sampler's index: each frame's function by its symbol, as the DWARF names say. */
+    for (size_t i = 0; i < s.count; i++) {
+        moth_native_name names[32];
+        size_t nn = moth_unwind_names(u, &s.frames[i], names, 32);
+        moth_native_func fn;
+        int rc = moth_unwind_function(u, &s.frames[i], &fn);
+        CHECK(rc >= 0 && fn.module != NULL);
+        if (rc == 0 && names[nn - 1].function && strcmp(names[nn - 1].function, "level2") == 0) {
+            /* The child is a fork: its functions are where ours are. */
+            CHECK(fn.start == (uint64_t)(uintptr_t)level2);
+            CHECK(fn.function_len == 6 && strncmp(fn.function, "level2", 6) == 0);
+            const char *file;
+            int line;
+            moth_unwind_decl(u, fn.start, &file, &line);
+            CHECK(file && strstr(file, "test_unwind.c") && line == LEVEL2_CALL_LINE - 2);
+        }
+    }
+    moth_native_func fn;
+    CHECK(moth_unwind_function(u, &nowhere, &fn) == -1);
+    CHECK(fn.function == NULL && fn.module == NULL);
+    /* The ELF header: in the file, before its first function. */
+    extern char __executable_start;
+    moth_native_pc header = {(uint64_t)(uintptr_t)&__executable_start, 1};
+    CHECK(moth_unwind_function(u, &header, &fn) == 1);
+    CHECK(fn.function == NULL && fn.module && strstr(fn.module, "test_unwind"));
+    const char *file;
+    int line;
+    moth_unwind_decl(u, 16, &file, &line);
+    CHECK(file == NULL && line == 0);
+    /* Read again, the files are still known; once the process has gone, nothing is read. */
+    CHECK(moth_unwind_refresh(u, &err) == 0);
+    moth_native_pc in_level2 = {(uint64_t)(uintptr_t)level2 + 1, 1};
+    CHECK(moth_unwind_function(u, &in_level2, &fn) == 0 && fn.start == (uint64_t)(uintptr_t)level2);
+    end_child(child);
+    CHECK(moth_unwind_refresh(u, &err) < 0);
+    char gone[64];
+    snprintf(gone, sizeof gone, "no process %d", (int)child);
+    CHECK_STR(err.msg, gone);
+
     moth_native_stack_free(&s);
     moth_unwind_close(u);
     moth_mem_close(&mem);
-    end_child(child);
 }
 
 static void test_stopped_child_stays_stopped(void)
@@ -266,7 +308,7 @@ static size_t make_names(const char *spec, moth_native_name *out, char store[][6
     for (char *tok = strtok(copy, " "); tok; tok = strtok(NULL, " ")) {
         int inlined = tok[0] == '+';
         snprintf(store[n], 64, "%s", tok + inlined);
-        out[n] = (moth_native_name){store[n], strlen(store[n]), 0, NULL, NULL, 0, inlined};
+        out[n] = (moth_native_name){store[n], strlen(store[n]), 0, NULL, NULL, 0, inlined, NULL, 0};
         n++;
     }
     return n;
@@ -295,7 +337,10 @@ static void merged(const char *c, int complete, const char *py, const char *want
     moth_rframe frames[32];
     moth_merged out[64];
     size_t nn = make_names(c, names, cstore), np = make_python(py, frames, pystore);
-    size_t n = moth_native_merge(names, nn, complete, frames, np, out);
+    uint8_t loop[32];
+    for (size_t i = 0; i < nn; i++)
+        loop[i] = (uint8_t)moth_is_eval_loop(&names[i]);
+    size_t n = moth_native_merge(loop, nn, complete, frames, np, out);
     char got[1024] = "";
     size_t len = 0;
     for (size_t i = 0; i < n; i++)
@@ -329,6 +374,14 @@ static void test_merge(void)
     merged("", 0, "*k j", "k j");
     moth_native_name unnamed = {0};
     CHECK(!moth_is_eval_loop(&unnamed));
+
+    /* The call machinery a sampled profile leaves out, by name prefix. */
+    CHECK(moth_is_call_plumbing("PyObject_Vectorcall", 19));
+    CHECK(moth_is_call_plumbing("cfunction_vectorcall_O", 22));
+    CHECK(moth_is_call_plumbing("_PyEval_EvalFrameDefault", 24));
+    CHECK(!moth_is_call_plumbing("builtin_sorted", 14));
+    CHECK(!moth_is_call_plumbing("PyObject_Vectorcall", 8)); /* the name is only "PyObject" */
+    CHECK(!moth_is_call_plumbing(NULL, 0));
 }
 
 int main(void)
