@@ -142,23 +142,36 @@ int moth_stopper_stop_only(moth_stopper *s, const moth_tasks *only)
             ptrace(PTRACE_INTERRUPT, h->tid, NULL, NULL) == 0)
             h->interrupt_pending = 1;
     }
-    for (size_t i = 0; i < s->count;) {
-        moth_held_thread *h = &s->threads[i];
-        if (h->stopped || !h->interrupt_pending) {
-            i++;
-            continue;
+    /* The leader last: when the process is killed, the leader's end is reported only once
+     * its other threads are reaped, so a blocking wait on it first would never return. */
+    for (int leader = 0; leader < 2; leader++)
+        for (size_t i = 0; i < s->count;) {
+            moth_held_thread *h = &s->threads[i];
+            if (h->stopped || !h->interrupt_pending || (h->tid == s->pid) != leader) {
+                i++;
+                continue;
+            }
+            int status;
+            /* Other threads held too: one of them may be ending (the process killed) and
+             * must be reaped before the leader can report, so poll them all. */
+            int poll = leader && s->count > 1;
+            pid_t got = waitpid(h->tid, &status, __WALL | (poll ? WNOHANG : 0));
+            if (got == 0) {
+                collect_stops(s);
+                struct timespec pause_ = {0, 20000};
+                nanosleep(&pause_, NULL);
+                i = 0;
+                continue;
+            }
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got != h->tid) {
+                s->threads[i] = s->threads[--s->count]; /* gone without a word */
+                continue;
+            }
+            if (!take_status(s, i, status))
+                i++;
         }
-        int status;
-        pid_t got = waitpid(h->tid, &status, __WALL);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got != h->tid) {
-            s->threads[i] = s->threads[--s->count]; /* gone without a word */
-            continue;
-        }
-        if (!take_status(s, i, status))
-            i++;
-    }
     return s->count ? 0 : -1;
 }
 
