@@ -17,7 +17,15 @@ def busy(seconds):
     return x
 
 
+def meet_at(barrier):
+    global MEET
+    MEET = barrier
+
+
 def in_pool(n):
+    # Both workers run one call each: a worker that started first cannot take both tasks
+    # while the other is still starting (spawn under a sanitizer, a loaded machine).
+    MEET.wait(timeout=120)
     return busy(0.5)
 
 
@@ -33,7 +41,7 @@ SUB = "import time\ndef in_subprocess():\n    end = time.time() + 0.5\n    while
 
 if __name__ == "__main__":
     ctx = multiprocessing.get_context(sys.argv[1])
-    with ctx.Pool(2) as pool:
+    with ctx.Pool(2, initializer=meet_at, initargs=(ctx.Barrier(2),)) as pool:
         pool.map(in_pool, range(2))
     subprocess.run([sys.executable, "-c", SUB], check=True)
     pid = os.fork()
