@@ -66,7 +66,11 @@ def test_a_program_from_start_to_end(tmp_path):
     # Line hits from the sampled line numbers: the loop's line carries spin's samples.
     lines = dict(con.execute("SELECT l.line, l.hits FROM lines l JOIN functions f "
                              "ON f.run = l.run AND f.id = l.function WHERE f.name = 'spin'"))
-    assert lines[W["spin"]] == max(lines.values())
+    # The loop's two lines (`for` and its body) carry them, about evenly on 3.13: neither is
+    # asserted the larger, which a loaded machine could swap.
+    loop = lines[W["spin"]] + lines.get(W["spin"] - 1, 0)
+    assert loop >= 0.9 * sum(lines.values())
+    assert lines[W["spin"]] >= 0.25 * loop
     meta = dict(con.execute("SELECT key, value FROM run_meta"))
     assert meta["clock"] == "samples" and meta["sampling_rate"] == "1000"
     assert meta["sampling_mode"] == "wall" and int(meta["samples"]) > 0
